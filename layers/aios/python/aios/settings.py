@@ -1,0 +1,64 @@
+"""The runtime environment contract shared by every function.
+
+CDK writes these variables into each function's environment; the local emulation reads the
+same variables from the synthesized template. A missing or malformed variable fails the cold
+start with a message naming it, rather than a KeyError halfway through a case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class Settings(BaseModel):
+    """Environment of a function. Fields a function does not use may be absent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ledger_table: str = Field(default="", alias="AIOS_LEDGER_TABLE")
+    idempotency_table: str = Field(default="", alias="AIOS_IDEMPOTENCY_TABLE")
+    state_machine_arn: str = Field(default="", alias="AIOS_STATE_MACHINE_ARN")
+    plan_key_id: str = Field(default="", alias="AIOS_PLAN_KEY_ID")
+    plan_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="AIOS_PLAN_TTL_SECONDS")
+    model_provider: str = Field(default="offline", alias="AIOS_MODEL_PROVIDER")
+    http_targets: dict[str, str] = Field(default_factory=dict, alias="AIOS_HTTP_TARGETS")
+    http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
+    tenant: str = Field(default="default", alias="AIOS_TENANT")
+
+    @field_validator("http_targets", mode="before")
+    @classmethod
+    def _parse_targets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def require(self, *names: str) -> Settings:
+        """Fail fast when a function needs a variable that its environment lacks."""
+        missing = [
+            str(self.model_fields[name].alias) for name in names if not getattr(self, name)
+        ]
+        if missing:
+            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
+        return self
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate the environment into Settings; raises RuntimeError naming the bad variable."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(env)
+    except ValidationError as exc:
+        fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
+        raise RuntimeError(f"invalid environment variables: {fields}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Settings of this cold start."""
+    return load_settings()
