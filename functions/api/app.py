@@ -1,0 +1,122 @@
+"""api: the REST front door. Submits cases and serves the ledger's read model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from aios import aws, cases
+from aios.errors import AiosError, CaseNotFound, IdempotencyConflict, InvalidInput, ProcessNotFound
+from aios.ledger import bind_ledger
+from aios.settings import load_settings
+from aios.specs import load_specs
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = load_settings().require("ledger_table", "state_machine_arn")
+bind_ledger(settings.ledger_table)
+app = APIGatewayRestResolver(enable_validation=True)
+
+# The one place domain errors become HTTP statuses.
+HTTP_STATUS: dict[type[AiosError], int] = {
+    InvalidInput: 400,
+    ProcessNotFound: 404,
+    CaseNotFound: 404,
+    IdempotencyConflict: 409,
+}
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": {"code": code, "message": message, **extra}}),
+    )
+
+
+@app.exception_handler(AiosError)
+def _domain_error(exc: AiosError) -> Response[str]:
+    status = next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
+    if status >= 500:
+        logger.exception("unmapped domain error")
+        return _error(500, "INTERNAL", "internal error")
+    return _error(status, exc.code, exc.message, **exc.details)
+
+
+def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=settings.state_machine_arn,
+            name=case_id,
+            input=json.dumps(execution_input),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        logger.info("execution already started", extra={"case_id": case_id})
+
+
+@app.get("/processes")
+def list_processes() -> dict[str, Any]:
+    """The processes this deployment runs, with their input schema and an example input."""
+    return {"processes": [spec.summary() for spec in load_specs().values()]}
+
+
+@app.post("/processes/<process>/cases")
+def submit_case(process: str) -> Response[str]:
+    """Submit a case; the optional Idempotency-Key header makes a retry return the same case."""
+    result = cases.submit_case(
+        process,
+        app.current_event.body,
+        tenant=settings.tenant,
+        idempotency_key=app.current_event.headers.get("Idempotency-Key")
+        or app.current_event.headers.get("idempotency-key"),
+        start_execution=_start_execution,
+    )
+    logger.append_keys(case_id=result["case_id"], process=process)
+    logger.info("case submitted")
+    metrics.add_dimension(name="process", value=process)
+    metrics.add_metric(name="CasesSubmitted", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=202, content_type=content_types.APPLICATION_JSON, body=json.dumps(result)
+    )
+
+
+@app.get("/cases/<case_id>")
+def get_case(case_id: str) -> dict[str, Any]:
+    """A case's status, plan, actions and timestamps."""
+    logger.append_keys(case_id=case_id)
+    return cases.case_view(case_id)
+
+
+@app.get("/cases/<case_id>/audit")
+def get_audit(case_id: str) -> dict[str, Any]:
+    """The case's audit events in order and the verdict of the chain verifier."""
+    logger.append_keys(case_id=case_id)
+    return cases.audit_view(case_id)
+
+
+@app.get("/openapi.json")
+def openapi() -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="AIOS Kit API", version="1"),
+    )
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response[str]:
+    return _error(404, "ROUTE_NOT_FOUND", f"no route {app.current_event.path}")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

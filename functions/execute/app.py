@@ -1,0 +1,124 @@
+"""execute: verify each queued action, apply it at most once, answer the waiting case.
+
+Reads the FIFO action queue with partial batch responses. A rejected or terminally failed
+action is recorded and reported to the state machine with SendTaskFailure; a retryable failure
+goes back to the queue with backoff, and to the DLQ after the queue's maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from aios import aws
+from aios.errors import ActionRejected, RetryableActionError, TerminalActionError
+from aios.execution import (
+    apply_action,
+    idempotent_runner,
+    record_orphan_rejection,
+    record_outcome,
+    verify_action,
+)
+from aios.ledger import bind_ledger
+from aios.plans import ActionMessage
+from aios.settings import load_settings
+from aios.signing import PublicKeyCache
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = load_settings().require("ledger_table", "idempotency_table", "plan_key_id")
+bind_ledger(settings.ledger_table)
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+run_once, idempotency_config = idempotent_runner(settings.idempotency_table)
+_keys: PublicKeyCache | None = None
+
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 300
+
+
+def _public_keys() -> PublicKeyCache:
+    global _keys
+    if _keys is None:
+        _keys = PublicKeyCache.from_kms(aws.client("kms"))
+    return _keys
+
+
+def _fail_task(token: str, error: str, cause: dict[str, Any]) -> None:
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.send_task_failure(taskToken=token, error=error, cause=json.dumps(cause)[:32768])
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        logger.warning("task no longer waiting", extra={"error": error})
+
+
+def _backoff(record: SQSRecord) -> None:
+    """Push a retryable message further out each time it comes back."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    delay = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
+    queue_url = aws.client("sqs").get_queue_url(QueueName=record.event_source_arn.split(":")[-1])
+    aws.client("sqs").change_message_visibility(
+        QueueUrl=queue_url["QueueUrl"], ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+    )
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    try:
+        message = ActionMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        logger.error("malformed action message", extra={"message_id": record.message_id})
+        record_orphan_rejection(
+            record.message_id, record.body, {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]}
+        )
+        metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
+        return
+    action = message.action
+    logger.append_keys(case_id=action.case_id, plan_id=action.plan_id, action_id=action.action_id)
+    try:
+        verified = verify_action(message, keys=_public_keys(), trusted_key_ids={settings.plan_key_id})
+    except ActionRejected as exc:
+        logger.warning("action rejected", extra={"code": exc.code, "reason": exc.message})
+        if not record_outcome(action.case_id, action.index, action.action_id, "REJECTED", exc.to_dict()):
+            record_orphan_rejection(record.message_id, record.body, exc)
+        metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
+        _fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
+        return
+    try:
+        result = apply_action(verified, settings, run_once)
+    except RetryableActionError as exc:
+        logger.warning("retryable failure", extra={"reason": exc.message})
+        metrics.add_metric(name="ActionRetries", unit=MetricUnit.Count, value=1)
+        _backoff(record)
+        raise
+    except TerminalActionError as exc:
+        logger.error("action failed", extra={"reason": exc.message})
+        record_outcome(action.case_id, action.index, action.action_id, "FAILED", exc.to_dict())
+        metrics.add_metric(name="ActionsFailed", unit=MetricUnit.Count, value=1)
+        _fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
+        return
+    metrics.add_metric(name="ActionsApplied", unit=MetricUnit.Count, value=1)
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.send_task_success(
+            taskToken=message.task_token,
+            output=json.dumps({"action_id": action.action_id, "status": "APPLIED", "result": result}),
+        )
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        logger.warning("applied, but the case no longer waits for this action")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

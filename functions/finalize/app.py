@@ -1,0 +1,34 @@
+"""finalize: record a case's terminal outcome and its audit event, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from aios.cases import finalize_case
+from aios.ledger import bind_ledger
+from aios.settings import load_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = load_settings().require("ledger_table")
+bind_ledger(settings.ledger_table)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    case_id = str(event["case_id"])
+    logger.append_keys(case_id=case_id)
+    status = finalize_case(case_id, str(event["outcome"]), event.get("error"))
+    logger.info("case finished", extra={"status": status})
+    metrics.add_metric(
+        name="CasesSucceeded" if status == "SUCCEEDED" else "CasesFailed",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    return {"case_id": case_id, "status": status}

@@ -1,0 +1,100 @@
+"""The capability registry: the only way anything changes outside the ledger.
+
+Each capability names a pydantic params model, a risk level, an executor and optionally a
+compensation. Model output can only ever name a capability from here, and a process may use
+only the capabilities its spec allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from aios.errors import CapabilityNotAllowed, InvalidParams
+from aios.settings import Settings
+
+
+class Risk(IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @classmethod
+    def parse(cls, value: str) -> Risk:
+        return cls[value.upper()]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an executor knows about the action it applies."""
+
+    case_id: str
+    action_id: str
+    entity_key: str
+    settings: Settings
+
+
+Executor = Callable[[Any, ActionContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    params_model: type[BaseModel]
+    risk: Risk
+    execute: Executor
+    description: str
+    compensate: Executor | None = None
+    retryable_errors: tuple[type[Exception], ...] = field(default=())
+
+    def validate_params(self, params: Mapping[str, Any]) -> BaseModel:
+        """Parse params into the capability's model; raises InvalidParams naming the fields."""
+        try:
+            return self.params_model.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise InvalidParams(f"invalid params for {self.name}: {problems}") from exc
+
+
+_REGISTRY: dict[str, Capability] = {}
+
+
+def register(capability: Capability) -> Capability:
+    if capability.name in _REGISTRY:
+        raise ValueError(f"capability {capability.name!r} registered twice")
+    _REGISTRY[capability.name] = capability
+    return capability
+
+
+def get_capability(name: str, allowed: frozenset[str] | set[str] | None = None) -> Capability:
+    """The registered capability, if it exists and (when given) is in the allowed set."""
+    if allowed is not None and name not in allowed:
+        raise CapabilityNotAllowed(f"capability {name!r} is not allowed for this process")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise CapabilityNotAllowed(f"unknown capability {name!r}") from None
+
+
+def capability_names() -> frozenset[str]:
+    return frozenset(_REGISTRY)
+
+
+def _load_builtins() -> None:
+    from aios.capabilities import http_post
+
+    register(http_post.CAPABILITY)
+
+
+_load_builtins()

@@ -1,0 +1,90 @@
+"""`http.post`: a JSON webhook to a configured, allow-listed target.
+
+The request carries `Idempotency-Key` = action id, so a receiver that honours it applies the
+action once even if the kit ever had to send it twice. Outcomes are classified by status:
+timeouts, connection errors, 408, 425, 429 and 5xx are retryable; any other non-2xx is terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aios.capabilities import ActionContext, Capability, Risk
+from aios.errors import RetryableActionError, TerminalActionError
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class HttpPostParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    path: str = Field(min_length=1, max_length=512)
+    body: dict[str, Any]
+
+    @field_validator("path")
+    @classmethod
+    def _relative_path(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if not value.startswith("/") or value.startswith("//") or parts.scheme or parts.netloc:
+            raise ValueError("must be an absolute path on the target, like /tickets/T-1")
+        if ".." in value.split("/"):
+            raise ValueError("must not contain '..' segments")
+        return value
+
+
+def _target_url(params: HttpPostParams, ctx: ActionContext) -> str:
+    base = ctx.settings.http_targets.get(params.target)
+    if base is None:
+        raise TerminalActionError(f"http target {params.target!r} is not configured")
+    return base.rstrip("/") + params.path
+
+
+def post(params: HttpPostParams, ctx: ActionContext) -> dict[str, Any]:
+    """POST the body once per action id: the receiver sees Idempotency-Key = action id."""
+    url = _target_url(params, ctx)
+    request = urllib.request.Request(  # noqa: S310 - the URL comes from deploy-time config only
+        url,
+        data=json.dumps(params.body, separators=(",", ":")).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": ctx.action_id,
+            "X-Aios-Case-Id": ctx.case_id,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=ctx.settings.http_timeout_seconds) as resp:  # noqa: S310
+            status = resp.status
+            raw = resp.read(MAX_RESPONSE_BYTES)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        message = f"{params.target} answered HTTP {status}"
+        if status in RETRYABLE_STATUSES or status >= 500:
+            raise RetryableActionError(message, status=status) from exc
+        raise TerminalActionError(message, status=status) from exc
+    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+        raise RetryableActionError(f"{params.target} unreachable: {exc}") from exc
+    try:
+        payload: Any = json.loads(raw) if raw else None
+    except ValueError:
+        payload = raw.decode("utf-8", "replace")
+    return {"status": status, "response": payload}
+
+
+CAPABILITY = Capability(
+    name="http.post",
+    params_model=HttpPostParams,
+    risk=Risk.MEDIUM,
+    execute=post,
+    description="POST JSON to an allow-listed webhook target, idempotent by action id.",
+    retryable_errors=(RetryableActionError,),
+)

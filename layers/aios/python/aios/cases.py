@@ -1,0 +1,185 @@
+"""Cases: submission, the read model, and the terminal outcome."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aios.audit import verify_chain
+from aios.errors import IdempotencyConflict, InvalidInput, LedgerConflict
+from aios.ledger import LedgerItem, commit, create_case, get_case, load_audit, load_case_items
+from aios.signing import digest
+from aios.specs import get_spec
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
+OPEN = ("RECEIVED", "RUNNING", "WAITING_APPROVAL")
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+StartExecution = Callable[[str, dict[str, Any]], None]
+
+
+def case_links(case_id: str) -> dict[str, str]:
+    return {"self": f"/cases/{case_id}", "audit": f"/cases/{case_id}/audit"}
+
+
+def case_id_for(tenant: str, process: str, idempotency_key: str | None) -> str:
+    """A new id, or the one id that a (tenant, process, key) can ever map to."""
+    if idempotency_key is None:
+        return f"c-{uuid.uuid4().hex}"
+    if not _KEY.match(idempotency_key):
+        raise InvalidInput(
+            "Idempotency-Key: must be 1-128 printable ASCII characters", field="Idempotency-Key"
+        )
+    scoped = "\0".join((tenant, process, idempotency_key)).encode()
+    return f"c-{hashlib.sha256(scoped).hexdigest()[:32]}"
+
+
+def parse_body(body: str | None) -> Any:
+    if body is None or not body.strip():
+        raise InvalidInput("body: a JSON object is required", field="<body>")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput(f"body: invalid JSON: {exc}", field="<body>") from exc
+
+
+def submit_case(
+    process: str,
+    body: str | None,
+    *,
+    tenant: str,
+    idempotency_key: str | None,
+    start_execution: StartExecution,
+) -> dict[str, Any]:
+    """Record a case and start its execution, once per idempotency key.
+
+    The case record is the idempotency record: its id derives from the key, so a replay finds
+    it; a replay with another body is refused; a replay after a crash restarts the execution,
+    which Step Functions deduplicates by name.
+    """
+    spec = get_spec(process)
+    data = spec.validate_input(parse_body(body))
+    case_id = case_id_for(tenant, process, idempotency_key)
+    input_digest = digest(data)
+    try:
+        record = create_case(
+            case_id,
+            "RECEIVED",
+            {
+                "process": process,
+                "process_version": spec.version,
+                "tenant": tenant,
+                "input": data,
+                "input_digest": input_digest,
+                "idempotency_key": idempotency_key,
+            },
+            [("case.received", {"process": process, "input_digest": input_digest})],
+        )
+    except LedgerConflict:
+        record = get_case(case_id)
+        if record.data.get("input_digest") != input_digest:
+            raise IdempotencyConflict(
+                "Idempotency-Key was already used with a different body", case_id=case_id
+            ) from None
+    start_execution(
+        case_id, {"case_id": case_id, "tenant": tenant, "process": process, "input": data}
+    )
+    return {"case_id": case_id, "status": record.status, "links": case_links(case_id)}
+
+
+def _action_view(item: LedgerItem) -> dict[str, Any]:
+    data = dict(item.data or {})
+    return {
+        "action_id": data.get("action_id"),
+        "index": data.get("index"),
+        "capability": data.get("capability"),
+        "params": data.get("params"),
+        "risk": data.get("risk"),
+        "reason": data.get("reason"),
+        "gate": data.get("gate"),
+        "digest": data.get("digest"),
+        "status": item.status,
+        "attestation": data.get("attestation"),
+        "result": data.get("result"),
+        "error": data.get("error"),
+        "updated_at": item.updated_at,
+    }
+
+
+def case_view(case_id: str) -> dict[str, Any]:
+    """The case as a client sees it: status, plan, actions with their status, timestamps."""
+    case = get_case(case_id)
+    plan: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] = []
+    for item in load_case_items(case_id):
+        if item.kind == "plan":
+            plan = dict(item.data or {})
+        elif item.kind == "action":
+            actions.append(_action_view(item))
+    return {
+        "case_id": case_id,
+        "process": case.data.get("process"),
+        "tenant": case.data.get("tenant"),
+        "status": case.status,
+        "input": case.data.get("input"),
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "plan": plan,
+        "actions": actions,
+        "error": case.data.get("error"),
+    }
+
+
+def audit_view(case_id: str) -> dict[str, Any]:
+    case = get_case(case_id)
+    events = load_audit(case_id)
+    verdict = verify_chain(events, case.seq, case.head)
+    return {
+        "case_id": case_id,
+        "events": [e.model_dump(exclude={"case_id"}) for e in events],
+        "chain": verdict.model_dump(exclude_none=True),
+    }
+
+
+def finalize_case(case_id: str, outcome: str, error: dict[str, Any] | None = None) -> str:
+    """Move an open case to its terminal status once; a repeat returns the status it has."""
+    if outcome not in TERMINAL:
+        raise InvalidInput(f"outcome must be one of {sorted(TERMINAL)}")
+    case = get_case(case_id)
+    if case.status in TERMINAL:
+        return case.status
+    reason = _reason(error) if error else None
+
+    def changes(current: Any) -> list[Any]:
+        data = dict(current.data)
+        if reason:
+            data["error"] = reason
+        return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
+
+    try:
+        commit(
+            case_id,
+            [(f"case.{outcome.lower()}", {"error": reason} if reason else {})],
+            case_actions=changes,
+            case_condition=LedgerItem.status.is_in(*OPEN),
+        )
+    except LedgerConflict:
+        return get_case(case_id).status
+    return outcome
+
+
+def _reason(error: dict[str, Any]) -> dict[str, Any]:
+    """Step Functions' {Error, Cause}; Cause may itself be JSON from a Lambda error."""
+    cause: Any = error.get("Cause")
+    if isinstance(cause, str):
+        try:
+            cause = json.loads(cause)
+        except ValueError:
+            pass
+    if isinstance(cause, dict) and "errorMessage" in cause:
+        cause = {"type": cause.get("errorType"), "message": cause.get("errorMessage")}
+    return {"error": error.get("Error", "Unknown"), "cause": cause}

@@ -1,0 +1,107 @@
+"""Domain errors, each with a stable machine-readable `code`.
+
+Boundaries map them in one place each: the api function to HTTP statuses, the execute
+function to Step Functions error names (`Aios.<Name>`), batch item failures and ledger records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AiosError(Exception):
+    """Base of every domain error."""
+
+    code = "AIOS_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+# Client errors: the caller sent something wrong.
+class ProcessNotFound(AiosError):
+    code = "PROCESS_NOT_FOUND"
+
+
+class CaseNotFound(AiosError):
+    code = "CASE_NOT_FOUND"
+
+
+class InvalidInput(AiosError):
+    code = "INVALID_INPUT"
+
+
+class IdempotencyConflict(AiosError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+# Decision plane: model output that cannot become a proposal.
+class InvalidPlan(AiosError):
+    code = "INVALID_PLAN"
+
+
+class SpecError(AiosError):
+    code = "INVALID_PROCESS_SPEC"
+
+
+# Execution plane: reasons an action is refused before anything is applied.
+class ActionRejected(AiosError):
+    """The action failed verification; it is never applied and never retried."""
+
+    code = "ACTION_REJECTED"
+
+
+class SignatureInvalid(ActionRejected):
+    code = "SIGNATURE_INVALID"
+
+
+class NotInPlan(ActionRejected):
+    code = "ACTION_NOT_IN_PLAN"
+
+
+class PlanExpired(ActionRejected):
+    code = "PLAN_EXPIRED"
+
+
+class WrongCase(ActionRejected):
+    code = "ACTION_WRONG_CASE"
+
+
+class AttestationMissing(ActionRejected):
+    code = "ATTESTATION_MISSING"
+
+
+class InvalidParams(ActionRejected):
+    code = "INVALID_PARAMS"
+
+
+class CapabilityNotAllowed(ActionRejected):
+    code = "CAPABILITY_NOT_ALLOWED"
+
+
+class UnknownAction(ActionRejected):
+    code = "ACTION_UNKNOWN"
+
+
+# Execution plane: outcomes of applying an action.
+class RetryableActionError(AiosError):
+    """The outside system may succeed later: the message goes back to the queue."""
+
+    code = "ACTION_RETRYABLE"
+
+
+class TerminalActionError(AiosError):
+    """The outside system refused the action for good: the case is told at once."""
+
+    code = "ACTION_FAILED"
+
+
+class LedgerConflict(AiosError):
+    """A conditional ledger write lost a race; the caller re-reads and decides."""
+
+    code = "LEDGER_CONFLICT"

@@ -1,0 +1,224 @@
+"""The execution plane: verify a proposed action, then apply it at most once.
+
+Nothing reaches an outside system unless the plan signature verifies, the action is the one
+the plan lists, the plan has not expired, the ledger holds an attestation bound to the action's
+digest, the params match their schema and the process allows the capability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from aios.capabilities import ActionContext, Capability, get_capability
+from aios.errors import (
+    ActionRejected,
+    AttestationMissing,
+    CaseNotFound,
+    LedgerConflict,
+    NotInPlan,
+    PlanExpired,
+    TerminalActionError,
+    UnknownAction,
+    WrongCase,
+)
+from aios.ledger import LedgerItem, Update, action_sk, case_pk, commit, get_case
+from aios.plans import ActionMessage
+from aios.settings import Settings
+from aios.signing import PublicKeyCache, verify_plan
+from aios.specs import get_spec
+
+RUNNABLE = ("APPROVED",)
+
+
+@dataclass(frozen=True)
+class VerifiedAction:
+    message: ActionMessage
+    capability: Capability
+    params: BaseModel
+
+
+def _action_item(case_id: str, index: int) -> LedgerItem | None:
+    try:
+        return LedgerItem.get(case_pk(case_id), action_sk(index), consistent_read=True)
+    except LedgerItem.DoesNotExist:
+        return None
+
+
+def verify_action(
+    message: ActionMessage,
+    *,
+    keys: PublicKeyCache,
+    trusted_key_ids: set[str],
+    now: datetime | None = None,
+) -> VerifiedAction:
+    """Every check before anything is applied; raises an ActionRejected subclass."""
+    verify_plan(message.plan, keys, trusted_key_ids)
+    envelope, action = message.plan.envelope, message.action
+    if action.case_id != envelope.case_id or action.plan_id != envelope.plan_id:
+        raise WrongCase(f"action {action.action_id} does not belong to case {envelope.case_id}")
+    computed = action.spec().digest()
+    listed = envelope.action_digests
+    if computed != action.digest_hex or action.index >= len(listed) or listed[action.index] != computed:
+        raise NotInPlan(f"action {action.action_id} is not the action the signed plan lists")
+    if envelope.expired(now or datetime.now(UTC)):
+        raise PlanExpired(f"plan {envelope.plan_id} expired at {envelope.expires_at}")
+    spec = get_spec(envelope.process)
+    capability = get_capability(action.capability, spec.allowed)
+    params = capability.validate_params(action.params)
+    item = _action_item(action.case_id, action.index)
+    if item is None or (item.data or {}).get("action_id") != action.action_id:
+        raise UnknownAction(f"the ledger holds no action {action.action_id}")
+    attestation = (item.data or {}).get("attestation") or {}
+    if attestation.get("digest") != computed:
+        raise AttestationMissing(f"action {action.action_id} has no attestation bound to its digest")
+    return VerifiedAction(message=message, capability=capability, params=params)
+
+
+def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
+    item = _action_item(case_id, index)
+    if item is not None and item.status == "APPLIED":
+        return dict((item.data or {}).get("result") or {})
+    return None
+
+
+def apply_action(
+    verified: VerifiedAction,
+    settings: Settings,
+    run_once: Callable[[VerifiedAction, ActionContext], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply the action at most once per action id and record it APPLIED with its audit event.
+
+    `run_once` wraps the executor in an idempotency store keyed by action id, so a crash
+    between the outside call and the ledger write never calls the outside system again.
+    """
+    action = verified.message.action
+    done = applied_result(action.case_id, action.index)
+    if done is not None:
+        return done
+    ctx = ActionContext(
+        case_id=action.case_id,
+        action_id=action.action_id,
+        entity_key=action.entity_key,
+        settings=settings,
+    )
+    result = run_once(verified, ctx)
+    item = LedgerItem(case_pk(action.case_id), action_sk(action.index))
+    try:
+        commit(
+            action.case_id,
+            [("action.applied", {"action_id": action.action_id, "digest": action.digest_hex, "result": result})],
+            ops=(
+                Update(
+                    item,
+                    actions=[
+                        LedgerItem.status.set("APPLIED"),
+                        LedgerItem.data["result"].set(result),
+                        LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
+                    ],
+                    condition=LedgerItem.status.is_in(*RUNNABLE),
+                ),
+            ),
+        )
+    except LedgerConflict:
+        done = applied_result(action.case_id, action.index)
+        if done is not None:
+            return done
+        raise TerminalActionError(f"action {action.action_id} is no longer runnable") from None
+    return result
+
+
+def record_outcome(
+    case_id: str, index: int | None, action_id: str, status: str, error: dict[str, Any]
+) -> bool:
+    """Record a rejected or failed action with its reason; False when no case holds it."""
+    event = "action.rejected" if status == "REJECTED" else "action.failed"
+    ops: tuple[Update, ...] = ()
+    item = _action_item(case_id, index) if index is not None else None
+    if item is not None and (item.data or {}).get("action_id") == action_id and item.status in (
+        "PROPOSED",
+        "APPROVED",
+    ):
+        ops = (
+            Update(
+                LedgerItem(case_pk(case_id), action_sk(index or 0)),
+                actions=[
+                    LedgerItem.status.set(status),
+                    LedgerItem.data["error"].set(error),
+                    LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
+                ],
+                condition=LedgerItem.status.is_in("PROPOSED", "APPROVED"),
+            ),
+        )
+    try:
+        get_case(case_id)
+    except CaseNotFound:
+        return False
+    commit(case_id, [(event, {"action_id": action_id, **error})], ops=ops)
+    return True
+
+
+def record_orphan_rejection(message_id: str, body: str, error: ActionRejected | dict[str, Any]) -> None:
+    """A message that names no case we hold is still recorded, under its message id."""
+    reason = error.to_dict() if isinstance(error, ActionRejected) else error
+    now = datetime.now(UTC).isoformat()
+    LedgerItem(
+        f"REJECTION#{message_id}",
+        "REJECTION",
+        kind="rejection",
+        status="REJECTED",
+        data={"reason": reason, "body": body[:4096]},
+        created_at=now,
+        updated_at=now,
+    ).save()
+
+
+def idempotent_runner(
+    table_name: str, expires_after_seconds: int = 7 * 24 * 3600
+) -> tuple[Callable[[VerifiedAction, ActionContext], dict[str, Any]], Any]:
+    """An executor wrapper that runs each action id once (Powertools idempotency, DynamoDB).
+
+    Returns the wrapper and its IdempotencyConfig, on which the handler registers the Lambda
+    context so that an in-progress record expires with the invocation that wrote it.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+    config = IdempotencyConfig(
+        event_key_jmespath="action_id",
+        payload_validation_jmespath="digest",
+        expires_after_seconds=expires_after_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    contexts: dict[str, ActionContext] = {}
+
+    @idempotent_function(data_keyword_argument="action", persistence_store=persistence, config=config)
+    def _run(action: dict[str, Any]) -> dict[str, Any]:
+        verified_capability = get_capability(action["capability"])
+        params = verified_capability.validate_params(action["params"])
+        return verified_capability.execute(params, contexts[action["action_id"]])
+
+    def run_once(verified: VerifiedAction, ctx: ActionContext) -> dict[str, Any]:
+        action = verified.message.action
+        contexts[ctx.action_id] = ctx
+        try:
+            return _run(
+                action={
+                    "action_id": action.action_id,
+                    "digest": action.digest_hex,
+                    "capability": action.capability,
+                    "params": action.params,
+                }
+            )
+        finally:
+            contexts.pop(ctx.action_id, None)
+
+    return run_once, config

@@ -1,0 +1,101 @@
+"""Plans and actions: what the model may say, and what the kit signs and runs.
+
+`ModelPlan` is untrusted model output and forbids anything it does not name. `ActionSpec` is the
+signed form of one action: its digest is what the plan envelope lists and what an approval is
+bound to. `PlannedAction` adds what code decided (the gate) for the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aios.errors import InvalidPlan
+from aios.signing import SignedPlan, digest
+
+Gate = Literal["auto", "approve", "deny"]
+
+
+class ModelAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    capability: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any]
+    reason: str = Field(default="", max_length=1000)
+
+
+class ModelPlan(BaseModel):
+    """A plan as a model proposes it: parsed strictly, then validated against the process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(max_length=2000)
+    actions: list[ModelAction] = Field(max_length=20)
+
+
+class Classification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent: str = Field(max_length=64)
+    urgency: Literal["low", "normal", "high"]
+    language: str = Field(max_length=16)
+    risk: Literal["low", "medium", "high"]
+    confidence: float = Field(ge=0, le=1)
+
+
+class ActionSpec(BaseModel):
+    """The signed description of one action."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    case_id: str
+    plan_id: str
+    index: int = Field(ge=0)
+    capability: str
+    params: dict[str, Any]
+    entity_key: str
+    risk: Literal["low", "medium", "high"]
+    reason: str = ""
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical action: the value a signature and an approval bind to."""
+        return digest(self.model_dump(mode="json"))
+
+
+class PlannedAction(ActionSpec):
+    gate: Gate
+    digest_hex: str = Field(alias="digest")
+
+    def spec(self) -> ActionSpec:
+        return ActionSpec.model_validate(self.model_dump(include=set(ActionSpec.model_fields)))
+
+
+class Decision(BaseModel):
+    """What Decide returns to the state machine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: SignedPlan
+    actions: list[PlannedAction]
+    summary: str
+
+
+class ActionMessage(BaseModel):
+    """The body the state machine puts on the action queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_token: str = Field(min_length=1)
+    plan: SignedPlan
+    action: PlannedAction
+
+
+def parse_model_json(text: str, model: type[ModelPlan] | type[Classification]) -> Any:
+    """Parse model output into its pydantic model; InvalidPlan says what was wrong."""
+    try:
+        return model.model_validate(json.loads(text))
+    except (ValueError, ValidationError) as exc:
+        raise InvalidPlan(f"model output is not a valid {model.__name__}: {exc}") from exc

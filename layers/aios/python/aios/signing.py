@@ -1,0 +1,161 @@
+"""Canonical encoding, digests, and plan signatures.
+
+Canonical JSON is RFC 8785 (JSON Canonicalization Scheme): object keys sorted by UTF-16 code
+units, no insignificant whitespace, numbers in ECMAScript shortest form, strings in minimal
+escaping of UTF-8. Two parties that agree on a value therefore agree on its bytes, so a digest
+or signature over those bytes means the same thing on both sides.
+
+A plan is signed once: the envelope names the plan and the ordered digests of its actions, and
+KMS signs the SHA-256 of the envelope's canonical bytes with ECDSA P-256. The execution plane
+verifies with the public key, fetched once per key id and cached, so verification costs no KMS
+call per action and a rotated key id is picked up on first sight.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field
+
+from aios.errors import InvalidInput, SignatureInvalid
+
+ALGORITHM = "ECDSA_SHA_256"
+ENVELOPE_VERSION = 1
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of a JSON value; raises InvalidInput for values JSON cannot hold."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"value cannot be canonicalized: {exc}") from exc
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(value: Any) -> str:
+    """SHA-256 (hex) of the canonical encoding of a JSON value."""
+    return sha256_hex(canonical_json(value))
+
+
+class PlanEnvelope(BaseModel):
+    """What a plan signature covers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = ENVELOPE_VERSION
+    case_id: str
+    plan_id: str
+    process: str
+    tenant: str
+    action_digests: list[str]
+    issued_at: str
+    expires_at: str
+    key_id: str
+    algorithm: str = ALGORITHM
+
+    def expired(self, now: datetime) -> bool:
+        return now >= datetime.fromisoformat(self.expires_at)
+
+
+class SignedPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    envelope: PlanEnvelope
+    signature: str = Field(description="base64 DER ECDSA signature over sha256(canonical(envelope))")
+
+
+class KmsClient(Protocol):
+    def sign(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def get_public_key(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def new_envelope(
+    *,
+    case_id: str,
+    plan_id: str,
+    process: str,
+    tenant: str,
+    action_digests: list[str],
+    key_id: str,
+    ttl_seconds: int,
+    now: datetime | None = None,
+) -> PlanEnvelope:
+    issued = (now or datetime.now(UTC)).replace(microsecond=0)
+    return PlanEnvelope(
+        case_id=case_id,
+        plan_id=plan_id,
+        process=process,
+        tenant=tenant,
+        action_digests=action_digests,
+        issued_at=issued.isoformat(),
+        expires_at=(issued + timedelta(seconds=ttl_seconds)).isoformat(),
+        key_id=key_id,
+    )
+
+
+def envelope_digest(envelope: PlanEnvelope) -> bytes:
+    return hashlib.sha256(canonical_json(envelope.model_dump(mode="json"))).digest()
+
+
+def sign_plan(kms: KmsClient, envelope: PlanEnvelope) -> SignedPlan:
+    """Sign the envelope with its KMS key: one KMS call per plan, whatever its length."""
+    response = kms.sign(
+        KeyId=envelope.key_id,
+        Message=envelope_digest(envelope),
+        MessageType="DIGEST",
+        SigningAlgorithm=ALGORITHM,
+    )
+    signature = base64.b64encode(response["Signature"]).decode("ascii")
+    return SignedPlan(envelope=envelope, signature=signature)
+
+
+class PublicKeyCache:
+    """Public keys by key id, fetched from KMS on first use and kept for the cold start."""
+
+    def __init__(self, fetch: Callable[[str], bytes]) -> None:
+        self._fetch = fetch
+        self._keys: dict[str, Any] = {}
+        self.fetches = 0
+
+    @classmethod
+    def from_kms(cls, kms: KmsClient) -> PublicKeyCache:
+        return cls(lambda key_id: bytes(kms.get_public_key(KeyId=key_id)["PublicKey"]))
+
+    def get(self, key_id: str) -> Any:
+        if key_id not in self._keys:
+            from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+            self._keys[key_id] = load_der_public_key(self._fetch(key_id))
+            self.fetches += 1
+        return self._keys[key_id]
+
+
+def verify_plan(signed: SignedPlan, keys: PublicKeyCache, trusted_key_ids: set[str]) -> None:
+    """Raise SignatureInvalid unless a trusted key signed exactly this envelope."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    envelope = signed.envelope
+    if envelope.key_id not in trusted_key_ids:
+        raise SignatureInvalid(f"plan signed with untrusted key {envelope.key_id!r}")
+    if envelope.algorithm != ALGORITHM:
+        raise SignatureInvalid(f"unsupported signing algorithm {envelope.algorithm!r}")
+    try:
+        signature = base64.b64decode(signed.signature, validate=True)
+    except ValueError as exc:
+        raise SignatureInvalid("signature is not base64") from exc
+    key = keys.get(envelope.key_id)
+    try:
+        key.verify(signature, envelope_digest(envelope), ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    except InvalidSignature as exc:
+        raise SignatureInvalid("plan signature does not verify") from exc

@@ -1,0 +1,129 @@
+"""Process specs: a process is data, validated when it is loaded.
+
+A spec names its input schema (JSON Schema), an example input, the capabilities it may use, the
+template of the entity key its actions touch, and its policy. Specs ship inside the `aios`
+layer under `aios/processes/*.json`; adding a process needs no infrastructure code.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Callable
+from functools import cached_property, lru_cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aios.capabilities import Risk, capability_names
+from aios.errors import InvalidInput, ProcessNotFound, SpecError
+
+
+class Policy(BaseModel):
+    """Which actions run on their own: code decides this, never the model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auto_max_risk: str = Field(default="low", pattern="^(low|medium|high)$")
+    deny: list[str] = Field(default_factory=list)
+
+    @property
+    def auto_max(self) -> Risk:
+        return Risk.parse(self.auto_max_risk)
+
+
+class ProcessSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
+    version: str
+    description: str
+    input_schema: dict[str, Any]
+    example_input: dict[str, Any]
+    capabilities: list[str] = Field(min_length=1)
+    entity_key: str
+    policy: Policy = Field(default_factory=Policy)
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - capability_names())
+        if unknown:
+            raise ValueError(f"unknown capabilities: {', '.join(unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _example_is_valid(self) -> ProcessSpec:
+        fields = {f for _, f, _, _ in string.Formatter().parse(self.entity_key) if f}
+        required = set(self.input_schema.get("required", []))
+        if not fields <= required:
+            raise ValueError(f"entity_key uses fields that are not required: {fields - required}")
+        try:
+            self.validate_input(self.example_input)
+        except InvalidInput as exc:
+            raise ValueError(f"example_input does not match input_schema: {exc.message}") from exc
+        return self
+
+    @cached_property
+    def _validator(self) -> Callable[[Any], Any]:
+        import fastjsonschema
+
+        return fastjsonschema.compile(self.input_schema)  # type: ignore[no-any-return]
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(self.capabilities)
+
+    def validate_input(self, data: Any) -> dict[str, Any]:
+        """The input if it matches the schema; InvalidInput naming the field otherwise."""
+        import fastjsonschema
+
+        try:
+            self._validator(data)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            field = exc.path[1:] if exc.path and exc.path[0] == "data" else exc.path
+            where = ".".join(str(p) for p in field) or "<body>"
+            if exc.rule == "required" and isinstance(data, dict):
+                missing = [name for name in exc.rule_definition if name not in data]
+                where = ".".join([*map(str, field), missing[0]]) if missing else where
+            message = exc.message.replace("data.", "", 1).replace("data ", "body ", 1)
+            raise InvalidInput(f"{where}: {message}", field=where) from exc
+        if not isinstance(data, dict):
+            raise InvalidInput("body: must be a JSON object", field="<body>")
+        return data
+
+    def entity_key_for(self, data: dict[str, Any]) -> str:
+        return self.entity_key.format(**data)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "input_schema": self.input_schema,
+            "example_input": self.example_input,
+            "capabilities": self.capabilities,
+        }
+
+
+@lru_cache(maxsize=1)
+def load_specs() -> dict[str, ProcessSpec]:
+    """Every spec shipped with the library, validated; a bad spec fails the cold start."""
+    specs: dict[str, ProcessSpec] = {}
+    for entry in sorted(resources.files("aios.processes").iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        try:
+            spec = ProcessSpec.model_validate(json.loads(entry.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            raise SpecError(f"process spec {entry.name} is invalid: {exc}") from exc
+        specs[spec.name] = spec
+    return specs
+
+
+def get_spec(name: str) -> ProcessSpec:
+    try:
+        return load_specs()[name]
+    except KeyError:
+        raise ProcessNotFound(f"unknown process {name!r}") from None
