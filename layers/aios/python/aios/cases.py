@@ -104,8 +104,8 @@ def _action_view(item: LedgerItem) -> dict[str, Any]:
         "digest": data.get("digest"),
         "status": item.status,
         "attestation": data.get("attestation"),
-        "result": data.get("result"),
-        "error": data.get("error"),
+        "result": item.result,
+        "error": item.error,
         "updated_at": item.updated_at,
     }
 

@@ -82,7 +82,7 @@ def verify_action(
 def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
     item = _action_item(case_id, index)
     if item is not None and item.status == "APPLIED":
-        return dict((item.data or {}).get("result") or {})
+        return dict(item.result or {})
     return None
 
 
@@ -117,7 +117,7 @@ def apply_action(
                     item,
                     actions=[
                         LedgerItem.status.set("APPLIED"),
-                        LedgerItem.data["result"].set(result),
+                        LedgerItem.result.set(result),
                         LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
                     ],
                     condition=LedgerItem.status.is_in(*RUNNABLE),
@@ -148,7 +148,7 @@ def record_outcome(
                 LedgerItem(case_pk(case_id), action_sk(index or 0)),
                 actions=[
                     LedgerItem.status.set(status),
-                    LedgerItem.data["error"].set(error),
+                    LedgerItem.error.set(error),
                     LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
                 ],
                 condition=LedgerItem.status.is_in("PROPOSED", "APPROVED"),

@@ -6,7 +6,10 @@ escaping of UTF-8. Two parties that agree on a value therefore agree on its byte
 or signature over those bytes means the same thing on both sides.
 
 A plan is signed once: the envelope names the plan and the ordered digests of its actions, and
-KMS signs the SHA-256 of the envelope's canonical bytes with ECDSA P-256. The execution plane
+KMS signs the envelope's canonical bytes (`MessageType=RAW`: KMS hashes them with SHA-256, then
+signs with ECDSA P-256). RAW rather than a local pre-hash keeps the signed message meaningful
+on its own and behaves the same in AWS and in the emulator; an envelope stays far below KMS's
+4096-byte RAW limit because a plan holds at most 20 actions, and a larger one is refused. The execution plane
 verifies with the public key, fetched once per key id and cached, so verification costs no KMS
 call per action and a rotated key id is picked up on first sight.
 """
@@ -102,17 +105,21 @@ def new_envelope(
     )
 
 
-def envelope_digest(envelope: PlanEnvelope) -> bytes:
-    return hashlib.sha256(canonical_json(envelope.model_dump(mode="json"))).digest()
+MAX_SIGNED_BYTES = 4096
+
+
+def envelope_bytes(envelope: PlanEnvelope) -> bytes:
+    """The exact bytes a plan signature covers."""
+    return canonical_json(envelope.model_dump(mode="json"))
 
 
 def sign_plan(kms: KmsClient, envelope: PlanEnvelope) -> SignedPlan:
     """Sign the envelope with its KMS key: one KMS call per plan, whatever its length."""
+    message = envelope_bytes(envelope)
+    if len(message) > MAX_SIGNED_BYTES:
+        raise InvalidInput(f"plan envelope is {len(message)} bytes; at most {MAX_SIGNED_BYTES}")
     response = kms.sign(
-        KeyId=envelope.key_id,
-        Message=envelope_digest(envelope),
-        MessageType="DIGEST",
-        SigningAlgorithm=ALGORITHM,
+        KeyId=envelope.key_id, Message=message, MessageType="RAW", SigningAlgorithm=ALGORITHM
     )
     signature = base64.b64encode(response["Signature"]).decode("ascii")
     return SignedPlan(envelope=envelope, signature=signature)
@@ -143,7 +150,7 @@ def verify_plan(signed: SignedPlan, keys: PublicKeyCache, trusted_key_ids: set[s
     """Raise SignatureInvalid unless a trusted key signed exactly this envelope."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     envelope = signed.envelope
     if envelope.key_id not in trusted_key_ids:
@@ -156,6 +163,6 @@ def verify_plan(signed: SignedPlan, keys: PublicKeyCache, trusted_key_ids: set[s
         raise SignatureInvalid("signature is not base64") from exc
     key = keys.get(envelope.key_id)
     try:
-        key.verify(signature, envelope_digest(envelope), ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        key.verify(signature, envelope_bytes(envelope), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise SignatureInvalid("plan signature does not verify") from exc

@@ -24,6 +24,8 @@ class LedgerItem(Model):
     kind = UnicodeAttribute()
     status = UnicodeAttribute(null=True)
     data: Any = JSONAttribute(null=True)
+    result: Any = JSONAttribute(null=True)
+    error: Any = JSONAttribute(null=True)
     seq = NumberAttribute(null=True)
     head = UnicodeAttribute(null=True)
     prev_hash = UnicodeAttribute(null=True)
