@@ -1,9 +1,78 @@
-"""Put the `aios` layer on the path the way Lambda does (/opt/python)."""
+"""Shared fixtures. The `aios` layer goes on the path the way Lambda puts it (/opt/python);
+unit and reliability tests run the domain library against moto in-process."""
+
+from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "aios" / "python"))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    env = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    old = {k: os.environ.get(k) for k in [*env, "AWS_ENDPOINT_URL"]}
+    os.environ.update(env)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    from aios import aws as aios_aws
+    from aios.ledger import repository
+
+    aios_aws.client.cache_clear()
+    repository._connection = None
+    with mock_aws():
+        yield
+    aios_aws.client.cache_clear()
+    repository._connection = None
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def ledger(aws: None) -> str:
+    from aios.ledger import LedgerItem, bind_ledger
+
+    ddb = boto3.client("dynamodb")
+    for name, keys in (("ledger", ("pk", "sk")), ("idempotency", ("id",))):
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+            KeySchema=[
+                {"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))
+            ],
+        )
+    bind_ledger("ledger")
+    LedgerItem._connection = None
+    return "ledger"
+
+
+@pytest.fixture
+def plan_key(aws: None) -> str:
+    kms = boto3.client("kms")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    return str(key["KeyMetadata"]["Arn"])
+
+
+@pytest.fixture
+def kms(aws: None) -> Any:
+    return boto3.client("kms")

@@ -1,0 +1,238 @@
+"""Guarantees 1-4 at the domain level: idempotent submit, at-most-once effects, verification
+before application, and a complete audit chain. Everything real but the AWS emulator."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from aios import cases, execution
+from aios.errors import (
+    AttestationMissing,
+    CapabilityNotAllowed,
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidParams,
+    NotInPlan,
+    PlanExpired,
+    RetryableActionError,
+    SignatureInvalid,
+    TerminalActionError,
+    WrongCase,
+)
+from aios.ledger import LedgerItem, action_sk, case_pk
+from aios.plans import ActionMessage
+from aios.planning import CaseInput, decide_case
+from aios.providers import get_provider
+from aios.settings import load_settings
+from aios.signing import PublicKeyCache, SignedPlan, digest
+from aios.specs import get_spec
+
+SPEC = get_spec("ticket-triage")
+
+
+@pytest.fixture
+def decided(ledger, kms, plan_key):
+    started: list[tuple[str, dict[str, Any]]] = []
+    submitted = cases.submit_case(
+        "ticket-triage", json.dumps(SPEC.example_input), tenant="t1", idempotency_key=None,
+        start_execution=lambda cid, inp: started.append((cid, inp)),
+    )
+    decision = decide_case(
+        CaseInput(**started[0][1]), provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600
+    )
+    out = decision.model_dump(mode="json", by_alias=True)
+    return submitted["case_id"], out
+
+
+def _message(out: dict[str, Any], **action_changes: Any) -> ActionMessage:
+    action = {**out["actions"][0], **action_changes}
+    return ActionMessage.model_validate({"task_token": "token", "plan": out["plan"], "action": action})
+
+
+def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None):
+    return execution.verify_action(message, keys=PublicKeyCache.from_kms(kms), trusted_key_ids={plan_key}, now=now)
+
+
+def _settings(peer) -> Any:
+    return load_settings({"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": peer.url})})
+
+
+def _events(case_id: str) -> list[str]:
+    return [e["type"] for e in cases.audit_view(case_id)["events"]]
+
+
+def test_same_idempotency_key_and_body_returns_the_same_case_and_starts_it_by_name(ledger) -> None:
+    started: list[str] = []
+    body = json.dumps(SPEC.example_input)
+    first = cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-1", start_execution=lambda c, _: started.append(c))
+    again = cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-1", start_execution=lambda c, _: started.append(c))
+    assert first["case_id"] == again["case_id"]
+    assert started == [first["case_id"], first["case_id"]]  # Step Functions dedupes by name
+    assert _events(first["case_id"]) == ["case.received"]
+
+
+def test_same_idempotency_key_with_another_body_is_a_conflict(ledger) -> None:
+    body = dict(SPEC.example_input)
+    cases.submit_case("ticket-triage", json.dumps(body), tenant="t", idempotency_key="k-2", start_execution=lambda *_: None)
+    body["subject"] = "something else"
+    with pytest.raises(IdempotencyConflict):
+        cases.submit_case("ticket-triage", json.dumps(body), tenant="t", idempotency_key="k-2", start_execution=lambda *_: None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("{not json", "<body>"), ("[]", "<body>"), (json.dumps({**SPEC.example_input, "ticket_id": "X"}), "ticket_id"),
+     (json.dumps({k: v for k, v in SPEC.example_input.items() if k != "subject"}), "subject")],
+)
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(ledger, body: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-3", start_execution=lambda *_: pytest.fail("started"))
+    assert info.value.details["field"] == field
+    assert list(LedgerItem.scan()) == []
+
+
+def test_action_applies_once_under_redelivery_and_is_audited(decided, kms, plan_key, peer) -> None:
+    case_id, out = decided
+    run_once, _ = execution.idempotent_runner("idempotency")
+    for _ in range(3):
+        verified = _verify(kms, plan_key, _message(out))
+        result = execution.apply_action(verified, _settings(peer), run_once)
+        assert result["status"] == 200
+    assert len(peer.requests) == 1
+    assert peer.requests[0]["key"] == out["actions"][0]["action_id"]
+    assert _events(case_id).count("action.applied") == 1
+    assert cases.audit_view(case_id)["chain"]["valid"]
+
+
+def test_crash_after_the_outside_call_does_not_call_again(decided, kms, plan_key, peer) -> None:
+    case_id, out = decided
+    run_once, _ = execution.idempotent_runner("idempotency")
+    verified = _verify(kms, plan_key, _message(out))
+    run_once(verified, execution.ActionContext(case_id, out["actions"][0]["action_id"], "e", _settings(peer)))
+    # The ledger write never happened (the crash); redelivery applies from the idempotency record.
+    execution.apply_action(verified, _settings(peer), run_once)
+    assert len(peer.requests) == 1
+    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "APPLIED"
+
+
+def test_retryable_failure_leaves_the_action_runnable(decided, kms, plan_key, peer) -> None:
+    case_id, out = decided
+    peer.fail_next = [503]
+    run_once, _ = execution.idempotent_runner("idempotency")
+    verified = _verify(kms, plan_key, _message(out))
+    with pytest.raises(RetryableActionError):
+        execution.apply_action(verified, _settings(peer), run_once)
+    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "APPROVED"
+    execution.apply_action(verified, _settings(peer), run_once)
+    assert [r["key"] for r in peer.requests] == [out["actions"][0]["action_id"]] * 2
+
+
+def test_terminal_failure_is_classified(decided, kms, plan_key, peer) -> None:
+    _, out = decided
+    peer.fail_next = [422]
+    run_once, _ = execution.idempotent_runner("idempotency")
+    with pytest.raises(TerminalActionError):
+        execution.apply_action(_verify(kms, plan_key, _message(out)), _settings(peer), run_once)
+
+
+def test_tampered_params_are_rejected(decided, kms, plan_key) -> None:
+    _, out = decided
+    params = {**out["actions"][0]["params"], "path": "/tickets/T-9/refund"}
+    with pytest.raises(NotInPlan):
+        _verify(kms, plan_key, _message(out, params=params))
+
+
+def test_tampered_params_with_a_recomputed_digest_are_rejected(decided, kms, plan_key) -> None:
+    _, out = decided
+    action = {**out["actions"][0], "params": {**out["actions"][0]["params"], "path": "/x"}}
+    spec_fields = {k: v for k, v in action.items() if k not in ("gate", "digest")}
+    action["digest"] = digest(spec_fields)
+    with pytest.raises(NotInPlan):
+        _verify(kms, plan_key, _message(out, **action))
+
+
+def test_forged_envelope_is_rejected(decided, kms, plan_key) -> None:
+    _, out = decided
+    plan = json.loads(json.dumps(out["plan"]))
+    plan["envelope"]["expires_at"] = "2099-01-01T00:00:00+00:00"
+    message = ActionMessage.model_validate({"task_token": "t", "plan": plan, "action": out["actions"][0]})
+    with pytest.raises(SignatureInvalid):
+        _verify(kms, plan_key, message)
+
+
+def test_expired_plan_is_rejected(decided, kms, plan_key) -> None:
+    _, out = decided
+    with pytest.raises(PlanExpired):
+        _verify(kms, plan_key, _message(out), now=datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_action_replayed_into_another_case_is_rejected(decided, kms, plan_key) -> None:
+    _, out = decided
+    with pytest.raises(WrongCase):
+        _verify(kms, plan_key, _message(out, case_id="c-other"))
+
+
+def test_capability_outside_the_process_is_rejected(decided, kms, plan_key, monkeypatch) -> None:
+    _, out = decided
+    monkeypatch.setattr(SPEC.__class__, "allowed", property(lambda self: frozenset({"email.send"})))
+    with pytest.raises(CapabilityNotAllowed):
+        _verify(kms, plan_key, _message(out))
+
+
+def test_action_without_attestation_is_rejected(decided, kms, plan_key) -> None:
+    case_id, out = decided
+    item = LedgerItem.get(case_pk(case_id), action_sk(0))
+    item.update(actions=[LedgerItem.data.set({**item.data, "attestation": None})])
+    with pytest.raises(AttestationMissing):
+        _verify(kms, plan_key, _message(out))
+
+
+def test_rejection_is_recorded_with_its_reason(decided, kms, plan_key) -> None:
+    case_id, out = decided
+    try:
+        _verify(kms, plan_key, _message(out), now=datetime.now(UTC) + timedelta(hours=1))
+    except PlanExpired as exc:
+        assert execution.record_outcome(case_id, 0, out["actions"][0]["action_id"], "REJECTED", exc.to_dict())
+    audit = cases.audit_view(case_id)
+    assert audit["events"][-1]["type"] == "action.rejected"
+    assert audit["events"][-1]["data"]["code"] == "PLAN_EXPIRED"
+    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "REJECTED"
+    assert audit["chain"]["valid"]
+
+
+def test_invalid_params_are_rejected_even_when_signed(kms, plan_key, ledger) -> None:
+    from aios.capabilities import get_capability
+
+    with pytest.raises(InvalidParams, match="path"):
+        get_capability("http.post").validate_params({"target": "helpdesk", "path": "//evil.example/x", "body": {}})
+
+
+def test_edited_audit_event_is_detected(decided) -> None:
+    case_id, _ = decided
+    item = LedgerItem.get(case_pk(case_id), "AUDIT#0000000002")
+    item.update(actions=[LedgerItem.data.set({"edited": True})])
+    chain = cases.audit_view(case_id)["chain"]
+    assert not chain["valid"] and chain["seq"] == 2
+
+
+def test_decide_is_idempotent_per_case(decided, kms, plan_key) -> None:
+    case_id, out = decided
+    case = cases.case_view(case_id)
+    again = decide_case(
+        CaseInput(case_id=case_id, tenant="t1", process="ticket-triage", input=case["input"]),
+        provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600,
+    )
+    assert again.model_dump(mode="json", by_alias=True) == out
+
+
+def test_finalize_happens_once(decided) -> None:
+    case_id, _ = decided
+    assert cases.finalize_case(case_id, "FAILED", {"Error": "Aios.ActionFailed", "Cause": '{"errorMessage": "boom"}'}) == "FAILED"
+    assert cases.finalize_case(case_id, "SUCCEEDED") == "FAILED"
+    view = cases.case_view(case_id)
+    assert view["error"]["error"] == "Aios.ActionFailed"
+    assert _events(case_id).count("case.failed") == 1
