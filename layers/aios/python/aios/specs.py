@@ -84,10 +84,12 @@ class ProcessSpec(BaseModel):
         except fastjsonschema.JsonSchemaValueException as exc:
             field = exc.path[1:] if exc.path and exc.path[0] == "data" else exc.path
             where = ".".join(str(p) for p in field) or "<body>"
+            message = exc.message.replace("data.", "", 1).replace("data ", "body ", 1)
             if exc.rule == "required" and isinstance(data, dict):
                 missing = [name for name in exc.rule_definition if name not in data]
-                where = ".".join([*map(str, field), missing[0]]) if missing else where
-            message = exc.message.replace("data.", "", 1).replace("data ", "body ", 1)
+                if missing:
+                    where = ".".join([*map(str, field), missing[0]])
+                    message = "is required"
             raise InvalidInput(f"{where}: {message}", field=where) from exc
         if not isinstance(data, dict):
             raise InvalidInput("body: must be a JSON object", field="<body>")
