@@ -45,6 +45,7 @@ fmt: setup
 
 bench: setup
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/layer_size.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
