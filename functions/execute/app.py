@@ -39,6 +39,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 run_once, idempotency_config = idempotent_runner(settings.idempotency_table)
 _keys: PublicKeyCache | None = None
 
+MAX_MESSAGE_BYTES = 64 * 1024
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 300
 
@@ -70,6 +71,15 @@ def _backoff(record: SQSRecord) -> None:
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
+    if len(record.body.encode()) > MAX_MESSAGE_BYTES:
+        logger.error("oversized action message", extra={"message_id": record.message_id})
+        record_orphan_rejection(
+            record.message_id,
+            record.body,
+            {"code": "MESSAGE_TOO_LARGE", "message": f"message exceeds {MAX_MESSAGE_BYTES} bytes"},
+        )
+        metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
+        return
     try:
         message = ActionMessage.model_validate_json(record.body)
     except ValidationError as exc:
@@ -82,7 +92,9 @@ def handle_record(record: SQSRecord) -> None:
     action = message.action
     logger.append_keys(case_id=action.case_id, plan_id=action.plan_id, action_id=action.action_id)
     try:
-        verified = verify_action(message, keys=_public_keys(), trusted_key_ids={settings.plan_key_id})
+        verified = verify_action(
+            message, keys=_public_keys(), trusted_key_ids={settings.plan_key_id}, settings=settings
+        )
     except ActionRejected as exc:
         logger.warning("action rejected", extra={"code": exc.code, "reason": exc.message})
         if not record_outcome(action.case_id, action.index, action.action_id, "REJECTED", exc.to_dict()):

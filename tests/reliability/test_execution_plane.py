@@ -53,8 +53,13 @@ def _message(out: dict[str, Any], **action_changes: Any) -> ActionMessage:
     return ActionMessage.model_validate({"task_token": "token", "plan": out["plan"], "action": action})
 
 
-def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None):
-    return execution.verify_action(message, keys=PublicKeyCache.from_kms(kms), trusted_key_ids={plan_key}, now=now)
+TARGETS = {"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": "http://127.0.0.1:9"})}
+
+
+def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None, env=TARGETS):
+    return execution.verify_action(
+        message, keys=PublicKeyCache.from_kms(kms), trusted_key_ids={plan_key}, settings=load_settings(env), now=now
+    )
 
 
 def _settings(peer) -> Any:
@@ -236,3 +241,12 @@ def test_finalize_happens_once(decided) -> None:
     view = cases.case_view(case_id)
     assert view["error"]["error"] == "Aios.ActionFailed"
     assert _events(case_id).count("case.failed") == 1
+
+
+def test_host_not_on_the_allow_list_is_rejected_before_anything_is_sent(decided, kms, plan_key, peer) -> None:
+    from aios.errors import HostNotAllowed
+
+    _, out = decided
+    with pytest.raises(HostNotAllowed):
+        _verify(kms, plan_key, _message(out), env={"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": "{}"})
+    assert peer.requests == []

@@ -51,3 +51,28 @@ def test_a_rewritten_chain_with_recomputed_hashes_does_not_match_the_head() -> N
     forged = chain_events("c-1", 1, chain[0].hash, [("action.applied", {"amount": 9999})], chain[1].at)
     assert verify_chain([chain[0], *forged]).valid
     assert not verify_chain([chain[0], *forged], 2, chain[-1].hash).valid
+
+
+def _verdict_after(change):
+    chain = _chain([("case.received", {}), ("plan.signed", {"n": 1}), ("action.applied", {"n": 2}), ("case.succeeded", {})])
+    return verify_chain(change(list(chain)), len(chain), chain[-1].hash)
+
+
+def test_an_inserted_event_is_detected_at_its_position() -> None:
+    def insert(chain):
+        extra = chain_events("c-1", 1, chain[0].hash, [("action.applied", {"n": 99})], chain[0].at)[0]
+        return [chain[0], extra, *chain[1:]]
+
+    verdict = _verdict_after(insert)
+    assert not verdict.valid and verdict.seq == 2
+
+
+def test_reordered_events_are_detected_at_the_first_out_of_place() -> None:
+    verdict = _verdict_after(lambda c: [c[0], c[2], c[1], c[3]])
+    assert not verdict.valid and verdict.seq == 2
+    assert "expected event 2" in (verdict.problem or "")
+
+
+def test_a_deleted_event_is_named() -> None:
+    verdict = _verdict_after(lambda c: [c[0], c[2], c[3]])
+    assert not verdict.valid and verdict.seq == 2 and "expected event 2" in (verdict.problem or "")

@@ -73,7 +73,7 @@ def verify_chain(
     prev = GENESIS
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
-            return _broken(events, f"expected event {expected_seq}, found {event.seq}", event.seq)
+            return _broken(events, f"expected event {expected_seq}, found {event.seq}", expected_seq)
         if event.prev_hash != prev:
             return _broken(events, f"event {event.seq} does not link to its predecessor", event.seq)
         recomputed = event_hash(

@@ -84,6 +84,14 @@ class CapabilityNotAllowed(ActionRejected):
     code = "CAPABILITY_NOT_ALLOWED"
 
 
+class HostNotAllowed(ActionRejected):
+    code = "HOST_NOT_ALLOWED"
+
+
+class MessageTooLarge(ActionRejected):
+    code = "MESSAGE_TOO_LARGE"
+
+
 class UnknownAction(ActionRejected):
     code = "ACTION_UNKNOWN"
 

@@ -54,6 +54,7 @@ def verify_action(
     *,
     keys: PublicKeyCache,
     trusted_key_ids: set[str],
+    settings: Settings,
     now: datetime | None = None,
 ) -> VerifiedAction:
     """Every check before anything is applied; raises an ActionRejected subclass."""
@@ -70,6 +71,8 @@ def verify_action(
     spec = get_spec(envelope.process)
     capability = get_capability(action.capability, spec.allowed)
     params = capability.validate_params(action.params)
+    if capability.authorize is not None:
+        capability.authorize(params, settings)
     item = _action_item(action.case_id, action.index)
     if item is None or (item.data or {}).get("action_id") != action.action_id:
         raise UnknownAction(f"the ledger holds no action {action.action_id}")

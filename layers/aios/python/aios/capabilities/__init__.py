@@ -43,6 +43,7 @@ class ActionContext:
 
 
 Executor = Callable[[Any, ActionContext], dict[str, Any]]
+Authorizer = Callable[[Any, Settings], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Capability:
     execute: Executor
     description: str
     compensate: Executor | None = None
+    authorize: Authorizer | None = None
     retryable_errors: tuple[type[Exception], ...] = field(default=())
 
     def validate_params(self, params: Mapping[str, Any]) -> BaseModel:

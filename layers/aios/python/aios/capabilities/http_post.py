@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aios.capabilities import ActionContext, Capability, Risk
-from aios.errors import RetryableActionError, TerminalActionError
+from aios.errors import HostNotAllowed, RetryableActionError, TerminalActionError
+from aios.settings import Settings
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -41,11 +42,15 @@ class HttpPostParams(BaseModel):
         return value
 
 
+def authorize(params: HttpPostParams, settings: Settings) -> None:
+    """Only targets named in deploy-time config are reachable; a model cannot add a host."""
+    if params.target not in settings.http_targets:
+        raise HostNotAllowed(f"http target {params.target!r} is not on the allow-list")
+
+
 def _target_url(params: HttpPostParams, ctx: ActionContext) -> str:
-    base = ctx.settings.http_targets.get(params.target)
-    if base is None:
-        raise TerminalActionError(f"http target {params.target!r} is not configured")
-    return base.rstrip("/") + params.path
+    authorize(params, ctx.settings)
+    return ctx.settings.http_targets[params.target].rstrip("/") + params.path
 
 
 def post(params: HttpPostParams, ctx: ActionContext) -> dict[str, Any]:
@@ -87,4 +92,5 @@ CAPABILITY = Capability(
     execute=post,
     description="POST JSON to an allow-listed webhook target, idempotent by action id.",
     retryable_errors=(RetryableActionError,),
+    authorize=authorize,
 )
