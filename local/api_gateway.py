@@ -1,0 +1,306 @@
+"""Serve the stack's REST API routes on loopback as API Gateway (REST, v1) Lambda proxy events.
+
+Routes come from the synthesized template (`AWS::ApiGateway::Resource` / `::Method` with
+AWS_PROXY integrations). A request is matched against the path templates, literal segments
+winning over `{param}` segments, `{proxy+}` matching the rest of the path; the event carries
+`resource`, `path`, `httpMethod`, `headers`, `multiValueHeaders`, `queryStringParameters`,
+`multiValueQueryStringParameters`, `pathParameters`, `body`, `isBase64Encoded` and a
+`requestContext`, and the function's proxy response becomes the HTTP response.
+
+Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, other method: 405
+`{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a function error or a malformed proxy response:
+502 `{"message": "Internal server error"}`, as API Gateway answers.
+
+Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) authorizers,
+API keys, usage plans and throttling are not checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from local.assembly import Route
+
+logger = logging.getLogger(__name__)
+
+Invoke = Callable[[str, bytes], Any]  # (function name, payload) -> InvokeResult
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route | None
+    path_parameters: dict[str, str]
+    allowed: tuple[str, ...]  # methods of the matched path (for 405)
+
+
+class Router:
+    """Path templates -> routes, matched the way API Gateway prefers (literal over param)."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = list(routes)
+        by_path: dict[str, list[Route]] = {}
+        for route in self.routes:
+            by_path.setdefault(route.path, []).append(route)
+        self._paths = sorted(by_path.items(), key=lambda item: _specificity(item[0]))
+
+    def match(self, method: str, path: str) -> Match | None:
+        segments = _segments(path)
+        for template, routes in self._paths:
+            params = _match_template(_segments(template), segments)
+            if params is None:
+                continue
+            allowed = tuple(sorted(r.method for r in routes))
+            for route in routes:
+                if route.method in (method.upper(), "ANY"):
+                    return Match(route, params, allowed)
+            return Match(None, params, allowed)
+        return None
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in path.split("/") if s]
+
+
+def _specificity(template: str) -> tuple[int, ...]:
+    # Sort literal segments before {param} before {proxy+}, position by position.
+    ranks = []
+    for seg in _segments(template):
+        ranks.append(2 if seg.endswith("+}") else 1 if seg.startswith("{") else 0)
+    return (*ranks, 3)
+
+
+def _match_template(template: list[str], segments: list[str]) -> dict[str, str] | None:
+    params: dict[str, str] = {}
+    for i, part in enumerate(template):
+        if part.startswith("{") and part.endswith("+}"):
+            if i >= len(segments):
+                return None
+            params[part[1:-2]] = "/".join(segments[i:])
+            return params
+        if i >= len(segments):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            params[part[1:-1]] = unquote(segments[i])
+        elif part != segments[i]:
+            return None
+    return params if len(template) == len(segments) else None
+
+
+def proxy_event(
+    match: Match,
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    stage: str,
+    api_id: str,
+    account: str,
+) -> dict[str, Any]:
+    """The REST API (v1) Lambda proxy event for one request."""
+    assert match.route is not None
+    split = urlsplit(raw_path)
+    path = split.path or "/"
+    multi_query = parse_qs(split.query, keep_blank_values=True)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    single_headers = {name: values[-1] for name, values in multi_headers.items()}
+    try:
+        text = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": match.route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "accountId": account,
+            "apiId": api_id,
+            "resourceId": match.route.resource_id,
+            "resourcePath": match.route.path,
+            "httpMethod": method,
+            "stage": stage,
+            "path": f"/{stage}{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "domainName": single_headers.get("Host", "127.0.0.1"),
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": single_headers.get("User-Agent"),
+                "accountId": None,
+                "apiKey": None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+                "accessKey": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+            },
+        },
+    }
+
+
+class ApiServer:
+    """ThreadingHTTPServer on 127.0.0.1 invoking the routes' functions."""
+
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        invoke: Invoke,
+        port: int = 0,
+        stage: str = "local",
+        api_id: str = "local",
+        account: str = "123456789012",
+    ) -> None:
+        self.router = Router(routes)
+        self.invoke = invoke
+        self.stage = stage
+        self.api_id = api_id
+        self.account = account
+        server = self
+
+        class Handler(_Handler):
+            api = server
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="api-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.send_response(status)
+        names = set()
+        for name, value in headers or [("Content-Type", "application/json")]:
+            if name.lower() in ("content-length", "connection", "transfer-encoding"):
+                continue
+            names.add(name.lower())
+            self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _error(self, status: int, code: str, message: str, extra: list[tuple[str, str]]) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self._send(status, body, [("Content-Type", "application/json"), *extra])
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path or "/"
+        match = self.api.router.match(self.command, path)
+        if match is None:
+            self._error(404, "ROUTE_NOT_FOUND", f"no route for {self.command} {path}", [])
+            return
+        if match.route is None:
+            self._error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{self.command} is not allowed on {path}; allowed: {', '.join(match.allowed)}",
+                [("Allow", ", ".join(match.allowed))],
+            )
+            return
+        event = proxy_event(
+            match,
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+            self.api.stage,
+            self.api.api_id,
+            self.api.account,
+        )
+        result = self.api.invoke(match.route.function, json.dumps(event).encode())
+        status, payload, headers = _proxy_response(result)
+        self._send(status, payload, headers)
+        logger.info(
+            "%s %s -> %s (%.0f ms)", self.command, path, status, (time.monotonic() - started) * 1e3
+        )
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+_INTERNAL_ERROR = (502, b'{"message": "Internal server error"}', [])
+
+
+def _proxy_response(result: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """Turn a proxy integration answer into (status, body, headers), as API Gateway does."""
+    if result.function_error:
+        logger.warning("api function failed: %s", result.payload[:2000].decode(errors="replace"))
+        return _INTERNAL_ERROR
+    response = result.json()
+    if not isinstance(response, dict) or not isinstance(response.get("statusCode", 200), int):
+        logger.warning("malformed proxy response: %r", response)
+        return _INTERNAL_ERROR
+    headers: list[tuple[str, str]] = [
+        (str(k), str(v)) for k, v in (response.get("headers") or {}).items()
+    ]
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers.extend((str(name), str(v)) for v in values)
+    body = response.get("body") or ""
+    if not isinstance(body, str):
+        logger.warning("proxy response body is not a string: %r", type(body))
+        return _INTERNAL_ERROR
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+    return int(response.get("statusCode", 200)), raw, headers
+

@@ -1,0 +1,288 @@
+"""The whole local emulation behind one object: synth, provision, serve, stop.
+
+    with Emulation() as emu:
+        requests.get(f"{emu.api_url}/processes")
+        emu.client("stepfunctions").list_executions(...)
+
+`start()`:
+
+1. synthesizes the CDK app without Docker bundling (`CDK_OUTDIR`, `aws:cdk:bundling-stacks`
+   empty) into a temporary directory, unless `cdk_out` (or `AIOS_LOCAL_CDK_OUT`) names an
+   existing cloud assembly;
+2. starts moto in server mode on 127.0.0.1 (a free port), resets it and turns on ASL execution
+   (`POST /moto-api/config {"stepfunctions": {"execute_state_machine": true}}`);
+3. creates the template's tables, queues, keys, topics and state machines (`local.assembly`);
+4. starts the receiver (the outside system), the in-process Lambda runtime with the layer on
+   its path, patches moto's ASL interpreter to invoke it (`local.moto_patches`), starts one SQS
+   poller per event source mapping and the API server on `127.0.0.1:$AIOS_LOCAL_PORT`
+   (default 8787; 0 picks a free port).
+
+Everything listens on loopback only and all AWS calls go to moto: nothing reaches real AWS.
+Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
+`AIOS_LOCAL_VISIBILITY_TIMEOUT` (see `local.sqs_poller`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local import moto_patches
+from local.api_gateway import ApiServer
+from local.assembly import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_stack, provision
+from local.lambda_runtime import LambdaRuntime
+from local.receiver import Receiver
+from local.sqs_poller import SqsPoller
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_PORT = 8787
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
+    """Synthesize the CDK app into `outdir` without Docker; returns `outdir`."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "CDK_OUTDIR": str(outdir),
+            "CDK_CONTEXT_JSON": json.dumps({"aws:cdk:bundling-stacks": []}),
+            "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        }
+    )
+    proc = subprocess.run(  # noqa: S603 - our own interpreter running our own app
+        [sys.executable, "app.py"],
+        cwd=project_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if proc.returncode != 0 or not (outdir / "manifest.json").is_file():
+        raise RuntimeError(f"cdk synth failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return outdir
+
+
+class Emulation:
+    """The emulated stack; a context manager. Attributes are valid between start and stop."""
+
+    def __init__(
+        self,
+        project_root: Path = PROJECT_ROOT,
+        api_port: int | None = None,
+        cdk_out: Path | None = None,
+        stack_name: str | None = None,
+        region: str = DEFAULT_REGION,
+        preload: bool = True,
+    ) -> None:
+        self.project_root = project_root
+        if api_port is None:
+            api_port = int(os.environ.get("AIOS_LOCAL_PORT", DEFAULT_API_PORT))
+        self.api_port = api_port
+        env_out = os.environ.get("AIOS_LOCAL_CDK_OUT")
+        self.cdk_out = cdk_out or (Path(env_out) if env_out else None)
+        self.stack_name = stack_name
+        self.region = region
+        self.account = DEFAULT_ACCOUNT
+        self.preload = preload
+        self.timings: dict[str, float] = {}
+        self.deployment: Deployment | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.pollers: list[SqsPoller] = []
+        self._tmp: Path | None = None
+        self._moto: Any = None
+        self._receiver: Receiver | None = None
+        self._api: ApiServer | None = None
+        self._session = boto3.session.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=region,
+        )
+        self.aws_endpoint = ""
+
+    # -- public surface
+
+    @property
+    def api_url(self) -> str:
+        assert self._api is not None, "start() first"
+        return self._api.url
+
+    @property
+    def receiver_url(self) -> str:
+        assert self._receiver is not None, "start() first"
+        return self._receiver.url
+
+    @property
+    def receiver(self) -> Receiver:
+        assert self._receiver is not None, "start() first"
+        return self._receiver
+
+    @property
+    def session(self) -> boto3.session.Session:
+        """A boto3 session with dummy credentials; pass `endpoint_url=emu.aws_endpoint`."""
+        return self._session
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the emulated AWS (never real AWS)."""
+        assert self.aws_endpoint, "start() first"
+        return self._session.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def __enter__(self) -> Emulation:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- lifecycle
+
+    def start(self) -> Emulation:
+        started = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["total"] = time.monotonic() - started
+        return self
+
+    def _timed(self, name: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[name] = now - since
+        return now
+
+    def _start(self) -> None:
+        t = time.monotonic()
+        if self.cdk_out is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="aios-cdk-out-"))
+            self.cdk_out = synth(self.project_root, self._tmp)
+        t = self._timed("synth", t)
+        stack_name, template = load_stack(self.cdk_out, self.stack_name)
+
+        self._start_moto()
+        t = self._timed("moto", t)
+
+        self.deployment = provision(
+            template, stack_name, self.client, self.project_root, self.region, self.account
+        )
+        t = self._timed("provision", t)
+
+        self._receiver = Receiver().start()
+        self.runtime = LambdaRuntime(
+            layer_dirs=sorted((self.project_root / "layers").glob("*/python")),
+            overrides=self._overrides(),
+            region=self.region,
+        )
+        for spec in self.deployment.functions.values():
+            self.runtime.register(self._with_local_targets(spec))
+        moto_patches.apply(self._moto_port, self.runtime.invoke)
+        if self.preload:
+            for name in self.deployment.functions:
+                self.runtime.preload(name)
+        t = self._timed("functions", t)
+
+        sqs = self.client("sqs")
+        for mapping in self.deployment.event_sources:
+            self.pollers.append(
+                SqsPoller(mapping, sqs, self.runtime.invoke, region=self.region).start()
+            )
+        self._api = ApiServer(
+            self.deployment.routes,
+            self.runtime.invoke,
+            port=self.api_port,
+            stage=self.deployment.stage or "local",
+            api_id=self.deployment.api_id or "local",
+            account=self.account,
+        ).start()
+        self._timed("serve", t)
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        moto_patches.check()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self._moto_port = int(port)
+        self.aws_endpoint = f"http://{host}:{port}"
+        # moto's backends are process-wide: start from empty, then turn on ASL execution.
+        self._moto_api("/moto-api/reset", {})
+        self._moto_api("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+
+    def _moto_api(self, path: str, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(  # noqa: S310 - loopback moto server
+            self.aws_endpoint + path, data=json.dumps(payload).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+            resp.read()
+
+    def _overrides(self) -> dict[str, str]:
+        """Emulation-wide variables for every function (see `local.lambda_runtime`)."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **DUMMY_CREDENTIALS,
+        }
+
+    def _with_local_targets(self, spec: Any) -> Any:
+        """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`."""
+        raw = spec.environment.get("AIOS_HTTP_TARGETS")
+        if raw is None:
+            return spec
+        targets = json.loads(raw) if raw.strip() else {}
+        local = {name: f"{self.receiver_url}/{name}" for name in targets}
+        env = {**spec.environment, "AIOS_HTTP_TARGETS": json.dumps(local)}
+        return dataclasses.replace(spec, environment=env)
+
+    def stop(self) -> None:
+        """Stop serving and polling, undo the moto patches, stop moto; safe to call twice."""
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
+        moto_patches.revert()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+            self.cdk_out = None

@@ -1,0 +1,126 @@
+"""The only place the emulation touches moto internals. Pinned to moto 5.2.5.
+
+moto's Step Functions interpreter (LocalStack's ASL engine) calls other services through
+`boto_client_for(region, service, state_credentials)`, which builds a boto3 client for
+`http://localhost:$MOTO_PORT`. Two patches:
+
+1. `moto.stepfunctions.parser.asl.utils.boto_client.moto_server_port` returns the port our
+   `ThreadedMotoServer` actually listens on (it may be picked at random), so `sqs:sendMessage`,
+   `dynamodb:*` and the other service integrations reach this emulation's server.
+2. `moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for`
+   returns, for `service="lambda"` only, a client whose `invoke` runs the function in-process
+   (moto's own Lambda backend needs Docker). Both `arn:aws:states:::lambda:invoke` and plain
+   Lambda ARN task resources go through this module.
+
+`apply()` first checks moto's version and that every patched symbol exists, and raises
+`MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
+silently call a Docker-backed Lambda or the wrong port.
+"""
+
+from __future__ import annotations
+
+import io
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+PINNED_MOTO_VERSION = "5.2.5"
+
+_BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
+_LAMBDA_EVAL_MODULE = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
+)
+
+#: (module, attribute) pairs the patches replace; checked before anything is patched.
+PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
+    (_BOTO_CLIENT_MODULE, "moto_server_port"),
+    (_BOTO_CLIENT_MODULE, "boto_client_for"),
+    (_LAMBDA_EVAL_MODULE, "boto_client_for"),
+    (_LAMBDA_EVAL_MODULE, "exec_lambda_function"),
+    (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
+)
+
+
+class MotoPatchError(RuntimeError):
+    """moto is not the pinned version, or a patched internal has moved."""
+
+
+class InProcessLambdaClient:
+    """Just enough of a boto3 Lambda client for the ASL interpreter: `invoke`."""
+
+    def __init__(self, invoke: Callable[[str, bytes | None], Any]) -> None:
+        self._invoke = invoke
+
+    def invoke(self, **params: Any) -> dict[str, Any]:
+        payload = params.get("Payload")
+        if isinstance(payload, str):
+            payload = payload.encode()
+        result = self._invoke(params["FunctionName"], payload)
+        response: dict[str, Any] = {
+            "StatusCode": result.status_code,
+            "ExecutedVersion": "$LATEST",
+            "Payload": io.BytesIO(result.payload),
+            "ResponseMetadata": {"RequestId": result.request_id, "HTTPStatusCode": 200},
+        }
+        if result.function_error:
+            response["FunctionError"] = result.function_error
+        return response
+
+
+def check() -> None:
+    """Raise MotoPatchError unless moto is the pinned version with every patched symbol."""
+    import moto
+
+    if moto.__version__ != PINNED_MOTO_VERSION:
+        raise MotoPatchError(
+            f"the local emulation is pinned to moto {PINNED_MOTO_VERSION}, found "
+            f"{moto.__version__}: re-check local/moto_patches.py before changing the pin"
+        )
+    for module_name, attribute in PATCHED_SYMBOLS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise MotoPatchError(f"moto internal module {module_name} is gone: {exc}") from exc
+        if not callable(getattr(module, attribute, None)):
+            raise MotoPatchError(f"moto internal {module_name}.{attribute} is gone")
+
+
+_applied: dict[str, Any] = {}
+
+
+def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
+    """Point the ASL interpreter at our server and run its Lambda calls in-process.
+
+    Idempotent: applying again re-targets the patches (a new port or runtime).
+    """
+    check()
+    boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
+    lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
+    if not _applied:
+        _applied["moto_server_port"] = boto_client.moto_server_port
+        _applied["boto_client_for"] = lambda_eval.boto_client_for
+    original_client_for = _applied["boto_client_for"]
+    lambda_client = InProcessLambdaClient(invoke)
+
+    def moto_server_port() -> str:
+        return str(moto_port)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service == "lambda":
+            return lambda_client
+        return original_client_for(
+            region=region, service=service, state_credentials=state_credentials
+        )
+
+    boto_client.moto_server_port = moto_server_port
+    lambda_eval.boto_client_for = boto_client_for
+
+
+def revert() -> None:
+    """Undo `apply` (the emulation calls this on stop)."""
+    if not _applied:
+        return
+    boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
+    lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
+    boto_client.moto_server_port = _applied.pop("moto_server_port")
+    lambda_eval.boto_client_for = _applied.pop("boto_client_for")

@@ -1,0 +1,175 @@
+"""The outside system: an HTTP receiver on loopback that records every request.
+
+Capabilities such as `http.post` send their side effects here in the emulation
+(`AIOS_HTTP_TARGETS` maps every target name to `<receiver>/<target>`). Each request is
+recorded (method, path, target, headers, body, JSON body, `Idempotency-Key`) and answered
+`200 {"received": true, "id": n}`.
+
+Control endpoints (not recorded):
+
+- `GET /_requests` lists the records; `DELETE /_requests` clears them;
+- `POST /_faults {"status": 503, "times": 2}` makes the next 2 requests answer 503 (they are
+  still recorded, with the status they got); `DELETE /_faults` clears pending faults.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    id: int
+    method: str
+    path: str
+    target: str  # first path segment: the AIOS_HTTP_TARGETS name the request was sent to
+    headers: dict[str, str]
+    body: str
+    json: Any
+    idempotency_key: str | None
+    status: int  # what the receiver answered
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    records: list[ReceivedRequest] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)  # statuses for the next requests
+    next_id: int = 1
+
+
+class Receiver:
+    """A recording HTTP endpoint; `start()` binds 127.0.0.1 on `port` (0 = any free port)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._state = _State()
+        state = self._state
+
+        class Handler(_Handler):
+            pass
+
+        Handler.state = state
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="receiver", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._state.lock:
+            return list(self._state.records)
+
+    def clear(self) -> None:
+        with self._state.lock:
+            self._state.records.clear()
+            self._state.faults.clear()
+
+    def inject_faults(self, status: int, times: int = 1) -> None:
+        """Answer the next `times` requests with `status` instead of 200."""
+        with self._state.lock:
+            self._state.faults.extend([status] * times)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: _State
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _send(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _control(self) -> bool:
+        path = self.path.split("?", 1)[0]
+        if path == "/_requests":
+            if self.command == "GET":
+                with self.state.lock:
+                    records = [asdict(r) for r in self.state.records]
+                self._send(200, {"requests": records})
+            elif self.command == "DELETE":
+                with self.state.lock:
+                    self.state.records.clear()
+                self._send(200, {"cleared": True})
+            else:
+                self._send(405, {"error": "GET or DELETE"})
+            return True
+        if path == "/_faults":
+            if self.command == "POST":
+                try:
+                    spec = json.loads(self._body() or b"{}")
+                    status, times = int(spec["status"]), int(spec.get("times", 1))
+                except (ValueError, KeyError, TypeError):
+                    self._send(400, {"error": 'expected {"status": int, "times": int}'})
+                    return True
+                with self.state.lock:
+                    self.state.faults.extend([status] * times)
+                    pending = len(self.state.faults)
+                self._send(200, {"pending_faults": pending})
+            elif self.command == "DELETE":
+                with self.state.lock:
+                    self.state.faults.clear()
+                self._send(200, {"pending_faults": 0})
+            else:
+                self._send(405, {"error": "POST or DELETE"})
+            return True
+        return False
+
+    def _record(self) -> None:
+        if self._control():
+            return
+        raw = self._body()
+        text = raw.decode("utf-8", "replace")
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        with self.state.lock:
+            status = self.state.faults.pop(0) if self.state.faults else 200
+            record = ReceivedRequest(
+                id=self.state.next_id,
+                method=self.command,
+                path=self.path,
+                target=self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0],
+                headers=dict(self.headers.items()),
+                body=text,
+                json=parsed,
+                idempotency_key=self.headers.get("Idempotency-Key"),
+                status=status,
+            )
+            self.state.next_id += 1
+            self.state.records.append(record)
+        if status == 200:
+            self._send(200, {"received": True, "id": record.id})
+        else:
+            self._send(status, {"received": False, "id": record.id, "injected_fault": status})
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
