@@ -22,6 +22,7 @@ from aios.errors import (
     LedgerConflict,
     NotInPlan,
     PlanExpired,
+    RetryableActionError,
     TerminalActionError,
     UnknownAction,
     WrongCase,
@@ -33,6 +34,7 @@ from aios.signing import PublicKeyCache, verify_plan
 from aios.specs import get_spec
 
 RUNNABLE = ("APPROVED",)
+MAX_STAGE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -109,30 +111,44 @@ def apply_action(
         entity_key=action.entity_key,
         settings=settings,
     )
-    result = run_once(verified, ctx)
-    item = LedgerItem(case_pk(action.case_id), action_sk(action.index))
-    try:
-        commit(
-            action.case_id,
-            [("action.applied", {"action_id": action.action_id, "digest": action.digest_hex, "result": result})],
-            ops=(
-                Update(
-                    item,
-                    actions=[
-                        LedgerItem.status.set("APPLIED"),
-                        LedgerItem.result.set(result),
-                        LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
-                    ],
-                    condition=LedgerItem.status.is_in(*RUNNABLE),
-                ),
+    for _ in range(MAX_STAGE_ATTEMPTS):
+        staged: list[Any] = []
+        if verified.capability.stage is not None:
+            staged, result = verified.capability.stage(verified.params, ctx)
+        else:
+            result = run_once(verified, ctx)
+        try:
+            _record_applied(verified, result, staged)
+            return result
+        except LedgerConflict:
+            done = applied_result(action.case_id, action.index)
+            if done is not None:
+                return done
+            item = _action_item(action.case_id, action.index)
+            if not staged or item is None or item.status not in RUNNABLE:
+                raise TerminalActionError(f"action {action.action_id} is no longer runnable") from None
+            # A staged write lost an optimistic lock: re-read and apply on the new version.
+    raise RetryableActionError(f"action {action.action_id} kept losing its entity lock")
+
+
+def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
+    action = verified.message.action
+    commit(
+        action.case_id,
+        [("action.applied", {"action_id": action.action_id, "digest": action.digest_hex, "result": result})],
+        ops=(
+            *staged,
+            Update(
+                LedgerItem(case_pk(action.case_id), action_sk(action.index)),
+                actions=[
+                    LedgerItem.status.set("APPLIED"),
+                    LedgerItem.result.set(result),
+                    LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
+                ],
+                condition=LedgerItem.status.is_in(*RUNNABLE),
             ),
-        )
-    except LedgerConflict:
-        done = applied_result(action.case_id, action.index)
-        if done is not None:
-            return done
-        raise TerminalActionError(f"action {action.action_id} is no longer runnable") from None
-    return result
+        ),
+    )
 
 
 def record_outcome(

@@ -44,6 +44,7 @@ class ActionContext:
 
 Executor = Callable[[Any, ActionContext], dict[str, Any]]
 Authorizer = Callable[[Any, Settings], None]
+Stager = Callable[[Any, ActionContext], tuple[list[Any], dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Capability:
     description: str
     compensate: Executor | None = None
     authorize: Authorizer | None = None
+    stage: Stager | None = None
+    """Capabilities that change only the ledger stage their writes into the apply transaction."""
     retryable_errors: tuple[type[Exception], ...] = field(default=())
 
     def validate_params(self, params: Mapping[str, Any]) -> BaseModel:
@@ -94,9 +97,10 @@ def capability_names() -> frozenset[str]:
 
 
 def _load_builtins() -> None:
-    from aios.capabilities import http_post
+    from aios.capabilities import http_post, ledger_update_entity
 
     register(http_post.CAPABILITY)
+    register(ledger_update_entity.CAPABILITY)
 
 
 _load_builtins()

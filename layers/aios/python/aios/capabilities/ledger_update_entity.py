@@ -1,0 +1,69 @@
+"""`ledger.update_entity`: canonical entity state in the ledger, with optimistic locking.
+
+The entity write is not applied by the executor: it becomes part of the one transaction that
+also marks the action APPLIED and appends its audit event. The entity's `version` is
+compare-and-set, so of two concurrent actions on one entity one wins and the other re-reads
+and lands on the new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aios.capabilities import ActionContext, Capability, Risk
+from aios.errors import TerminalActionError
+
+
+class UpdateEntityParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    set: dict[str, Any] = Field(min_length=1, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
+def entity_pk(entity_key: str) -> str:
+    return f"ENTITY#{entity_key}"
+
+
+def stage_update(params: UpdateEntityParams, ctx: ActionContext) -> tuple[list[Any], dict[str, Any]]:
+    """The ledger operations of this update against the entity as it is now, and the result."""
+    from aios.ledger import LedgerItem, Put, Update
+
+    try:
+        current = LedgerItem.get(entity_pk(ctx.entity_key), "ENTITY", consistent_read=True)
+        state, version = dict(current.data or {}), int(current.seq or 0)
+    except LedgerItem.DoesNotExist:
+        state, version = {}, 0
+    if set(params.remove) & set(params.set):
+        raise TerminalActionError("a field cannot be both set and removed")
+    state.update(params.set)
+    for name in params.remove:
+        state.pop(name, None)
+    item = LedgerItem(entity_pk(ctx.entity_key), "ENTITY")
+    if version == 0:
+        op: Any = Put(
+            LedgerItem(entity_pk(ctx.entity_key), "ENTITY", kind="entity", data=state, seq=1, head=ctx.action_id)
+        )
+    else:
+        op = Update(
+            item,
+            actions=[LedgerItem.data.set(state), LedgerItem.seq.set(version + 1), LedgerItem.head.set(ctx.action_id)],
+            condition=LedgerItem.seq == version,
+        )
+    return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state}
+
+
+def _not_direct(params: UpdateEntityParams, ctx: ActionContext) -> dict[str, Any]:
+    raise TerminalActionError("ledger.update_entity is applied inside the ledger transaction")
+
+
+CAPABILITY = Capability(
+    name="ledger.update_entity",
+    params_model=UpdateEntityParams,
+    risk=Risk.LOW,
+    execute=_not_direct,
+    description="Update canonical entity state in the ledger, version-checked.",
+    stage=stage_update,
+)
