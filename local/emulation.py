@@ -94,6 +94,7 @@ class Emulation:
         stack_name: str | None = None,
         region: str = DEFAULT_REGION,
         preload: bool = True,
+        function_log_dir: Path | None = None,
     ) -> None:
         self.project_root = project_root
         if api_port is None:
@@ -105,6 +106,7 @@ class Emulation:
         self.region = region
         self.account = DEFAULT_ACCOUNT
         self.preload = preload
+        self.function_log_dir = function_log_dir
         self.timings: dict[str, float] = {}
         self.deployment: Deployment | None = None
         self.runtime: LambdaRuntime | None = None
@@ -201,6 +203,7 @@ class Emulation:
             layer_dirs=sorted((self.project_root / "layers").glob("*/python")),
             overrides=self._overrides(),
             region=self.region,
+            log_dir=self.function_log_dir,
         )
         for spec in self.deployment.functions.values():
             self.runtime.register(self._with_local_targets(spec))
@@ -279,6 +282,8 @@ class Emulation:
             self._receiver.stop()
             self._receiver = None
         moto_patches.revert()
+        if self.runtime is not None:
+            self.runtime.close()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 from local.assembly import FunctionSpec
 
@@ -118,8 +118,11 @@ class LambdaRuntime:
         layer_dirs: list[Path],
         overrides: Mapping[str, str] | None = None,
         region: str = "us-east-1",
+        log_dir: Path | None = None,
     ) -> None:
         self.layer_dirs = [p.resolve() for p in layer_dirs]
+        self.log_dir = log_dir
+        self._log_streams: dict[str, TextIO] = {}
         self.overrides = dict(overrides or {})
         self.region = region
         self._specs: dict[str, FunctionSpec] = {}
@@ -186,6 +189,26 @@ class LambdaRuntime:
         env.update(self.overrides)
         return env
 
+    def log_file(self, name: str) -> Path | None:
+        """Where a function's stdout/stderr go (its CloudWatch log group), if not the console."""
+        return self.log_dir / f"{name}.log" if self.log_dir is not None else None
+
+    def _log_stream(self, spec: FunctionSpec) -> TextIO | None:
+        path = self.log_file(spec.name)
+        if path is None:
+            return None
+        if spec.name not in self._log_streams:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_streams[spec.name] = path.open("a", buffering=1, encoding="utf-8")
+        return self._log_streams[spec.name]
+
+    def close(self) -> None:
+        """Close the functions' log files."""
+        with _INVOKE_LOCK:
+            for stream in self._log_streams.values():
+                stream.close()
+            self._log_streams.clear()
+
     def _is_layer_module(self, name: str) -> bool:
         return name.split(".", 1)[0] in self._layer_packages
 
@@ -203,9 +226,15 @@ class LambdaRuntime:
                 os.environ.pop(name, None)
             os.environ.update(self.environment_for(spec))
             current: dict[str, ModuleType] = {}
+            # Loggers created at import keep the stream they saw: the function's log file.
+            stream = self._log_stream(spec)
+            saved_streams = sys.stdout, sys.stderr
+            if stream is not None:
+                sys.stdout = sys.stderr = stream
             try:
                 yield current
             finally:
+                sys.stdout, sys.stderr = saved_streams
                 current.update(
                     {n: m for n, m in sys.modules.items() if self._is_layer_module(n)}
                 )
