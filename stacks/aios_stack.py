@@ -1,0 +1,72 @@
+"""The AIOS stack: composes one construct per concern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from stacks.action_bus import ActionBus
+from stacks.api import Api
+from stacks.case_machine import CaseMachine
+from stacks.config import AiosConfig
+from stacks.functions import Functions, log_group, removal_policy
+from stacks.ledger import Ledger
+from stacks.observability import Observability
+from stacks.signing_key import SigningKey
+
+
+class AiosStack(Stack):
+    """Ledger, action bus, signing key, functions, case machine, API and observability."""
+
+    def __init__(self, scope: Construct, id: str, *, config: AiosConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.config = config
+        retention = removal_policy(config)
+
+        self.ledger = Ledger(self, "Ledger", removal_policy=retention)
+        self.action_bus = ActionBus(
+            self, "ActionBus", consumer_timeout=Duration.seconds(config.execute_timeout_seconds)
+        )
+        self.signing_key = SigningKey(self, "SigningKey", removal_policy=retention)
+        self.functions = Functions(
+            self,
+            "Functions",
+            config=config,
+            ledger=self.ledger,
+            signing_key=self.signing_key,
+            action_bus=self.action_bus,
+        )
+        self.case_machine = CaseMachine(
+            self,
+            "CaseMachine",
+            decide=self.functions.decide.function,
+            finalize=self.functions.finalize.function,
+            action_queue=self.action_bus.queue,
+            log_group=log_group(self, "CaseMachineLogs", config),
+        )
+        self.functions.attach_case_machine(self.case_machine.state_machine)
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            handler=self.functions.api.function,
+            access_log_group=log_group(self, "ApiAccessLogs", config),
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            alarm_email=config.alarm_email,
+            removal_policy=retention,
+            state_machine=self.case_machine.state_machine,
+            dead_letter_queue=self.action_bus.dead_letter_queue,
+            functions=self.functions.all,
+            rest_api=self.api.rest_api,
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
+        CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
+        CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)

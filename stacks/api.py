@@ -1,0 +1,158 @@
+"""The REST API: explicit routes, all proxied to the api function."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import AiosConfig
+from stacks.nag import acknowledge
+
+# (method, path) of every route; the api function dispatches on the same table.
+ROUTES = (
+    ("GET", "/processes"),
+    ("POST", "/processes/{process}/cases"),
+    ("GET", "/cases/{case_id}"),
+    ("GET", "/cases/{case_id}/audit"),
+    ("GET", "/openapi.json"),
+)
+
+
+class Api(Construct):
+    """API Gateway REST API with IAM (SigV4) auth, or API keys + a usage plan when configured.
+
+    The stage writes JSON access logs, is throttled from config and traced with X-Ray. Path
+    parameters and the JSON-object shape of a case request are validated by API Gateway; the
+    body's fields by the api function, since the input schema depends on the process.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        handler: lambda_.IFunction,
+        access_log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, id)
+        use_iam = config.api_auth == "iam"
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="AIOS Kit API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The account-level role that lets API Gateway write execution logs (logging_level).
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                access_log_destination=apigw.LogGroupLogDestination(access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=(
+                    apigw.AuthorizationType.IAM if use_iam else apigw.AuthorizationType.NONE
+                ),
+                api_key_required=not use_iam,
+            ),
+        )
+        acknowledge(
+            self.rest_api,
+            id=(
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "service-role/AmazonAPIGatewayPushToCloudWatchLogs]"
+            ),
+            reason="the AWS managed policy is the documented one for API Gateway's account log role",
+        )
+        acknowledge(
+            self.rest_api,
+            id="AwsSolutions-APIG3",
+            reason="WAF is an account-level choice with its own cost; IAM auth and throttling guard the API",
+        )
+        self.validator = apigw.RequestValidator(
+            self,
+            "ParameterValidator",
+            rest_api=self.rest_api,
+            validate_request_parameters=True,
+            validate_request_body=True,
+        )
+        # Each process validates its own input; the gateway only insists on a JSON object.
+        case_request = self.rest_api.add_model(
+            "CaseRequest",
+            content_type="application/json",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4,
+                title="CaseRequest",
+                type=apigw.JsonSchemaType.OBJECT,
+            ),
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        self.methods: list[apigw.Method] = []
+        for verb, path in ROUTES:
+            resource = self.rest_api.root.resource_for_path(path)
+            params = {
+                f"method.request.path.{part[1:-1]}": True
+                for part in path.split("/")
+                if part.startswith("{")
+            }
+            method = resource.add_method(
+                verb,
+                integration,
+                request_validator=self.validator,
+                request_parameters=params or None,
+                request_models={"application/json": case_request} if verb == "POST" else None,
+            )
+            self.methods.append(method)
+            if use_iam:
+                acknowledge(
+                    method,
+                    id="AwsSolutions-COG4",
+                    reason="callers authenticate with IAM (SigV4), not a Cognito user pool",
+                )
+            else:
+                acknowledge(
+                    method,
+                    id="AwsSolutions-APIG4",
+                    reason="api_auth=api_key: callers present an API key bound to a usage plan",
+                )
+                acknowledge(
+                    method,
+                    id="AwsSolutions-COG4",
+                    reason="api_auth=api_key: callers present an API key bound to a usage plan",
+                )
+        self.api_key: apigw.IApiKey | None = None
+        if not use_iam:
+            self.api_key = self.rest_api.add_api_key("ApiKey", description="AIOS Kit API key")
+            plan = self.rest_api.add_usage_plan(
+                "UsagePlan",
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=config.api_throttle_rate_limit,
+                    burst_limit=config.api_throttle_burst_limit,
+                ),
+            )
+            plan.add_api_stage(stage=self.rest_api.deployment_stage)
+            plan.add_api_key(self.api_key)
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url

@@ -1,0 +1,284 @@
+"""The Lambda functions: one role, one log group and one code folder per function.
+
+Every function runs the handler ``functions/<name>/app.py`` on Python 3.13 arm64 with two
+layers: the ``aios`` domain library and its pinned dependencies. Each function's CfnFunction
+carries the metadata ``aios:function`` so the local emulation finds its handler folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.aws_lambda_event_sources import SqsEventSource
+from constructs import Construct
+
+from stacks.action_bus import ActionBus
+from stacks.bundling import dependencies_layer_code
+from stacks.config import AiosConfig
+from stacks.ledger import Ledger
+from stacks.nag import acknowledge
+from stacks.signing_key import SigningKey
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_METADATA = "aios:function"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+LEDGER_READ = ("dynamodb:GetItem", "dynamodb:Query")
+LEDGER_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+IDEMPOTENCY_READ_WRITE = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+XRAY_REASON = (
+    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, "
+    "so tracing needs Resource '*'"
+)
+
+# CloudWatch Logs accepts only these retentions; aws_logs.RetentionDays names them.
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS, 2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+}  # fmt: skip
+
+
+def retention_days(config: AiosConfig) -> logs.RetentionDays:
+    """The configured log retention as CDK's enum."""
+    return _RETENTION[config.log_retention_days]
+
+
+def removal_policy(config: AiosConfig) -> RemovalPolicy:
+    """The removal policy of stateful resources (tables, keys, log groups)."""
+    return RemovalPolicy.RETAIN if config.retention == "retain" else RemovalPolicy.DESTROY
+
+
+def log_group(scope: Construct, id: str, config: AiosConfig) -> logs.LogGroup:
+    """A log group with the configured retention and removal policy."""
+    return logs.LogGroup(
+        scope, id, retention=retention_days(config), removal_policy=removal_policy(config)
+    )
+
+
+class AiosFunction(Construct):
+    """One handler folder deployed as a Lambda function with its own role and log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        config: AiosConfig,
+        layers: list[lambda_.ILayerVersion],
+        environment: dict[str, str],
+        timeout: Duration,
+        memory_size: int = 512,
+    ) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.log_group = log_group(self, "LogGroup", config)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"AIOS {name} function",
+        )
+        # Instead of AWSLambdaBasicExecutionRole: write to this function's log group only.
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"AIOS {name}",
+            code=lambda_.Code.from_asset(
+                str(ROOT / "functions" / name), exclude=["__pycache__", "*.pyc"]
+            ),
+            handler="app.handler",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            role=self.role,
+            layers=layers,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            timeout=timeout,
+            memory_size=memory_size,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"aios-{name}",
+                "POWERTOOLS_METRICS_NAMESPACE": "AIOS",
+                "LOG_LEVEL": "INFO",
+                **environment,
+            },
+        )
+        self.function.node.default_child.add_metadata(FUNCTION_METADATA, name)  # type: ignore[union-attr]
+        acknowledge(
+            self.function,
+            id="AwsSolutions-L1",
+            reason="python3.13 is the target runtime: the dependency layer's wheels are cp313",
+        )
+        acknowledge(self.role, id="AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON)
+
+    def add_environment(self, key: str, value: str) -> None:
+        self.function.add_environment(key, value)
+
+
+class Functions(Construct):
+    """The api, decide, execute and finalize functions with their least-privilege grants."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        ledger: Ledger,
+        signing_key: SigningKey,
+        action_bus: ActionBus,
+    ) -> None:
+        super().__init__(scope, id)
+        self.domain_layer = lambda_.LayerVersion(
+            self,
+            "DomainLayer",
+            description="aios domain library",
+            code=lambda_.Code.from_asset(
+                str(ROOT / "layers" / "aios"), exclude=["**/__pycache__", "*.pyc"]
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+        self.dependencies_layer = lambda_.LayerVersion(
+            self,
+            "DependenciesLayer",
+            description="aios runtime dependencies (requirements.txt, arm64)",
+            code=dependencies_layer_code(ROOT / "requirements.txt"),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+        layers: list[lambda_.ILayerVersion] = [self.domain_layer, self.dependencies_layer]
+        table = ledger.table
+        idempotency = ledger.idempotency_table
+        key = signing_key.key
+        common = {"AIOS_LEDGER_TABLE": table.table_name}
+        short = Duration.seconds(30)
+
+        self.api = AiosFunction(
+            self,
+            "Api",
+            name="api",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(15),
+            environment={**common, "AIOS_IDEMPOTENCY_TABLE": idempotency.table_name},
+        )
+        table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
+        idempotency.grant(self.api.role, *IDEMPOTENCY_READ_WRITE)
+
+        self.decide = AiosFunction(
+            self,
+            "Decide",
+            name="decide",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(60),
+            environment={
+                **common,
+                "AIOS_PLAN_KEY_ID": key.key_arn,
+                "AIOS_PLAN_TTL_SECONDS": str(config.plan_ttl_seconds),
+                "AIOS_MODEL_PROVIDER": config.model_provider,
+            },
+        )
+        table.grant(self.decide.role, *LEDGER_READ, *LEDGER_WRITE)
+        key.grant(self.decide.role, "kms:Sign", "kms:GetPublicKey")
+
+        self.execute = AiosFunction(
+            self,
+            "Execute",
+            name="execute",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(config.execute_timeout_seconds),
+            environment={
+                **common,
+                "AIOS_IDEMPOTENCY_TABLE": idempotency.table_name,
+                "AIOS_PLAN_KEY_ID": key.key_arn,
+                "AIOS_HTTP_TARGETS": json.dumps(config.http_targets, sort_keys=True),
+                "AIOS_HTTP_TIMEOUT_SECONDS": str(config.http_timeout_seconds),
+            },
+        )
+        table.grant(self.execute.role, *LEDGER_READ, *LEDGER_WRITE)
+        idempotency.grant(self.execute.role, *IDEMPOTENCY_READ_WRITE)
+        key.grant(self.execute.role, "kms:GetPublicKey")
+        self.execute.function.add_event_source(
+            SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
+        )
+
+        self.finalize = AiosFunction(
+            self,
+            "Finalize",
+            name="finalize",
+            config=config,
+            layers=layers,
+            timeout=short,
+            environment=common,
+        )
+        table.grant(self.finalize.role, *LEDGER_READ, *LEDGER_WRITE)
+
+    @property
+    def all(self) -> list[AiosFunction]:
+        return [self.api, self.decide, self.execute, self.finalize]
+
+    def attach_case_machine(self, machine: sfn.IStateMachine) -> None:
+        """Let api start and read cases and execute answer task tokens of ``machine``.
+
+        Done after the machine exists: the machine invokes decide and finalize, so only the
+        functions it does not invoke may depend on it.
+        """
+        self.api.add_environment("AIOS_STATE_MACHINE_ARN", machine.state_machine_arn)
+        machine.grant_start_execution(self.api.role)
+        self.api.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[execution_arns(machine)],
+            )
+        )
+        acknowledge(
+            self.api.role,
+            id=f"AwsSolutions-IAM5[Resource::{execution_arns_finding(machine)}]",
+            reason="execution ARNs are named per case at runtime; scoped to this machine's executions",
+        )
+        machine.grant_task_response(self.execute.role)
+
+
+def execution_arns(machine: sfn.IStateMachine) -> str:
+    """ARN pattern of every execution of ``machine``."""
+    return Stack.of(machine).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{machine.state_machine_name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def execution_arns_finding(machine: sfn.IStateMachine) -> str:
+    """How cdk-nag prints execution_arns(machine) in an AwsSolutions-IAM5 finding id."""
+    logical_id = Stack.of(machine).get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
+    return (
+        "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"<{logical_id}.Name>:*"
+    )
