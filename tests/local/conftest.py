@@ -9,6 +9,7 @@ other packages run. Every test here carries `xdist_group("emulation")`, so under
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,8 @@ import boto3
 import pytest
 
 T = TypeVar("T")
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs one line per call
 
 ROOT = Path(__file__).resolve().parents[2]
 

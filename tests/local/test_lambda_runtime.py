@@ -1,0 +1,123 @@
+"""In-process Lambda: environment, layer isolation, error reporting, the moto patch guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from local import moto_patches
+from local.assembly import FunctionSpec
+from local.lambda_runtime import FunctionNotFound, LambdaRuntime
+from tests.local.conftest import write_function
+
+HANDLER = """
+import os
+import fakelayer
+
+AT_IMPORT = os.environ.get("GREETING")
+
+def handler(event, context):
+    if event.get("fail"):
+        raise KeyError("no such thing")
+    return {
+        "at_import": AT_IMPORT,
+        "now": os.environ.get("GREETING"),
+        "layer": fakelayer.SETTING,
+        "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+        "profile": os.environ.get("AWS_PROFILE"),
+        "context": [context.function_name, context.memory_limit_in_mb,
+                    context.invoked_function_arn, bool(context.aws_request_id),
+                    0 < context.get_remaining_time_in_millis() <= 3000],
+    }
+"""
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> LambdaRuntime:
+    layer = tmp_path / "layer" / "python"
+    (layer / "fakelayer").mkdir(parents=True)
+    # A layer module that reads its settings at import, like `aios.settings`.
+    (layer / "fakelayer" / "__init__.py").write_text(
+        "import os\nSETTING = os.environ.get('GREETING')\n"
+    )
+    rt = LambdaRuntime([layer], overrides={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    for name, greeting in (("one", "hello"), ("two", "bonjour")):
+        folder = write_function(tmp_path, name, HANDLER)
+        rt.register(
+            FunctionSpec(
+                name=name,
+                folder=folder,
+                handler="app.handler",
+                environment={"GREETING": greeting},
+                function_name=f"Stack-{name}",
+                arn=f"arn:aws:lambda:us-east-1:123456789012:function:Stack-{name}",
+            )
+        )
+    return rt
+
+
+def test_function_sees_its_environment_and_own_layer_copy(
+    runtime: LambdaRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "real-account")
+    before = dict(os.environ)
+    one = runtime.invoke("one", b"{}").json()
+    two = runtime.invoke("arn:aws:lambda:us-east-1:123456789012:function:Stack-two", b"{}").json()
+    again = runtime.invoke("Stack-one:$LATEST", b"{}").json()
+    assert (one["at_import"], one["now"], one["layer"]) == ("hello", "hello", "hello")
+    assert (two["at_import"], two["now"], two["layer"]) == ("bonjour", "bonjour", "bonjour")
+    assert again["layer"] == "hello"
+    assert one["endpoint"] == "http://127.0.0.1:1"
+    assert one["profile"] is None
+    assert one["context"] == [
+        "Stack-one",
+        128,
+        "arn:aws:lambda:us-east-1:123456789012:function:Stack-one",
+        True,
+        True,
+    ]
+    assert dict(os.environ) == before
+    assert "fakelayer" not in sys.modules
+
+
+def test_unhandled_exception_is_reported_as_lambda_does(runtime: LambdaRuntime) -> None:
+    result = runtime.invoke("one", json.dumps({"fail": True}))
+    assert result.status_code == 200
+    assert result.function_error == "Unhandled"
+    payload = result.json()
+    assert payload["errorType"] == "KeyError"
+    assert payload["errorMessage"] == "'no such thing'"
+    assert "app.py" in payload["stackTrace"][0]
+
+
+def test_broken_cold_start_is_an_import_error(tmp_path: Path) -> None:
+    rt = LambdaRuntime([])
+    folder = write_function(tmp_path, "broken", "raise RuntimeError('missing env')\n")
+    rt.register(FunctionSpec(name="broken", folder=folder, handler="app.handler", environment={}))
+    result = rt.invoke("broken", b"{}")
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "Runtime.ImportModuleError"
+    assert "missing env" in result.json()["errorMessage"]
+
+
+def test_unknown_function_is_not_found(runtime: LambdaRuntime) -> None:
+    with pytest.raises(FunctionNotFound):
+        runtime.invoke("nope", b"{}")
+
+
+def test_moto_patch_guard_fails_loudly_when_moto_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    moto_patches.check()  # the pinned moto has every patched symbol
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(moto_patches.MotoPatchError, match="pinned to moto 5.2.5"):
+        moto_patches.check()
+    monkeypatch.setattr(moto, "__version__", moto_patches.PINNED_MOTO_VERSION)
+    monkeypatch.delattr(lambda_eval_utils, "boto_client_for")
+    with pytest.raises(moto_patches.MotoPatchError, match="boto_client_for is gone"):
+        moto_patches.check()
