@@ -145,6 +145,18 @@ def load_stack(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[
     return next(iter(candidates.items()))
 
 
+def asset_files(cdk_out: Path) -> dict[str, Path]:
+    """Asset object key (as the template names it in S3) -> the file or folder in `cdk_out`."""
+    files: dict[str, Path] = {}
+    for manifest in sorted(cdk_out.glob("*.assets.json")):
+        for asset in json.loads(manifest.read_text()).get("files", {}).values():
+            source = Path(asset.get("source", {}).get("path", ""))
+            path = source if source.is_absolute() else cdk_out / source
+            for destination in asset.get("destinations", {}).values():
+                files[destination["objectKey"]] = path
+    return files
+
+
 # --------------------------------------------------------------------------- resolver
 
 
@@ -400,9 +412,11 @@ class _Provisioner:
         project_root: Path,
         region: str,
         account: str,
+        assets: Mapping[str, Path],
     ) -> None:
         self.clients = clients
         self.project_root = project_root
+        self.assets = assets
         self.deployment = Deployment(stack_name=stack_name, region=region, account=account)
         self.r = _Resolver(template, stack_name, region, account, self._create)
         self._creators: dict[str, Callable[[str, Mapping[str, Any]], _Resolved]] = {
@@ -547,8 +561,16 @@ class _Provisioner:
         p = self._props(resource)
         name = p.get("StateMachineName") or self._physical_name(logical_id)
         definition = p.get("DefinitionString")
-        if definition is None:
+        if definition is None and "Definition" in p:
             definition = json.dumps(p["Definition"])
+        if definition is None and "DefinitionS3Location" in p:
+            # CDK's DefinitionBody.fromFile: the ASL file is a cloud assembly asset.
+            key = p["DefinitionS3Location"]["Key"]
+            if key not in self.assets:
+                raise AssemblyError(f"{logical_id}: definition asset {key} not in the assembly")
+            definition = self.assets[key].read_text()
+        if definition is None:
+            raise AssemblyError(f"{logical_id}: no state machine definition")
         for key, value in (p.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         leftover = re.findall(r"\$\{[A-Za-z0-9_]+\}", definition)
@@ -622,13 +644,15 @@ def provision(
     project_root: Path,
     region: str = DEFAULT_REGION,
     account: str = DEFAULT_ACCOUNT,
+    assets: Mapping[str, Path] | None = None,
 ) -> Deployment:
     """Create the stack's emulated resources and return the specs of the rest.
 
-    `clients(service)` returns a boto3 client for the emulated endpoint. Creation is not
+    `clients(service)` returns a boto3 client for the emulated endpoint; `assets` maps the
+    template's asset object keys to files (`asset_files(cdk_out)`). Creation is not
     idempotent: provision a template once per emulated AWS.
     """
-    pv = _Provisioner(template, stack_name, clients, project_root, region, account)
+    pv = _Provisioner(template, stack_name, clients, project_root, region, account, assets or {})
     resources: Mapping[str, Any] = template.get("Resources", {})
     for logical_id, resource in resources.items():
         if resource.get("Type") in pv._creators:

@@ -43,7 +43,14 @@ from botocore.config import Config
 
 from local import moto_patches
 from local.api_gateway import ApiServer
-from local.assembly import DEFAULT_ACCOUNT, DEFAULT_REGION, Deployment, load_stack, provision
+from local.assembly import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    Deployment,
+    asset_files,
+    load_stack,
+    provision,
+)
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
 from local.sqs_poller import SqsPoller
@@ -194,7 +201,13 @@ class Emulation:
         t = self._timed("moto", t)
 
         self.deployment = provision(
-            template, stack_name, self.client, self.project_root, self.region, self.account
+            template,
+            stack_name,
+            self.client,
+            self.project_root,
+            self.region,
+            self.account,
+            assets=asset_files(self.cdk_out),
         )
         t = self._timed("provision", t)
 
