@@ -12,6 +12,12 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    (moto's own Lambda backend needs Docker). Both `arn:aws:states:::lambda:invoke` and plain
    Lambda ARN task resources go through this module.
 
+3. `moto.sqs.models.SQSBackend.receive_message` first drops the messages whose visibility
+   timeout has expired from the queue's in-flight set. moto 5.2.5 does that lazily inside its
+   receive loop and, for FIFO queues, decides whether a message group is blocked before it has
+   looked at every expired message: of two expired messages of one group it delivers the later
+   one and starves the earlier one forever. AWS redelivers both, in order.
+
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
 silently call a Docker-backed Lambda or the wrong port.
@@ -27,6 +33,7 @@ from typing import Any
 PINNED_MOTO_VERSION = "5.2.5"
 
 _BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
+_SQS_MODELS_MODULE = "moto.sqs.models"
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
@@ -38,7 +45,11 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "boto_client_for"),
     (_LAMBDA_EVAL_MODULE, "exec_lambda_function"),
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
+    (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
+    (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
 )
+#: Data attributes the SQS patch reads (checked on the classes or their instances' init).
+_SQS_ATTRIBUTES = (("Queue", "pending_messages"), ("Message", "visible"))
 
 
 class MotoPatchError(RuntimeError):
@@ -81,8 +92,15 @@ def check() -> None:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise MotoPatchError(f"moto internal module {module_name} is gone: {exc}") from exc
-        if not callable(getattr(module, attribute, None)):
+        target: Any = module
+        for part in attribute.split("."):
+            target = getattr(target, part, None)
+        if not callable(target):
             raise MotoPatchError(f"moto internal {module_name}.{attribute} is gone")
+    sqs_models = importlib.import_module(_SQS_MODELS_MODULE)
+    for class_name, attribute in _SQS_ATTRIBUTES:
+        if not isinstance(getattr(getattr(sqs_models, class_name, None), attribute, None), property):
+            raise MotoPatchError(f"moto internal {_SQS_MODELS_MODULE}.{class_name}.{attribute} moved")
 
 
 _applied: dict[str, Any] = {}
@@ -96,6 +114,7 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
     check()
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
+    fix_fifo_redelivery()
     if not _applied:
         _applied["moto_server_port"] = boto_client.moto_server_port
         _applied["boto_client_for"] = lambda_eval.boto_client_for
@@ -117,10 +136,28 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
 
 
 def revert() -> None:
-    """Undo `apply` (the emulation calls this on stop)."""
+    """Undo patches 1 and 2 (the emulation calls this on stop)."""
     if not _applied:
         return
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     boto_client.moto_server_port = _applied.pop("moto_server_port")
     lambda_eval.boto_client_for = _applied.pop("boto_client_for")
+
+
+def fix_fifo_redelivery() -> None:
+    """Patch 3 (see the module docstring). Idempotent; a bug fix, so `revert` keeps it."""
+    check()
+    backend = importlib.import_module(_SQS_MODELS_MODULE).SQSBackend
+    if getattr(backend.receive_message, "_aios_fixed", False):
+        return
+    original = backend.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [m for m in queue.pending_messages if m.visible]:
+            queue.pending_messages.discard(message)
+        return original(self, queue_name, *args, **kwargs)
+
+    receive_message._aios_fixed = True  # type: ignore[attr-defined]
+    backend.receive_message = receive_message

@@ -11,11 +11,10 @@ One thread per mapping does what Lambda's poller does:
   already received `maxReceiveCount` times moves it to the dead-letter queue (checked in
   `moto/sqs/models.py`, `receive_message`; `tests/local` proves it).
 
-FIFO redelivery: moto 5.2.5 keeps a message whose visibility timeout expired in the queue's
-in-flight set until it is received again, so of two expired messages of one group it delivers
-the later one and starves the earlier one forever (AWS redelivers both, in order). For FIFO
-queues the poller therefore makes the messages it failed visible explicitly
-(ChangeMessageVisibility 0) once their timeout has passed, which clears moto's in-flight set.
+FIFO redelivery in moto 5.2.5 starves the earlier of two expired messages of one group;
+`local.moto_patches` fixes that, and the poller receives without long polling
+(`WaitTimeSeconds=0`, a short idle pause between empty receives) so the fix applies to every
+receive.
 
 A malformed `batchItemFailures` answer (an id not in the batch, no id) fails the whole batch,
 like Lambda does.
@@ -34,7 +33,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -103,7 +101,7 @@ class SqsPoller:
         invoke: Invoke,
         region: str = "us-east-1",
         visibility_timeout: int | None = None,
-        wait_time_s: int = 1,
+        idle_wait_s: float = 0.2,
     ) -> None:
         self.mapping = mapping
         self.sqs = sqs_client
@@ -112,15 +110,12 @@ class SqsPoller:
         self.visibility_timeout = (
             visibility_timeout if visibility_timeout is not None else visibility_override()
         )
-        self.wait_time_s = wait_time_s
+        self.idle_wait_s = idle_wait_s
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"sqs-poller-{mapping.function}", daemon=True
         )
         self.batches = 0  # invocations made; useful in tests and logs
-        self.fifo = mapping.queue_url.endswith(".fifo")
-        self._expiring: list[tuple[float, str]] = []  # (visible again at, receipt handle)
-        self._queue_visibility: int | None = None
 
     def start(self) -> SqsPoller:
         self._thread.start()
@@ -134,7 +129,8 @@ class SqsPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once():
+                    self._stop.wait(self.idle_wait_s)
             except Exception:
                 if self._stop.is_set():
                     return
@@ -148,24 +144,17 @@ class SqsPoller:
             "MaxNumberOfMessages": max(1, min(self.mapping.batch_size, 10)),
             "MessageSystemAttributeNames": ["All"],
             "MessageAttributeNames": ["All"],
-            "WaitTimeSeconds": self.wait_time_s,
+            "WaitTimeSeconds": 0,
         }
         if self.visibility_timeout is not None:
             args["VisibilityTimeout"] = self.visibility_timeout
-        self._release_expired()
         messages = self.sqs.receive_message(**args).get("Messages", [])
         if not messages:
             return 0
-        received_at = time.monotonic()
         self.batches += 1
         event = sqs_event(messages, self.mapping.queue_arn, self.region)
         result = self.invoke(self.mapping.function, json.dumps(event).encode())
         done = self._processed(messages, result)
-        if self.fifo:
-            visible_at = received_at + self._visibility()
-            self._expiring.extend(
-                (visible_at, m["ReceiptHandle"]) for m in messages if m["MessageId"] not in done
-            )
         entries = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(messages)
@@ -176,32 +165,6 @@ class SqsPoller:
                 QueueUrl=self.mapping.queue_url, Entries=entries[start : start + 10]
             )
         return len(messages)
-
-    def _visibility(self) -> int:
-        if self.visibility_timeout is not None:
-            return self.visibility_timeout
-        if self._queue_visibility is None:
-            attrs = self.sqs.get_queue_attributes(
-                QueueUrl=self.mapping.queue_url, AttributeNames=["VisibilityTimeout"]
-            )["Attributes"]
-            self._queue_visibility = int(attrs["VisibilityTimeout"])
-        return self._queue_visibility
-
-    def _release_expired(self) -> None:
-        """Work around moto's FIFO in-flight bookkeeping (see the module docstring)."""
-        now = time.monotonic()
-        due = [handle for at, handle in self._expiring if at <= now]
-        if not due:
-            return
-        self._expiring = [(at, h) for at, h in self._expiring if at > now]
-        for start in range(0, len(due), 10):
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.mapping.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(due[start : start + 10])
-                ],
-            )
 
     def _processed(self, messages: list[dict[str, Any]], result: Any) -> set[str]:
         """Ids of the messages to delete, per Lambda's partial batch response rules."""

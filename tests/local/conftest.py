@@ -54,6 +54,9 @@ def moto_endpoint() -> Iterator[str]:
     """A bare moto server on loopback, for the pieces (poller, provisioning) on their own."""
     from moto.server import ThreadedMotoServer
 
+    from local import moto_patches
+
+    moto_patches.fix_fifo_redelivery()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
