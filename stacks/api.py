@@ -82,12 +82,12 @@ class Api(Construct):
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                 "service-role/AmazonAPIGatewayPushToCloudWatchLogs]"
             ),
-            reason="the AWS managed policy is the documented one for API Gateway's account log role",
+            reason="AWS's policy for API Gateway's account-level log role; no narrower one exists",
         )
         acknowledge(
             self.rest_api,
             id="AwsSolutions-APIG3",
-            reason="WAF is an account-level choice with its own cost; IAM auth and throttling guard the API",
+            reason="WAF is an account-level choice (own cost); auth and throttling guard the API",
         )
         self.validator = apigw.RequestValidator(
             self,

@@ -22,10 +22,10 @@ PYTHON_VERSION = "3.13"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
 
 
-def pip_arguments(requirements: Path, target: Path) -> list[str]:
+def pip_arguments(python: str, requirements: str, target: str) -> list[str]:
     """The pip command line that installs ``requirements`` for Lambda arm64 into ``target``."""
-    args = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    args += ["-r", str(requirements), "-t", str(target)]
+    args = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    args += ["-r", requirements, "-t", target]
     for platform in PLATFORMS:
         args += ["--platform", platform]
     args += ["--only-binary=:all:", "--python-version", PYTHON_VERSION, "--implementation", "cp"]
@@ -41,25 +41,22 @@ class PipLocalBundling:
 
     def try_bundle(self, output_dir: str, *args: Any, **options: Any) -> bool:
         target = Path(output_dir) / "python"
-        subprocess.run(pip_arguments(self._requirements, target), check=True)  # noqa: S603
+        command = pip_arguments(sys.executable, str(self._requirements), str(target))
+        subprocess.run(command, check=True)  # noqa: S603
         return True
 
 
 def dependencies_layer_code(requirements: Path) -> lambda_.Code:
     """Layer code built from ``requirements``; rebuilt only when the file or pip flags change."""
     fingerprint = hashlib.sha256(requirements.read_bytes())
-    fingerprint.update(" ".join(PLATFORMS + (PYTHON_VERSION,)).encode())
+    fingerprint.update(" ".join((*PLATFORMS, PYTHON_VERSION)).encode())
     return lambda_.Code.from_asset(
         str(requirements.parent),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=fingerprint.hexdigest(),
         bundling=BundlingOptions(
             image=lambda_.Runtime.PYTHON_3_13.bundling_image,
-            command=[
-                "bash",
-                "-c",
-                f"pip install -r {requirements.name} -t /asset-output/python",
-            ],
+            command=pip_arguments("python", requirements.name, "/asset-output/python"),
             local=PipLocalBundling(requirements),
         ),
     )

@@ -260,7 +260,7 @@ class Functions(Construct):
         acknowledge(
             self.api.role,
             id=f"AwsSolutions-IAM5[Resource::{execution_arns_finding(machine)}]",
-            reason="execution ARNs are named per case at runtime; scoped to this machine's executions",
+            reason="execution ARNs are named per case at runtime; scoped to this machine's ones",
         )
         machine.grant_task_response(self.execute.role)
 

@@ -1,0 +1,65 @@
+"""The deploy-time config model: defaults, parsing of -c strings, clear errors naming the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks.application import build_app, cdk_json_context
+from stacks.config import AiosConfig, ConfigError
+
+
+def test_cdk_json_holds_every_config_key_with_the_model_default() -> None:
+    context = cdk_json_context()
+    defaults = AiosConfig().model_dump()
+    assert {key: context[key] for key in defaults} == defaults
+
+
+def test_string_values_from_the_command_line_are_parsed() -> None:
+    config = AiosConfig.from_mapping(
+        {
+            "api_throttle_rate_limit": "20",
+            "execute_timeout_seconds": "45",
+            "http_targets": json.dumps({"crm": "https://crm.example.com"}),
+            "alarm_email": "",
+        }
+    )
+    assert config.api_throttle_rate_limit == 20
+    assert config.execute_timeout_seconds == 45
+    assert config.http_targets == {"crm": "https://crm.example.com"}
+    assert config.alarm_email is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("api_auth", "cognito"),
+        ("retention", "forever"),
+        ("log_retention_days", "31"),
+        ("api_throttle_rate_limit", "fast"),
+        ("execute_timeout_seconds", "0"),
+        ("plan_ttl_seconds", "5"),
+        ("http_targets", '{"helpdesk": "http://plain.example.com"}'),
+        ("http_targets", "not json"),
+        ("alarm_email", "not-an-email"),
+        ("stack_name", "1-bad name"),
+    ],
+)
+def test_bad_value_is_rejected_with_a_message_naming_the_context_key(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^invalid context value for '{key}': "):
+        AiosConfig.from_mapping({key: value})
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="invalid context value for 'api_authentication'"):
+        AiosConfig.from_mapping({"api_authentication": "iam"})
+
+
+def test_bad_context_fails_the_app_before_any_resource_is_built() -> None:
+    from aws_cdk import App
+
+    app = App(context={**cdk_json_context(), "api_auth": "cognito"})
+    with pytest.raises(ConfigError, match="invalid context value for 'api_auth'"):
+        build_app(app)
+    assert app.node.children == []
