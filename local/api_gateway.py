@@ -198,8 +198,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> ApiServer:
         self._thread.start()
@@ -215,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
     api: ApiServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
     def _send(
@@ -280,7 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
 
-_INTERNAL_ERROR = (502, b'{"message": "Internal server error"}', [])
+_INTERNAL_ERROR: tuple[int, bytes, list[tuple[str, str]]] = (
+    502,
+    b'{"message": "Internal server error"}',
+    [],
+)
 
 
 def _proxy_response(result: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
@@ -303,4 +306,3 @@ def _proxy_response(result: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
         return _INTERNAL_ERROR
     raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
     return int(response.get("statusCode", 200)), raw, headers
-

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,8 @@ def load_stack(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[
     }
     if len(candidates) != 1:
         raise AssemblyError(
-            f"expected one stack with {FUNCTION_METADATA_KEY!r} functions, found {sorted(candidates)}"
+            f"expected one stack with {FUNCTION_METADATA_KEY!r} functions, "
+            f"found {sorted(candidates)}"
         )
     return next(iter(candidates.items()))
 
@@ -258,7 +259,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = self._INTRINSICS.get(key)
             if handler is not None:
                 return handler(self, arg)
@@ -342,7 +343,7 @@ class _Resolver:
     def _fn_unsupported(self, arg: Any) -> Any:
         raise AssemblyError(f"intrinsic not supported by the local emulation: {arg!r}")
 
-    _INTRINSICS: dict[str, Callable[[_Resolver, Any], Any]] = {
+    _INTRINSICS: ClassVar[dict[str, Callable[[_Resolver, Any], Any]]] = {
         "Ref": _fn_ref,
         "Fn::GetAtt": _fn_get_att,
         "Fn::Join": _fn_join,
@@ -686,7 +687,9 @@ def _event_sources(
         p = pv._props(resource)
         source = p.get("EventSourceArn", "")
         if source not in queue_by_arn:
-            logger.info("skipping event source mapping %s: %s is not an SQS queue", logical_id, source)
+            logger.info(
+                "skipping event source mapping %s: %s is not an SQS queue", logical_id, source
+            )
             continue
         function = by_physical.get(str(p.get("FunctionName")))
         if function is None:
@@ -736,9 +739,7 @@ def _routes(pv: _Provisioner, resources: Mapping[str, Any]) -> list[Route]:
         return paths[resource_id]
 
     pending = {
-        lid: res
-        for lid, res in resources.items()
-        if res.get("Type") == "AWS::ApiGateway::Resource"
+        lid: res for lid, res in resources.items() if res.get("Type") == "AWS::ApiGateway::Resource"
     }
     while pending:
         progressed = False

@@ -1,8 +1,8 @@
 """`aios`: run the local emulation.
 
-    aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
-    aios demo [--port N]       start it, run the sample case end to end, print what happened;
-                               exits non-zero unless the case SUCCEEDED
+aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
+aios demo [--port N]       start it, run the sample case end to end, print what happened;
+                           exits non-zero unless the case SUCCEEDED
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ CASE_DEADLINE_S = 90.0
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 
 
-def _http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
-          ) -> tuple[int, Any]:
+def _http(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(  # noqa: S310 - loopback emulation only
-        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
@@ -91,11 +95,15 @@ def _ledger_items(emu: Emulation, case_id: str) -> list[dict[str, Any]]:
 
     table = emu.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]  # type: ignore[union-attr]
     deserializer = TypeDeserializer()
-    items = []
-    pages = emu.client("dynamodb").get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}},
+    items: list[dict[str, Any]] = []
+    pages = (
+        emu.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}},
+        )
     )
     for page in pages:
         items.extend(
@@ -179,9 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     local = commands.add_parser("local", help="the local emulation")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="run the emulation in the foreground")
-    up.add_argument("--port", type=int, default=None, help="API port (default $AIOS_LOCAL_PORT or 8787)")
+    up.add_argument(
+        "--port", type=int, default=None, help="API port (default $AIOS_LOCAL_PORT or 8787)"
+    )
     demo_parser = commands.add_parser("demo", help="run the sample case end to end")
-    demo_parser.add_argument("--port", type=int, default=None, help="API port (default: a free one)")
+    demo_parser.add_argument(
+        "--port", type=int, default=None, help="API port (default: a free one)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -76,7 +76,7 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
     )
-    proc = subprocess.run(  # noqa: S603 - our own interpreter running our own app
+    proc = subprocess.run(
         [sys.executable, "app.py"],
         cwd=project_root,
         env=env,
@@ -194,7 +194,7 @@ class Emulation:
         if self.cdk_out is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="aios-cdk-out-"))
             self.cdk_out = synth(self.project_root, self._tmp)
-        t = self._timed("synth", t)
+            t = self._timed("synth", t)
         stack_name, template = load_stack(self.cdk_out, self.stack_name)
 
         self._start_moto()

@@ -213,8 +213,9 @@ class LambdaRuntime:
         return name.split(".", 1)[0] in self._layer_packages
 
     @contextmanager
-    def _function_process(self, spec: FunctionSpec, layer_modules: dict[str, ModuleType]
-                          ) -> Iterator[dict[str, ModuleType]]:
+    def _function_process(
+        self, spec: FunctionSpec, layer_modules: dict[str, ModuleType]
+    ) -> Iterator[dict[str, ModuleType]]:
         """Enter the function's 'process': its environment and its copy of the layer."""
         with _INVOKE_LOCK:
             saved_env = dict(os.environ)
@@ -235,9 +236,7 @@ class LambdaRuntime:
                 yield current
             finally:
                 sys.stdout, sys.stderr = saved_streams
-                current.update(
-                    {n: m for n, m in sys.modules.items() if self._is_layer_module(n)}
-                )
+                current.update({n: m for n, m in sys.modules.items() if self._is_layer_module(n)})
                 for name in current:
                     del sys.modules[name]
                 sys.modules.update(saved_modules)
@@ -308,9 +307,7 @@ class LambdaRuntime:
                     body = json.dumps(result).encode()
                 except Exception as exc:
                     logger.info("%s raised %s: %s", name, type(exc).__name__, exc)
-                    return _error_result(
-                        type(exc).__name__, _message(exc), request_id, trace=exc
-                    )
+                    return _error_result(type(exc).__name__, _message(exc), request_id, trace=exc)
                 finally:
                     loaded.layer_modules = layer_modules
             elapsed = time.monotonic() - started

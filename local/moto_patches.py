@@ -25,8 +25,8 @@ silently call a Docker-backed Lambda or the wrong port.
 
 from __future__ import annotations
 
-import io
 import importlib
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -99,8 +99,12 @@ def check() -> None:
             raise MotoPatchError(f"moto internal {module_name}.{attribute} is gone")
     sqs_models = importlib.import_module(_SQS_MODELS_MODULE)
     for class_name, attribute in _SQS_ATTRIBUTES:
-        if not isinstance(getattr(getattr(sqs_models, class_name, None), attribute, None), property):
-            raise MotoPatchError(f"moto internal {_SQS_MODELS_MODULE}.{class_name}.{attribute} moved")
+        if not isinstance(
+            getattr(getattr(sqs_models, class_name, None), attribute, None), property
+        ):
+            raise MotoPatchError(
+                f"moto internal {_SQS_MODELS_MODULE}.{class_name}.{attribute} moved"
+            )
 
 
 _applied: dict[str, Any] = {}
@@ -131,8 +135,8 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
             region=region, service=service, state_credentials=state_credentials
         )
 
-    boto_client.moto_server_port = moto_server_port
-    lambda_eval.boto_client_for = boto_client_for
+    setattr(boto_client, "moto_server_port", moto_server_port)  # noqa: B010
+    setattr(lambda_eval, "boto_client_for", boto_client_for)  # noqa: B010
 
 
 def revert() -> None:
@@ -141,8 +145,8 @@ def revert() -> None:
         return
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
-    boto_client.moto_server_port = _applied.pop("moto_server_port")
-    lambda_eval.boto_client_for = _applied.pop("boto_client_for")
+    setattr(boto_client, "moto_server_port", _applied.pop("moto_server_port"))  # noqa: B010
+    setattr(lambda_eval, "boto_client_for", _applied.pop("boto_client_for"))  # noqa: B010
 
 
 def fix_fifo_redelivery() -> None:

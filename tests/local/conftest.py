@@ -8,13 +8,9 @@ other packages run. Every test here carries `xdist_group("emulation")`, so under
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 

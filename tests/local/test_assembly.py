@@ -298,7 +298,7 @@ def test_provision_creates_resources_as_the_template_declares(
 
 def test_missing_handler_file_fails_provisioning(tmp_path: Path, aws_clients: Any) -> None:
     write_function(tmp_path, "execute", "def handler(e, c):\n    return e\n")
-    with pytest.raises(AssemblyError, match="handler app.handler not found"):
+    with pytest.raises(AssemblyError, match=r"handler app\.handler not found"):
         provision(stack_template(), "Fixture2", aws_clients, tmp_path)
 
 
@@ -320,5 +320,5 @@ def test_load_stack_reads_the_manifest(tmp_path: Path) -> None:
     name, template = load_stack(tmp_path)
     assert name == "Aios"
     assert "Ledger" in template["Resources"]
-    with pytest.raises(AssemblyError, match="manifest.json missing"):
+    with pytest.raises(AssemblyError, match=r"manifest\.json missing"):
         load_stack(tmp_path / "nowhere")

@@ -115,7 +115,7 @@ def test_moto_patch_guard_fails_loudly_when_moto_moves(monkeypatch: pytest.Monke
 
     moto_patches.check()  # the pinned moto has every patched symbol
     monkeypatch.setattr(moto, "__version__", "9.9.9")
-    with pytest.raises(moto_patches.MotoPatchError, match="pinned to moto 5.2.5"):
+    with pytest.raises(moto_patches.MotoPatchError, match=r"pinned to moto 5\.2\.5"):
         moto_patches.check()
     monkeypatch.setattr(moto, "__version__", moto_patches.PINNED_MOTO_VERSION)
     monkeypatch.delattr(lambda_eval_utils, "boto_client_for")

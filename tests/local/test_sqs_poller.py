@@ -39,7 +39,9 @@ def consumer(tmp_path: Path) -> tuple[LambdaRuntime, Path]:
     rt = LambdaRuntime([])
     folder = write_function(tmp_path, "consumer", HANDLER)
     rt.register(
-        FunctionSpec(name="consumer", folder=folder, handler="app.handler", environment={"OUT": str(out)})
+        FunctionSpec(
+            name="consumer", folder=folder, handler="app.handler", environment={"OUT": str(out)}
+        )
     )
     return rt, out
 
@@ -53,9 +55,9 @@ def make_queue(sqs: Any, fifo: bool, max_receive: int | None) -> tuple[str, str,
     base = {"FifoQueue": "true"} if fifo else {}
     dlq_url = dlq_arn = None
     if max_receive:
-        dlq_url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}{suffix}", Attributes=base)[
-            "QueueUrl"
-        ]
+        dlq_url = sqs.create_queue(
+            QueueName=f"dlq-{uuid.uuid4().hex[:8]}{suffix}", Attributes=base
+        )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -65,7 +67,9 @@ def make_queue(sqs: Any, fifo: bool, max_receive: int | None) -> tuple[str, str,
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}
             ),
         }
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}{suffix}", Attributes=base)["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}{suffix}", Attributes=base)[
+        "QueueUrl"
+    ]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -121,7 +125,9 @@ def test_partial_batch_failure_is_retried_then_moved_to_the_dlq(
     wait_for(lambda: queue_depth(sqs, url) == 0, timeout=10, what="an empty source queue")
     seen = records(out)
     assert sorted(r["body"] for r in seen if r["body"].startswith("ok")) == ["ok-1", "ok-2"]
-    fail_counts = [r["attributes"]["ApproximateReceiveCount"] for r in seen if r["body"] == "fail-1"]
+    fail_counts = [
+        r["attributes"]["ApproximateReceiveCount"] for r in seen if r["body"] == "fail-1"
+    ]
     assert fail_counts == ["1", "2"]  # maxReceiveCount deliveries, then the DLQ
 
 
