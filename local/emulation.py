@@ -86,7 +86,10 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
         check=False,
     )
     if proc.returncode != 0 or not (outdir / "manifest.json").is_file():
-        raise RuntimeError(f"cdk synth failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        # cdk-nag / validation findings come first; the jsii stack trace last.
+        findings = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+        detail = "\n".join(findings[:20]) or proc.stderr[-4000:]
+        raise RuntimeError(f"cdk synth failed ({proc.returncode}):\n{detail}")
     return outdir
 
 
