@@ -185,3 +185,15 @@ def test_records_are_genuine_sqs_lambda_events(
         "dataType": "String",
     }
     wait_for(lambda: queue_depth(sqs, url) == 0, timeout=10, what="the message deleted")
+
+
+def test_visibility_override_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.sqs_poller import VISIBILITY_OVERRIDE_VARIABLE, visibility_override
+
+    monkeypatch.delenv(VISIBILITY_OVERRIDE_VARIABLE, raising=False)
+    assert visibility_override() is None
+    monkeypatch.setenv(VISIBILITY_OVERRIDE_VARIABLE, "2")
+    assert visibility_override() == 2
+    monkeypatch.setenv(VISIBILITY_OVERRIDE_VARIABLE, "-1")
+    with pytest.raises(ValueError, match="AIOS_LOCAL_VISIBILITY_TIMEOUT"):
+        visibility_override()
