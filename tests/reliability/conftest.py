@@ -28,7 +28,14 @@ def peer() -> Iterator[Peer]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.requests.append(
-                {"path": self.path, "key": self.headers.get("Idempotency-Key"), "body": json.loads(body)}
+                {
+                    "path": self.path,
+                    "key": self.headers.get("Idempotency-Key"),
+                    "signature": self.headers.get("X-Aios-Signature"),
+                    "timestamp": self.headers.get("X-Aios-Timestamp"),
+                    "raw": body,
+                    "body": json.loads(body),
+                }
             )
             status = state.fail_next.pop(0) if state.fail_next else 200
             self.send_response(status)

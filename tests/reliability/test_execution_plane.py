@@ -63,7 +63,16 @@ def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None, 
 
 
 def _settings(peer) -> Any:
-    return load_settings({"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": peer.url})})
+    import boto3
+
+    if not getattr(peer, "secret_arn", None):
+        peer.secret_arn = boto3.client("secretsmanager").create_secret(
+            Name="aios/http-targets", SecretString=json.dumps({"helpdesk": "s3cret"})
+        )["ARN"]
+    arn = peer.secret_arn
+    return load_settings({
+        "AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": peer.url}), "AIOS_HTTP_SECRET_ARN": arn,
+    })
 
 
 def _events(case_id: str) -> list[str]:
@@ -110,6 +119,10 @@ def test_action_applies_once_under_redelivery_and_is_audited(decided, kms, plan_
     assert len(peer.requests) == 1
     assert peer.requests[0]["key"] == out["actions"][0]["action_id"]
     assert _events(case_id).count("action.applied") == 1
+    from aios.capabilities.http_post import sign_body
+
+    sent = peer.requests[0]
+    assert sent["signature"] == sign_body("s3cret", sent["timestamp"], sent["raw"])
     assert cases.audit_view(case_id)["chain"]["valid"]
 
 

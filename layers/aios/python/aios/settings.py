@@ -28,6 +28,7 @@ class Settings(BaseModel):
     plan_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="AIOS_PLAN_TTL_SECONDS")
     model_provider: str = Field(default="offline", alias="AIOS_MODEL_PROVIDER")
     http_targets: dict[str, str] = Field(default_factory=dict, alias="AIOS_HTTP_TARGETS")
+    http_secret_arn: str = Field(default="", alias="AIOS_HTTP_SECRET_ARN")
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
     tenant: str = Field(default="default", alias="AIOS_TENANT")
 

@@ -1,14 +1,20 @@
 """`http.post`: a JSON webhook to a configured, allow-listed target.
 
 The request carries `Idempotency-Key` = action id, so a receiver that honours it applies the
-action once even if the kit ever had to send it twice. Outcomes are classified by status:
-timeouts, connection errors, 408, 425, 429 and 5xx are retryable; any other non-2xx is terminal.
+action once even if the kit ever had to send it twice. The body is signed: `X-Aios-Signature:
+v1=<hex HMAC-SHA256 over "v1:<timestamp>:<body>">` with the target's key from Secrets Manager,
+and `X-Aios-Timestamp`, so the receiver can refuse forged or stale requests. Outcomes are
+classified by status: timeouts, connection errors, 408, 425, 429 and 5xx are retryable; any
+other non-2xx is terminal.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -18,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aios.capabilities import ActionContext, Capability, Risk
 from aios.errors import HostNotAllowed, RetryableActionError, TerminalActionError
+from aios.secrets import connector_secret
 from aios.settings import Settings
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -42,6 +49,12 @@ class HttpPostParams(BaseModel):
         return value
 
 
+def sign_body(key: str, timestamp: str, body: bytes) -> str:
+    """The signature a receiver recomputes: HMAC-SHA256 over b"v1:" + timestamp + b":" + body."""
+    mac = hmac.new(key.encode(), b"v1:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
 def authorize(params: HttpPostParams, settings: Settings) -> None:
     """Only targets named in deploy-time config are reachable; a model cannot add a host."""
     if params.target not in settings.http_targets:
@@ -56,14 +69,19 @@ def _target_url(params: HttpPostParams, ctx: ActionContext) -> str:
 def post(params: HttpPostParams, ctx: ActionContext) -> dict[str, Any]:
     """POST the body once per action id: the receiver sees Idempotency-Key = action id."""
     url = _target_url(params, ctx)
+    body = json.dumps(params.body, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    key = connector_secret(ctx.settings.http_secret_arn, params.target)
     request = urllib.request.Request(  # noqa: S310 - the URL comes from deploy-time config only
         url,
-        data=json.dumps(params.body, separators=(",", ":")).encode(),
+        data=body,
         method="POST",
         headers={
             "Content-Type": "application/json",
             "Idempotency-Key": ctx.action_id,
             "X-Aios-Case-Id": ctx.case_id,
+            "X-Aios-Timestamp": timestamp,
+            "X-Aios-Signature": sign_body(key, timestamp, body),
         },
     )
     try:
