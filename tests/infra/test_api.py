@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Synth
 from iam import refers_to
+
+pytestmark = pytest.mark.slow  # uses the synthesized app
 
 ROUTES = {
     ("GET", "/processes"),

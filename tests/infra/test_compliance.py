@@ -12,6 +12,8 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint, lint_file
 from conftest import Synth, nag_violations
 
+pytestmark = pytest.mark.slow  # uses the synthesized app
+
 # CDK adds DependsOn on roles that a GetAtt already implies; harmless and not ours to change.
 ACCEPTED_CFN_LINT_WARNINGS = {"W3005"}
 

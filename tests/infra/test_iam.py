@@ -6,6 +6,8 @@ import pytest
 from conftest import Synth
 from iam import actions, as_list, grants, refers_to, resources_for
 
+pytestmark = pytest.mark.slow  # uses the synthesized app
+
 SEND_TASK = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -190,3 +192,14 @@ def test_key_policies_grant_kms_wildcard_only_to_the_account_root(synth: Synth) 
             if any("*" in action for action in as_list(statement["Action"])):
                 principal = statement["Principal"]["AWS"]
                 assert ":root" in str(principal), logical_id
+
+
+def test_only_the_api_gateway_account_role_uses_a_managed_policy(synth: Synth) -> None:
+    managed = {
+        logical_id: role["Properties"]["ManagedPolicyArns"]
+        for logical_id, role in synth.of_type("AWS::IAM::Role").items()
+        if role["Properties"].get("ManagedPolicyArns")
+    }
+    assert len(managed) == 1
+    (arns,) = managed.values()
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)

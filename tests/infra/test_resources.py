@@ -11,6 +11,8 @@ from aws_cdk.assertions import Match
 from conftest import ROOT, Synth
 from iam import refers_to
 
+pytestmark = pytest.mark.slow  # uses the synthesized app
+
 FUNCTIONS = ("api", "decide", "execute", "finalize")
 
 
