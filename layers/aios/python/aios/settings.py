@@ -30,9 +30,11 @@ class Settings(BaseModel):
     http_targets: dict[str, str] = Field(default_factory=dict, alias="AIOS_HTTP_TARGETS")
     http_secret_arn: str = Field(default="", alias="AIOS_HTTP_SECRET_ARN")
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
+    email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
+    capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
     tenant: str = Field(default="default", alias="AIOS_TENANT")
 
-    @field_validator("http_targets", mode="before")
+    @field_validator("http_targets", "capability_roles", mode="before")
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):

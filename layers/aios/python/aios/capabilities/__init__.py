@@ -97,8 +97,9 @@ def capability_names() -> frozenset[str]:
 
 
 def _load_builtins() -> None:
-    from aios.capabilities import http_post, ledger_update_entity
+    from aios.capabilities import email_send, http_post, ledger_update_entity
 
+    register(email_send.CAPABILITY)
     register(http_post.CAPABILITY)
     register(ledger_update_entity.CAPABILITY)
 
