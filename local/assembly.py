@@ -5,7 +5,8 @@ CloudFormation resolver (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Spl
 conditions and the AWS pseudo parameters) and creates, through ordinary boto3 calls against the
 emulated endpoint, the resources the emulation needs: DynamoDB tables (key schema, indexes,
 streams, TTL), SQS queues (FIFO attributes, visibility timeout, redrive policy pointing at the
-local DLQ), KMS keys (same KeySpec and KeyUsage) and aliases, SNS topics and Step Functions
+local DLQ), KMS keys (same KeySpec and KeyUsage) and aliases, SNS topics, Secrets Manager
+secrets (a locally generated value where the template asks for a generated one) and Step Functions
 state machines (definition with its DefinitionSubstitutions applied). Lambda functions, event
 source mappings and REST API routes are not created in AWS: they are returned as specs that the
 in-process Lambda runtime, the SQS pollers and the API server use.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +102,7 @@ class Deployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     keys: dict[str, str] = field(default_factory=dict)  # logical id -> key ARN
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
+    secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
 
 
 # --------------------------------------------------------------------------- assembly
@@ -426,6 +429,7 @@ class _Provisioner:
             "AWS::KMS::Key": self._key,
             "AWS::KMS::Alias": self._alias,
             "AWS::SNS::Topic": self._topic,
+            "AWS::SecretsManager::Secret": self._secret,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Lambda::Function": self._function,
             "AWS::ApiGateway::RestApi": self._rest_api,
@@ -555,6 +559,27 @@ class _Provisioner:
         arn = self.clients("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         self.deployment.topics[logical_id] = arn
         return _Resolved(arn, {"TopicArn": arn, "TopicName": name})
+
+    # -- Secrets Manager
+
+    def _secret(self, logical_id: str, resource: Mapping[str, Any]) -> _Resolved:
+        p = self._props(resource)
+        name = p.get("Name") or self._physical_name(logical_id)
+        value = p.get("SecretString")
+        generate = p.get("GenerateSecretString")
+        if value is None and generate is not None:
+            # A local value in place of the one CloudFormation would generate.
+            secret = secrets.token_urlsafe(24)
+            if "SecretStringTemplate" in generate:
+                template = json.loads(generate["SecretStringTemplate"])
+                value = json.dumps({**template, generate["GenerateStringKey"]: secret})
+            else:
+                value = secret
+        arn = self.clients("secretsmanager").create_secret(
+            Name=name, SecretString=value if value is not None else "{}"
+        )["ARN"]
+        self.deployment.secrets[logical_id] = arn
+        return _Resolved(arn, {"Id": arn})
 
     # -- Step Functions
 

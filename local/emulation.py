@@ -28,6 +28,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -132,6 +133,7 @@ class Emulation:
             region_name=region,
         )
         self.aws_endpoint = ""
+        self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
 
     # -- public surface
 
@@ -223,6 +225,7 @@ class Emulation:
         )
         for spec in self.deployment.functions.values():
             self.runtime.register(self._with_local_targets(spec))
+            self._seed_target_keys(spec)
         moto_patches.apply(self._moto_port, self.runtime.invoke)
         if self.preload:
             for name in self.deployment.functions:
@@ -285,6 +288,30 @@ class Emulation:
         local = {name: f"{self.receiver_url}/{name}" for name in targets}
         env = {**spec.environment, "AIOS_HTTP_TARGETS": json.dumps(local)}
         return dataclasses.replace(spec, environment=env)
+
+    def _seed_target_keys(self, spec: Any) -> None:
+        """Give every HTTP target a signing key in `AIOS_HTTP_SECRET_ARN`'s secret, if missing.
+
+        On AWS an operator stores the keys after deploy; locally they are generated, so
+        `http.post` can sign (the receiver records `X-Aios-Signature` / `X-Aios-Timestamp`).
+        """
+        secret_id = spec.environment.get("AIOS_HTTP_SECRET_ARN")
+        raw_targets = spec.environment.get("AIOS_HTTP_TARGETS", "")
+        if not secret_id or not raw_targets.strip():
+            return
+        sm = self.client("secretsmanager")
+        current = sm.get_secret_value(SecretId=secret_id).get("SecretString") or "{}"
+        try:
+            values = json.loads(current)
+        except ValueError:
+            values = {}
+        if not isinstance(values, dict):
+            values = {}
+        missing = [t for t in json.loads(raw_targets) if t not in values]
+        if missing:
+            values.update({t: secrets.token_hex(32) for t in missing})
+            sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+        self.target_keys = {str(k): str(v) for k, v in values.items()}
 
     def stop(self) -> None:
         """Stop serving and polling, undo the moto patches, stop moto; safe to call twice."""
