@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Synth
-from iam import refers_to
+from infra_iam import refers_to
+from infra_synth import Synth
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 

@@ -10,7 +10,7 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint, lint_file
-from conftest import Synth, nag_violations
+from infra_synth import Synth, nag_violations
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 

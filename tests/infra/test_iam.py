@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Synth
-from iam import actions, as_list, grants, refers_to, resources_for
+from infra_iam import actions, as_list, grants, refers_to, resources_for
+from infra_synth import Synth
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 

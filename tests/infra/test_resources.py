@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
-from conftest import ROOT, Synth
-from iam import refers_to
+from infra_iam import refers_to
+from infra_synth import ROOT, Synth
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 

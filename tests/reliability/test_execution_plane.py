@@ -130,7 +130,9 @@ def test_crash_after_the_outside_call_does_not_call_again(decided, kms, plan_key
     case_id, out = decided
     run_once, _ = execution.idempotent_runner("idempotency")
     verified = _verify(kms, plan_key, _message(out))
-    run_once(verified, execution.ActionContext(case_id, out["actions"][0]["action_id"], "e", _settings(peer)))
+    action = out["actions"][0]
+    ctx = execution.ActionContext(case_id, action["action_id"], "e", _settings(peer))
+    run_once(action["action_id"], action["digest"], lambda: verified.capability.execute(verified.params, ctx))
     # The ledger write never happened (the crash); redelivery applies from the idempotency record.
     execution.apply_action(verified, _settings(peer), run_once)
     assert len(peer.requests) == 1

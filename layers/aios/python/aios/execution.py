@@ -34,6 +34,7 @@ from aios.signing import PublicKeyCache, verify_plan
 from aios.specs import get_spec
 
 RUNNABLE = ("APPROVED",)
+Runner = Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]
 MAX_STAGE_ATTEMPTS = 5
 
 
@@ -94,7 +95,7 @@ def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
 def apply_action(
     verified: VerifiedAction,
     settings: Settings,
-    run_once: Callable[[VerifiedAction, ActionContext], dict[str, Any]],
+    run_once: Runner,
 ) -> dict[str, Any]:
     """Apply the action at most once per action id and record it APPLIED with its audit event.
 
@@ -116,7 +117,8 @@ def apply_action(
         if verified.capability.stage is not None:
             staged, result = verified.capability.stage(verified.params, ctx)
         else:
-            result = run_once(verified, ctx)
+            capability, params = verified.capability, verified.params
+            result = run_once(action.action_id, action.digest_hex, lambda: capability.execute(params, ctx))
         try:
             _record_applied(verified, result, staged)
             return result
@@ -196,13 +198,13 @@ def record_orphan_rejection(message_id: str, body: str, error: ActionRejected | 
     ).save()
 
 
-def idempotent_runner(
-    table_name: str, expires_after_seconds: int = 7 * 24 * 3600
-) -> tuple[Callable[[VerifiedAction, ActionContext], dict[str, Any]], Any]:
-    """An executor wrapper that runs each action id once (Powertools idempotency, DynamoDB).
+def idempotent_runner(table_name: str, expires_after_seconds: int = 7 * 24 * 3600) -> tuple[Runner, Any]:
+    """`run_once(key, digest, call)`: runs `call` once per key (Powertools idempotency, DynamoDB).
 
-    Returns the wrapper and its IdempotencyConfig, on which the handler registers the Lambda
-    context so that an in-progress record expires with the invocation that wrote it.
+    A repeat with the same key returns the stored result without calling again; a repeat with
+    the same key but another digest is refused. Returns the runner and its IdempotencyConfig,
+    on which the handler registers the Lambda context so that an in-progress record expires
+    with the invocation that wrote it.
     """
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -212,32 +214,22 @@ def idempotent_runner(
 
     persistence = DynamoDBPersistenceLayer(table_name=table_name)
     config = IdempotencyConfig(
-        event_key_jmespath="action_id",
+        event_key_jmespath="key",
         payload_validation_jmespath="digest",
         expires_after_seconds=expires_after_seconds,
         raise_on_no_idempotency_key=True,
     )
-    contexts: dict[str, ActionContext] = {}
+    calls: dict[str, Callable[[], dict[str, Any]]] = {}
 
-    @idempotent_function(data_keyword_argument="action", persistence_store=persistence, config=config)
-    def _run(action: dict[str, Any]) -> dict[str, Any]:
-        verified_capability = get_capability(action["capability"])
-        params = verified_capability.validate_params(action["params"])
-        return verified_capability.execute(params, contexts[action["action_id"]])
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def _run(request: dict[str, str]) -> dict[str, Any]:
+        return calls[request["key"]]()
 
-    def run_once(verified: VerifiedAction, ctx: ActionContext) -> dict[str, Any]:
-        action = verified.message.action
-        contexts[ctx.action_id] = ctx
+    def run_once(key: str, digest_hex: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        calls[key] = call
         try:
-            return _run(
-                action={
-                    "action_id": action.action_id,
-                    "digest": action.digest_hex,
-                    "capability": action.capability,
-                    "params": action.params,
-                }
-            )
+            return _run(request={"key": key, "digest": digest_hex})
         finally:
-            contexts.pop(ctx.action_id, None)
+            calls.pop(key, None)
 
     return run_once, config
