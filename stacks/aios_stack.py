@@ -11,6 +11,7 @@ from stacks.action_bus import ActionBus
 from stacks.api import Api
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
+from stacks.connector_secrets import ConnectorSecrets
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.ledger import Ledger
 from stacks.observability import Observability
@@ -30,6 +31,9 @@ class AiosStack(Stack):
             self, "ActionBus", consumer_timeout=Duration.seconds(config.execute_timeout_seconds)
         )
         self.signing_key = SigningKey(self, "SigningKey", removal_policy=retention)
+        self.connector_secrets = ConnectorSecrets(
+            self, "ConnectorSecrets", removal_policy=retention
+        )
         self.functions = Functions(
             self,
             "Functions",
@@ -37,6 +41,7 @@ class AiosStack(Stack):
             ledger=self.ledger,
             signing_key=self.signing_key,
             action_bus=self.action_bus,
+            connector_secrets=self.connector_secrets,
         )
         self.case_machine = CaseMachine(
             self,

@@ -21,6 +21,7 @@ from constructs import Construct
 from stacks.action_bus import ActionBus
 from stacks.bundling import dependencies_layer_code
 from stacks.config import AiosConfig
+from stacks.connector_secrets import ConnectorSecrets
 from stacks.ledger import Ledger
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
@@ -150,6 +151,7 @@ class Functions(Construct):
         ledger: Ledger,
         signing_key: SigningKey,
         action_bus: ActionBus,
+        connector_secrets: ConnectorSecrets,
     ) -> None:
         super().__init__(scope, id)
         self.domain_layer = lambda_.LayerVersion(
@@ -219,11 +221,13 @@ class Functions(Construct):
                 "AIOS_PLAN_KEY_ID": key.key_arn,
                 "AIOS_HTTP_TARGETS": json.dumps(config.http_targets, sort_keys=True),
                 "AIOS_HTTP_TIMEOUT_SECONDS": str(config.http_timeout_seconds),
+                "AIOS_HTTP_SECRET_ARN": connector_secrets.http_keys.secret_arn,
             },
         )
         table.grant(self.execute.role, *LEDGER_READ, *LEDGER_WRITE)
         idempotency.grant(self.execute.role, *IDEMPOTENCY_READ_WRITE)
         key.grant(self.execute.role, "kms:GetPublicKey")
+        connector_secrets.http_keys.grant_read(self.execute.role)
         self.execute.function.add_event_source(
             SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
         )

@@ -41,6 +41,7 @@ def ids(synth: Synth) -> dict[str, str]:
         ),
         "queue": next(k for k, v in queues.items() if "RedrivePolicy" in v["Properties"]),
         "machine": machine(synth)[0],
+        "http_keys": next(iter(synth.of_type("AWS::SecretsManager::Secret"))),
     }
 
 
@@ -75,6 +76,13 @@ def test_execute_verifies_but_cannot_sign_and_answers_its_task(synth: Synth) -> 
     assert "sqs:SendMessage" not in actions(synth.resources, r)
     assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= touches(synth, r, i["idempotency"])
     assert touches(synth, r, i["ledger"]) == {"dynamodb:GetItem", "dynamodb:Query"} | LEDGER_WRITE
+    assert "secretsmanager:GetSecretValue" in touches(synth, r, i["http_keys"])
+
+
+def test_only_execute_reads_connector_secrets(synth: Synth) -> None:
+    for name in ("api", "decide", "finalize"):
+        granted = actions(synth.resources, role_of(synth, name))
+        assert not any(a.startswith("secretsmanager:") for a in granted), name
 
 
 def test_api_starts_and_reads_cases_but_cannot_sign_execute_or_answer(synth: Synth) -> None:

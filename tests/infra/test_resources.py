@@ -52,7 +52,12 @@ def test_idempotency_table_matches_powertools_defaults(synth: Synth) -> None:
 
 
 def test_retention_destroy_removes_tables_keys_and_log_groups(synth_variant: Synth) -> None:
-    for type_ in ("AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"):
+    for type_ in (
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::SecretsManager::Secret",
+    ):
         for logical_id, resource in synth_variant.of_type(type_).items():
             assert resource["DeletionPolicy"] == "Delete", logical_id
     for resource in synth_variant.of_type("AWS::Logs::LogGroup").values():
@@ -209,6 +214,9 @@ def test_function_environments_follow_the_runtime_contract(synth: Synth) -> None
         "helpdesk": "https://helpdesk.example.com"
     }
     assert 0 < float(env["execute"]["AIOS_HTTP_TIMEOUT_SECONDS"]) < 30
+    (secret_id,) = synth.of_type("AWS::SecretsManager::Secret")
+    assert env["execute"]["AIOS_HTTP_SECRET_ARN"] == {"Ref": secret_id}
+    assert not any("AIOS_HTTP_SECRET_ARN" in env[n] for n in ("api", "decide", "finalize"))
 
     assert set(env["finalize"]) == {
         "POWERTOOLS_SERVICE_NAME",
