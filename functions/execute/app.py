@@ -20,13 +20,14 @@ from aios import aws
 from aios.errors import ActionRejected, RetryableActionError, TerminalActionError
 from aios.execution import (
     apply_action,
+    compensate_case,
     idempotent_runner,
     record_orphan_rejection,
     record_outcome,
     verify_action,
 )
 from aios.ledger import bind_ledger
-from aios.plans import ActionMessage
+from aios.plans import ActionMessage, CompensationMessage
 from aios.settings import load_settings
 from aios.signing import PublicKeyCache
 
@@ -80,6 +81,9 @@ def handle_record(record: SQSRecord) -> None:
         )
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         return
+    if '"compensate"' in record.body:
+        handle_compensation(record)
+        return
     try:
         message = ActionMessage.model_validate_json(record.body)
     except ValidationError as exc:
@@ -116,14 +120,44 @@ def handle_record(record: SQSRecord) -> None:
         _fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
         return
     metrics.add_metric(name="ActionsApplied", unit=MetricUnit.Count, value=1)
+    _succeed_task(
+        message.task_token, {"action_id": action.action_id, "status": "APPLIED", "result": result}
+    )
+
+
+def handle_compensation(record: SQSRecord) -> None:
+    """Roll back a failing case's applied actions, newest first, and answer the state machine."""
+    try:
+        message = CompensationMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        record_orphan_rejection(
+            record.message_id, record.body, {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]}
+        )
+        return
+    case_id = message.compensate.case_id
+    logger.append_keys(case_id=case_id)
+    try:
+        summary = compensate_case(case_id, settings, run_once)
+    except ActionRejected as exc:
+        logger.warning("compensation refused", extra={"reason": exc.message})
+        _fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
+        return
+    except RetryableActionError:
+        _backoff(record)
+        raise
+    except TerminalActionError as exc:
+        _fail_task(message.task_token, "Aios.CompensationFailed", exc.to_dict())
+        return
+    metrics.add_metric(name="ActionsCompensated", unit=MetricUnit.Count, value=len(summary["compensated"]))
+    _succeed_task(message.task_token, summary)
+
+
+def _succeed_task(token: str, output: dict[str, Any]) -> None:
     sfn = aws.client("stepfunctions")
     try:
-        sfn.send_task_success(
-            taskToken=message.task_token,
-            output=json.dumps({"action_id": action.action_id, "status": "APPLIED", "result": result}),
-        )
+        sfn.send_task_success(taskToken=token, output=json.dumps(output))
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
-        logger.warning("applied, but the case no longer waits for this action")
+        logger.warning("done, but the case no longer waits for this answer")
 
 
 @logger.inject_lambda_context

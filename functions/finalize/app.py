@@ -1,4 +1,4 @@
-"""finalize: record a case's terminal outcome and its audit event, once."""
+"""finalize: record a case's outcome (SUCCEEDED, or COMPENSATING then FAILED) and its audit event, once."""
 
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ bind_ledger(settings.ledger_table)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     case_id = str(event["case_id"])
     logger.append_keys(case_id=case_id)
-    status = finalize_case(case_id, str(event["outcome"]), event.get("error"))
-    logger.info("case finished", extra={"status": status})
-    metrics.add_metric(
-        name="CasesSucceeded" if status == "SUCCEEDED" else "CasesFailed",
-        unit=MetricUnit.Count,
-        value=1,
+    status = finalize_case(
+        case_id, str(event["outcome"]), event.get("error"), event.get("compensation")
     )
+    logger.info("case finished", extra={"status": status})
+    if status in ("SUCCEEDED", "FAILED"):
+        metrics.add_metric(
+            name="CasesSucceeded" if status == "SUCCEEDED" else "CasesFailed",
+            unit=MetricUnit.Count,
+            value=1,
+        )
     return {"case_id": case_id, "status": status}

@@ -249,13 +249,17 @@ def test_decide_is_idempotent_per_case(decided, kms, plan_key) -> None:
     assert again.model_dump(mode="json", by_alias=True) == out
 
 
-def test_finalize_happens_once(decided) -> None:
+def test_failure_is_recorded_once_with_its_reason_and_what_was_undone(decided) -> None:
     case_id, _ = decided
-    assert cases.finalize_case(case_id, "FAILED", {"Error": "Aios.ActionFailed", "Cause": '{"errorMessage": "boom"}'}) == "FAILED"
+    error = {"Error": "Aios.ActionFailed", "Cause": '{"errorMessage": "boom"}'}
+    assert cases.finalize_case(case_id, "COMPENSATING", error) == "COMPENSATING"
+    assert cases.finalize_case(case_id, "COMPENSATING", error) == "COMPENSATING"
+    assert cases.finalize_case(case_id, "FAILED", compensation={"compensated": ["a"], "not_compensable": []}) == "FAILED"
     assert cases.finalize_case(case_id, "SUCCEEDED") == "FAILED"
     view = cases.case_view(case_id)
-    assert view["error"]["error"] == "Aios.ActionFailed"
-    assert _events(case_id).count("case.failed") == 1
+    assert view["error"] == {"error": "Aios.ActionFailed", "cause": {"type": None, "message": "boom"}}
+    assert view["compensation"] == {"compensated": ["a"], "not_compensable": []}
+    assert _events(case_id).count("case.failed") == 1 and _events(case_id).count("case.compensating") == 1
 
 
 def test_host_not_on_the_allow_list_is_rejected_before_anything_is_sent(decided, kms, plan_key, peer) -> None:

@@ -15,7 +15,6 @@ from aios.ledger import LedgerItem, commit, create_case, get_case, load_audit, l
 from aios.signing import digest
 from aios.specs import get_spec
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 OPEN = ("RECEIVED", "RUNNING", "WAITING_APPROVAL")
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -131,6 +130,7 @@ def case_view(case_id: str) -> dict[str, Any]:
         "plan": plan,
         "actions": actions,
         "error": case.data.get("error"),
+        "compensation": case.data.get("compensation"),
     }
 
 
@@ -145,31 +145,58 @@ def audit_view(case_id: str) -> dict[str, Any]:
     }
 
 
-def finalize_case(case_id: str, outcome: str, error: dict[str, Any] | None = None) -> str:
-    """Move an open case to its terminal status once; a repeat returns the status it has."""
-    if outcome not in TERMINAL:
-        raise InvalidInput(f"outcome must be one of {sorted(TERMINAL)}")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "SUCCEEDED": OPEN,
+    "COMPENSATING": OPEN,
+    "FAILED": (*OPEN, "COMPENSATING"),
+}
+
+
+def finalize_case(
+    case_id: str,
+    outcome: str,
+    error: dict[str, Any] | None = None,
+    compensation: dict[str, Any] | None = None,
+) -> str:
+    """Move a case towards its end once: SUCCEEDED, or COMPENSATING then FAILED.
+
+    The reason is recorded when the case starts compensating; FAILED adds what was undone.
+    A repeat (a retried Lambda) returns the status the case has and writes nothing.
+    """
+    if outcome not in TRANSITIONS:
+        raise InvalidInput(f"outcome must be one of {sorted(TRANSITIONS)}")
     case = get_case(case_id)
-    if case.status in TERMINAL:
+    if case.status not in TRANSITIONS[outcome]:
         return case.status
     reason = _reason(error) if error else None
+    undone = _compensation(compensation) if compensation else None
 
     def changes(current: Any) -> list[Any]:
         data = dict(current.data)
         if reason:
             data["error"] = reason
+        if undone is not None:
+            data["compensation"] = undone
         return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
 
+    details = {k: v for k, v in (("error", reason), ("compensation", undone)) if v is not None}
     try:
         commit(
             case_id,
-            [(f"case.{outcome.lower()}", {"error": reason} if reason else {})],
+            [(f"case.{outcome.lower()}", details)],
             case_actions=changes,
-            case_condition=LedgerItem.status.is_in(*OPEN),
+            case_condition=LedgerItem.status.is_in(*TRANSITIONS[outcome]),
         )
     except LedgerConflict:
         return get_case(case_id).status
     return outcome
+
+
+def _compensation(result: dict[str, Any]) -> dict[str, Any]:
+    """What the execute function reported, or the error that stopped it."""
+    if "Error" in result:
+        return {"failed": _reason(result)}
+    return {k: result.get(k, []) for k in ("compensated", "not_compensable")}
 
 
 def _reason(error: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from aios.errors import (
     UnknownAction,
     WrongCase,
 )
-from aios.ledger import LedgerItem, Update, action_sk, case_pk, commit, get_case
+from aios.ledger import LedgerItem, Update, action_sk, case_pk, commit, get_case, load_case_items
 from aios.plans import ActionMessage
 from aios.settings import Settings
 from aios.signing import PublicKeyCache, verify_plan
@@ -233,3 +233,75 @@ def idempotent_runner(table_name: str, expires_after_seconds: int = 7 * 24 * 360
             calls.pop(key, None)
 
     return run_once, config
+
+
+def compensate_case(case_id: str, settings: Settings, run_once: Runner) -> dict[str, Any]:
+    """Undo the applied actions of a failing case in reverse order, each at most once.
+
+    Only a case the ledger marks COMPENSATING is undone, so a stray message cannot roll back a
+    healthy case. An action without a compensation is recorded as such and left alone.
+    """
+    case = get_case(case_id)
+    if case.status != "COMPENSATING":
+        raise ActionRejected(f"case {case_id} is {case.status}, not COMPENSATING")
+    actions = sorted(
+        (i for i in load_case_items(case_id) if i.kind == "action"),
+        key=lambda i: int((i.data or {}).get("index", 0)),
+        reverse=True,
+    )
+    undone: list[str] = []
+    kept: list[str] = []
+    for item in actions:
+        data = dict(item.data or {})
+        if item.status == "COMPENSATED":
+            undone.append(data["action_id"])
+            continue
+        if item.status != "APPLIED":
+            continue
+        capability = get_capability(data["capability"])
+        if not capability.compensable:
+            kept.append(data["action_id"])
+            continue
+        _compensate_one(case_id, item, capability, settings, run_once)
+        undone.append(data["action_id"])
+    return {"compensated": undone, "not_compensable": kept}
+
+
+def _compensate_one(
+    case_id: str, item: LedgerItem, capability: Capability, settings: Settings, run_once: Runner
+) -> None:
+    data = dict(item.data or {})
+    action_id, index = data["action_id"], int(data["index"])
+    params = capability.validate_params(data["params"])
+    applied = dict(item.result or {})
+    ctx = ActionContext(case_id=case_id, action_id=action_id, entity_key=data["entity_key"], settings=settings)
+    for _ in range(MAX_STAGE_ATTEMPTS):
+        staged: list[Any] = []
+        if capability.compensate_stage is not None:
+            staged, result = capability.compensate_stage(params, ctx, applied)
+        else:
+            compensate = capability.compensate
+            assert compensate is not None
+            result = run_once(f"{action_id}.undo", data["digest"], lambda: compensate(params, ctx, applied))
+        try:
+            commit(
+                case_id,
+                [("action.compensated", {"action_id": action_id, "result": result})],
+                ops=(
+                    *staged,
+                    Update(
+                        LedgerItem(case_pk(case_id), action_sk(index)),
+                        actions=[
+                            LedgerItem.status.set("COMPENSATED"),
+                            LedgerItem.updated_at.set(datetime.now(UTC).isoformat()),
+                        ],
+                        condition=LedgerItem.status == "APPLIED",
+                    ),
+                ),
+            )
+            return
+        except LedgerConflict:
+            current = _action_item(case_id, index)
+            if current is not None and current.status == "COMPENSATED":
+                return
+    raise RetryableActionError(f"compensation of {action_id} kept losing its entity lock")

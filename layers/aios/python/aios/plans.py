@@ -99,3 +99,18 @@ def parse_model_json(text: str, model: type[ModelPlan] | type[Classification]) -
         return model.model_validate(json.loads(text))
     except (ValueError, ValidationError) as exc:
         raise InvalidPlan(f"model output is not a valid {model.__name__}: {exc}") from exc
+
+
+class CompensationTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str = Field(min_length=1, max_length=80)
+
+
+class CompensationMessage(BaseModel):
+    """The body the state machine sends when a failing case must be rolled back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_token: str = Field(min_length=1)
+    compensate: CompensationTarget

@@ -45,6 +45,8 @@ class ActionContext:
 Executor = Callable[[Any, ActionContext], dict[str, Any]]
 Authorizer = Callable[[Any, Settings], None]
 Stager = Callable[[Any, ActionContext], tuple[list[Any], dict[str, Any]]]
+Compensator = Callable[[Any, ActionContext, dict[str, Any]], dict[str, Any]]
+UndoStager = Callable[[Any, ActionContext, dict[str, Any]], tuple[list[Any], dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,16 @@ class Capability:
     risk: Risk
     execute: Executor
     description: str
-    compensate: Executor | None = None
+    compensate: Compensator | None = None
+    """Undo an applied action in an outside system, given the params and the applied result."""
+    compensate_stage: UndoStager | None = None
     authorize: Authorizer | None = None
     stage: Stager | None = None
     """Capabilities that change only the ledger stage their writes into the apply transaction."""
+
+    @property
+    def compensable(self) -> bool:
+        return self.compensate is not None or self.compensate_stage is not None
     retryable_errors: tuple[type[Exception], ...] = field(default=())
 
     def validate_params(self, params: Mapping[str, Any]) -> BaseModel:

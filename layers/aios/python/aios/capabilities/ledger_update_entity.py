@@ -29,7 +29,7 @@ def entity_pk(entity_key: str) -> str:
 
 def stage_update(params: UpdateEntityParams, ctx: ActionContext) -> tuple[list[Any], dict[str, Any]]:
     """The ledger operations of this update against the entity as it is now, and the result."""
-    from aios.ledger import LedgerItem, Put, Update
+    from aios.ledger import LedgerItem
 
     try:
         current = LedgerItem.get(entity_pk(ctx.entity_key), "ENTITY", consistent_read=True)
@@ -38,9 +38,35 @@ def stage_update(params: UpdateEntityParams, ctx: ActionContext) -> tuple[list[A
         state, version = {}, 0
     if set(params.remove) & set(params.set):
         raise TerminalActionError("a field cannot be both set and removed")
+    touched = [*params.set, *params.remove]
+    previous = {name: state.get(name) for name in touched}
     state.update(params.set)
     for name in params.remove:
         state.pop(name, None)
+    return _write(ctx, state, version, {"previous": previous})
+
+
+def stage_undo(
+    params: UpdateEntityParams, ctx: ActionContext, applied: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Put back the fields this action changed, on top of whatever version the entity has now."""
+    from aios.ledger import LedgerItem
+
+    current = LedgerItem.get(entity_pk(ctx.entity_key), "ENTITY", consistent_read=True)
+    state, version = dict(current.data or {}), int(current.seq or 0)
+    for name, value in dict(applied.get("previous") or {}).items():
+        if value is None:
+            state.pop(name, None)
+        else:
+            state[name] = value
+    return _write(ctx, state, version, {"restored": applied.get("previous") or {}})
+
+
+def _write(
+    ctx: ActionContext, state: dict[str, Any], version: int, extra: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    from aios.ledger import LedgerItem, Put, Update
+
     item = LedgerItem(entity_pk(ctx.entity_key), "ENTITY")
     if version == 0:
         op: Any = Put(
@@ -52,7 +78,7 @@ def stage_update(params: UpdateEntityParams, ctx: ActionContext) -> tuple[list[A
             actions=[LedgerItem.data.set(state), LedgerItem.seq.set(version + 1), LedgerItem.head.set(ctx.action_id)],
             condition=LedgerItem.seq == version,
         )
-    return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state}
+    return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state, **extra}
 
 
 def _not_direct(params: UpdateEntityParams, ctx: ActionContext) -> dict[str, Any]:
@@ -66,4 +92,5 @@ CAPABILITY = Capability(
     execute=_not_direct,
     description="Update canonical entity state in the ledger, version-checked.",
     stage=stage_update,
+    compensate_stage=stage_undo,
 )
