@@ -31,8 +31,12 @@ def aws() -> Iterator[None]:
     old = {k: os.environ.get(k) for k in [*env, "AWS_ENDPOINT_URL"]}
     os.environ.update(env)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    from aws_lambda_powertools.utilities.parameters import base as parameters
+
     from aios import aws as aios_aws
     from aios.ledger import repository
+
+    parameters.DEFAULT_PROVIDERS.clear()  # clients cached by earlier tests point elsewhere
 
     aios_aws.client.cache_clear()
     repository._connection = None
