@@ -203,3 +203,41 @@ def test_retryable_outside_failure_is_retried_with_the_same_key(emulation: Any) 
     received = receiver_requests(emulation, case_id)
     assert [r["status"] for r in received] == [503, 200]
     assert len({r["idempotency_key"] for r in received}) == 1
+
+
+def test_failed_case_undoes_its_applied_actions_and_says_why(emulation: Any) -> None:
+    """The helpdesk refuses the triage (422, terminal): the ticket's recorded triage is rolled
+    back, and the case ends FAILED with the reason and what was undone."""
+    api = emulation.api_url
+    requests.post(f"{emulation.receiver_url}/_faults", json={"status": 422, "times": 1}, timeout=5)
+    process, body = example(api)
+    body["ticket_id"] = "T-5001"
+    case_id = submit(api, process, body, f"fail-{uuid.uuid4()}").json()["case_id"]
+    case = finished_case(api, case_id, timeout=90)
+
+    assert case["status"] == "FAILED"
+    assert case["error"]["error"] == "Aios.ActionFailed"
+    update, post = case["actions"]
+    assert (update["capability"], update["status"]) == ("ledger.update_entity", "COMPENSATED")
+    assert (post["capability"], post["status"]) == ("http.post", "FAILED")
+    assert case["compensation"] == {"compensated": [update["action_id"]], "not_compensable": []}
+
+    table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
+    entity = emulation.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": "ENTITY#ticket#T-5001"}, "sk": {"S": "ENTITY"}}
+    )["Item"]
+    assert TypeDeserializer().deserialize(entity["seq"]) == 2  # applied, then undone
+    assert json.loads(TypeDeserializer().deserialize(entity["data"])) == {}
+
+    audit = requests.get(f"{api}/cases/{case_id}/audit", timeout=10).json()
+    types = [e["type"] for e in audit["events"]]
+    assert types.index("action.applied") < types.index("action.failed") < types.index(
+        "case.compensating"
+    ) < types.index("action.compensated") < types.index("case.failed")
+    assert audit["chain"]["valid"] is True
+    sfn = emulation.client("stepfunctions")
+    [machine] = emulation.deployment.state_machines.values()
+    [execution] = [
+        e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"] == case_id
+    ]
+    assert execution["status"] == "FAILED"

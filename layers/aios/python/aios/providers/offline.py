@@ -38,8 +38,15 @@ def _plan_ticket(data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
     triage = context.get("classification") or _classify_ticket(data)
     ticket = data["ticket_id"]
     return {
-        "summary": f"{triage['intent']} ticket, {triage['urgency']} urgency: post triage to helpdesk",
+        "summary": f"{triage['intent']} ticket, {triage['urgency']} urgency: record and post triage",
         "actions": [
+            {
+                "capability": "ledger.update_entity",
+                "params": {
+                    "set": {"status": "triaged", "category": triage["intent"], "urgency": triage["urgency"]}
+                },
+                "reason": "Keep the ticket's canonical state in step with the triage.",
+            },
             {
                 "capability": "http.post",
                 "params": {
