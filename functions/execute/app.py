@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from aios import aws
 from aios.errors import ActionRejected, RetryableActionError, TerminalActionError
 from aios.execution import (
+    applied_result,
     apply_action,
     compensate_case,
     idempotent_runner,
@@ -106,6 +107,16 @@ def handle_record(record: SQSRecord) -> None:
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         _fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
         return
+    done = applied_result(action.case_id, action.index)
+    if done is not None and not _succeed_task(message.task_token, _applied(action.action_id, done)):
+        # Applied already and nobody waits for it: a replay (e.g. after the FIFO dedup window).
+        replay = {"code": "ACTION_REPLAYED", "message": "the action was applied already"}
+        logger.warning("replayed action rejected", extra={"code": replay["code"]})
+        record_outcome(action.case_id, action.index, action.action_id, "REJECTED", replay)
+        metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
+        return
+    if done is not None:
+        return  # a redelivery after a crash: the waiting task now has its answer
     try:
         result = apply_action(verified, settings, run_once)
     except RetryableActionError as exc:
@@ -120,9 +131,11 @@ def handle_record(record: SQSRecord) -> None:
         _fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
         return
     metrics.add_metric(name="ActionsApplied", unit=MetricUnit.Count, value=1)
-    _succeed_task(
-        message.task_token, {"action_id": action.action_id, "status": "APPLIED", "result": result}
-    )
+    _succeed_task(message.task_token, _applied(action.action_id, result))
+
+
+def _applied(action_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {"action_id": action_id, "status": "APPLIED", "result": result}
 
 
 def handle_compensation(record: SQSRecord) -> None:
@@ -152,12 +165,15 @@ def handle_compensation(record: SQSRecord) -> None:
     _succeed_task(message.task_token, summary)
 
 
-def _succeed_task(token: str, output: dict[str, Any]) -> None:
+def _succeed_task(token: str, output: dict[str, Any]) -> bool:
+    """Answer the waiting task; False when no task waits for this token any more."""
     sfn = aws.client("stepfunctions")
     try:
         sfn.send_task_success(taskToken=token, output=json.dumps(output))
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         logger.warning("done, but the case no longer waits for this answer")
+        return False
+    return True
 
 
 @logger.inject_lambda_context

@@ -1,0 +1,173 @@
+"""Guarantee 3 through the emulation: a message put on the action queue that is tampered,
+replayed, expired, mis-addressed, oversized or off-policy is rejected before anything is applied,
+the reason is recorded, and the outside system sees nothing."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from boto3.dynamodb.types import TypeDeserializer
+
+from aios.signing import canonical_json, digest
+from tests.local.conftest import wait_for
+from tests.local.test_end_to_end import example, finished_case, receiver_requests, submit
+
+pytestmark = pytest.mark.slow
+Message = dict[str, Any]
+
+
+def _ledger_item(emulation: Any, pk: str, sk_prefix: str) -> dict[str, Any]:
+    table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
+    items = emulation.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
+    )["Items"]
+    return {k: TypeDeserializer().deserialize(v) for k, v in items[0].items()}
+
+
+@pytest.fixture(scope="module")
+def applied(emulation: Any) -> dict[str, Any]:
+    """A finished case, and the genuine queue message of its http.post action."""
+    api = emulation.api_url
+    process, body = example(api)
+    body["ticket_id"] = "T-6001"
+    case_id = submit(api, process, body, f"rej-{uuid.uuid4()}").json()["case_id"]
+    assert finished_case(api, case_id)["status"] == "SUCCEEDED"
+    plan = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])["signed"]
+    action = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "ACTION#001")["data"])["planned"]
+    other = submit(api, process, {**body, "ticket_id": "T-6002"}, f"rej-{uuid.uuid4()}").json()
+    finished_case(api, other["case_id"])
+    return {"case_id": case_id, "other": other["case_id"], "plan": plan, "action": action}
+
+
+def _resign(emulation: Any, message: Message, key_id: str | None = None) -> Message:
+    """Re-sign an edited plan with a KMS key the way decide does (RAW over canonical bytes)."""
+    envelope = message["plan"]["envelope"]
+    if key_id:
+        envelope["key_id"] = key_id
+    signature = emulation.client("kms").sign(
+        KeyId=envelope["key_id"], Message=canonical_json(envelope), MessageType="RAW",
+        SigningAlgorithm="ECDSA_SHA_256",
+    )["Signature"]
+    message["plan"]["signature"] = base64.b64encode(signature).decode()
+    return message
+
+
+def _with_action(emulation: Any, message: Message, **changes: Any) -> Message:
+    """Change the action, list its new digest in the plan and sign with the real plan key."""
+    action = {**message["action"], **changes}
+    signed_part = {k: v for k, v in action.items() if k not in ("gate", "digest")}
+    action["digest"] = digest(signed_part)
+    message["action"] = action
+    message["plan"]["envelope"]["action_digests"][action["index"]] = action["digest"]
+    return _resign(emulation, message)
+
+
+def tampered_params(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    m["action"]["params"]["path"] = "/tickets/T-6001/refund"
+    return m
+
+
+def another_key(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    key = emulation.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    return _resign(emulation, m, key["KeyMetadata"]["Arn"])
+
+
+def replayed(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return m  # the genuine message of an applied action, after its dedup window
+
+
+def expired(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    m["plan"]["envelope"]["expires_at"] = past.replace(microsecond=0).isoformat()
+    return _resign(emulation, m)
+
+
+def moved_to_another_case(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return _with_action(emulation, m, case_id=ctx["other"])
+
+
+def unknown_capability(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return _with_action(emulation, m, capability="payments.refund_all")
+
+
+def params_fail_schema(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return _with_action(emulation, m, params={"target": "helpdesk", "path": "//evil.example/x", "body": {}})
+
+
+def host_not_allow_listed(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return _with_action(emulation, m, params={**m["action"]["params"], "target": "attacker"})
+
+
+CASES: list[tuple[Callable[..., Message], str]] = [
+    (tampered_params, "ACTION_NOT_IN_PLAN"),
+    (another_key, "SIGNATURE_INVALID"),
+    (replayed, "ACTION_REPLAYED"),
+    (expired, "PLAN_EXPIRED"),
+    (moved_to_another_case, "ACTION_WRONG_CASE"),
+    (unknown_capability, "CAPABILITY_NOT_ALLOWED"),
+    (params_fail_schema, "INVALID_PARAMS"),
+    (host_not_allow_listed, "HOST_NOT_ALLOWED"),
+]
+
+
+def _send(emulation: Any, body: str, group: str) -> None:
+    [queue] = [m.queue_url for m in emulation.deployment.event_sources if m.function == "execute"]
+    emulation.client("sqs").send_message(
+        QueueUrl=queue, MessageBody=body, MessageGroupId=group,
+        MessageDeduplicationId=str(uuid.uuid4()),  # past the dedup window
+    )
+
+
+def _rejections(emulation: Any, case_id: str) -> list[dict[str, Any]]:
+    audit = requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()
+    return [e for e in audit["events"] if e["type"] == "action.rejected"]
+
+
+@pytest.mark.parametrize(("forge", "code"), CASES, ids=[c for _, c in CASES])
+def test_forged_message_is_rejected_recorded_and_never_reaches_the_outside(
+    emulation: Any, applied: dict[str, Any], forge: Callable[..., Message], code: str
+) -> None:
+    message = forge(
+        emulation,
+        {"task_token": "token-of-a-finished-task", "plan": copy.deepcopy(applied["plan"]),
+         "action": copy.deepcopy(applied["action"])},
+        applied,
+    )
+    target_case = message["action"]["case_id"]
+    before_requests = len(receiver_requests(emulation, applied["case_id"]))
+    before = len(_rejections(emulation, target_case))
+    _send(emulation, json.dumps(message), message["action"]["entity_key"])
+
+    events = wait_for(
+        lambda: (r := _rejections(emulation, target_case))[before:] and r, timeout=30, what=code
+    )
+    assert events[-1]["data"]["code"] == code
+    assert events[-1]["data"]["action_id"] == message["action"]["action_id"]
+    assert len(receiver_requests(emulation, applied["case_id"])) == before_requests
+    audit = requests.get(f"{emulation.api_url}/cases/{target_case}/audit", timeout=10).json()
+    assert audit["chain"]["valid"] is True
+
+
+def test_oversized_message_is_rejected_and_recorded(emulation: Any, applied: dict[str, Any]) -> None:
+    body = json.dumps({"task_token": "t", "plan": applied["plan"], "action": applied["action"],
+                       "padding": "x" * 70_000})
+    _send(emulation, body, "oversized")
+    table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
+    ddb = emulation.client("dynamodb")
+
+    def recorded() -> list[dict[str, Any]]:
+        items = ddb.scan(TableName=table, FilterExpression="kind = :k",
+                         ExpressionAttributeValues={":k": {"S": "rejection"}})["Items"]
+        return [i for i in items if "MESSAGE_TOO_LARGE" in i["data"]["S"]]
+
+    assert wait_for(recorded, timeout=30, what="oversized rejection")
