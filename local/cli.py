@@ -3,6 +3,7 @@
 aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
 aios demo [--port N]       start it, run the sample case end to end, print what happened;
                            exits non-zero unless the case SUCCEEDED
+aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from local import audit_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -194,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument(
         "--port", type=int, default=None, help="API port (default: a free one)"
     )
+    audit_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -201,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "local":
         return local_up(args.port)
+    if args.command == "audit":
+        return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
     return demo(args.port)
 
 
