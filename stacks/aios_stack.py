@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.action_bus import ActionBus
 from stacks.api import Api
+from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
@@ -42,6 +43,12 @@ class AiosStack(Stack):
             signing_key=self.signing_key,
             action_bus=self.action_bus,
             connector_secrets=self.connector_secrets,
+        )
+        self.capability_roles = CapabilityRoles(
+            self,
+            "CapabilityRoles",
+            execute=self.functions.execute,
+            email_sender=config.email_sender,
         )
         self.case_machine = CaseMachine(
             self,

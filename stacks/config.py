@@ -51,6 +51,8 @@ class AiosConfig(BaseModel):
         default_factory=lambda: {"helpdesk": "https://helpdesk.example.com"}
     )
     alarm_email: str | None = None
+    # SES identity that email.send sends from; None leaves email.send unconfigured (it refuses).
+    email_sender: str | None = None
     model_provider: str = Field(default="offline", pattern=r"^[a-z][a-z0-9-]{0,63}$")
 
     @field_validator("log_retention_days")
@@ -81,7 +83,7 @@ class AiosConfig(BaseModel):
                 raise ValueError(f"target {name!r} must be an https URL, got {url!r}")
         return value
 
-    @field_validator("alarm_email", mode="before")
+    @field_validator("alarm_email", "email_sender", mode="before")
     @classmethod
     def _optional_email(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and value.strip() in {"", "null", "none"}):

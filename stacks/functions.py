@@ -186,10 +186,11 @@ class Functions(Construct):
             config=config,
             layers=layers,
             timeout=Duration.seconds(15),
-            environment={**common, "AIOS_IDEMPOTENCY_TABLE": idempotency.table_name},
+            # No idempotency table: a case id derives from its Idempotency-Key, so the case
+            # record itself is the idempotency record (aios.cases.submit_case).
+            environment=common,
         )
         table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
-        idempotency.grant(self.api.role, *IDEMPOTENCY_READ_WRITE)
 
         self.decide = AiosFunction(
             self,

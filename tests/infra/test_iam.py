@@ -105,7 +105,7 @@ def test_api_starts_and_reads_cases_but_cannot_sign_execute_or_answer(synth: Syn
         }
         | LEDGER_WRITE
     )
-    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= touches(synth, r, i["idempotency"])
+    assert touches(synth, r, i["idempotency"]) == set()  # the case record is the idempotency record
 
 
 def test_finalize_only_records_outcomes(synth: Synth) -> None:
@@ -211,3 +211,31 @@ def test_only_the_api_gateway_account_role_uses_a_managed_policy(synth: Synth) -
     assert len(managed) == 1
     (arns,) = managed.values()
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)
+
+
+def capability_roles(synth: Synth) -> dict[str, dict]:
+    return {k: v for k, v in synth.of_type("AWS::IAM::Role").items() if "CapabilityRoles" in k}
+
+
+def test_each_capability_role_trusts_only_the_execute_role(synth: Synth) -> None:
+    roles = capability_roles(synth)
+    assert roles, "no capability roles synthesized"
+    execute_role = role_of(synth, "execute")
+    for logical_id, role in roles.items():
+        [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRole", logical_id
+        assert statement["Principal"] == {"AWS": {"Fn::GetAtt": [execute_role, "Arn"]}}, logical_id
+
+
+def test_execute_may_assume_only_the_capability_roles(synth: Synth) -> None:
+    r = role_of(synth, "execute")
+    targets = resources_for(synth.resources, r, "sts:AssumeRole")
+    roles = capability_roles(synth)
+    assert targets and all(any(refers_to(t, role) for role in roles) for t in targets)
+    for name in ("api", "decide", "finalize"):
+        assert not any(a.startswith("sts:") for a in actions(synth.resources, role_of(synth, name)))
+
+
+def test_email_role_may_only_send_email_from_the_sender_identity(synth: Synth) -> None:
+    [email] = [k for k in capability_roles(synth) if "EmailSend" in k]
+    assert actions(synth.resources, email) == {"ses:SendEmail"}

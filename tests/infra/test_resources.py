@@ -200,7 +200,7 @@ def test_function_environments_follow_the_runtime_contract(synth: Synth) -> None
     machine_id = next(iter(synth.of_type("AWS::StepFunctions::StateMachine")))
     env = {n: synth.function(n)[1]["Properties"]["Environment"]["Variables"] for n in FUNCTIONS}
 
-    assert env["api"]["AIOS_IDEMPOTENCY_TABLE"] == {"Ref": idempotency_id}
+    assert "AIOS_IDEMPOTENCY_TABLE" not in env["api"]
     assert env["api"]["AIOS_STATE_MACHINE_ARN"] == {"Ref": machine_id}
 
     assert env["decide"]["AIOS_PLAN_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
