@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from aios import aws
 from aios.errors import ActionRejected, RetryableActionError, TerminalActionError
 from aios.execution import (
-    applied_result,
     apply_action,
     compensate_case,
     idempotent_runner,
@@ -107,7 +106,7 @@ def handle_record(record: SQSRecord) -> None:
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         _fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
         return
-    done = applied_result(action.case_id, action.index)
+    done = verified.applied
     if done is not None and not _succeed_task(message.task_token, _applied(action.action_id, done)):
         # Applied already and nobody waits for it: a replay (e.g. after the FIFO dedup window).
         replay = {"code": "ACTION_REPLAYED", "message": "the action was applied already"}

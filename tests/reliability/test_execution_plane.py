@@ -45,6 +45,8 @@ def decided(ledger, kms, plan_key):
         CaseInput(**started[0][1]), provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600
     )
     out = decision.model_dump(mode="json", by_alias=True)
+    # These tests exercise the outside call: put the sample plan's http.post action first.
+    out["actions"].sort(key=lambda a: a["capability"] != "http.post")
     return submitted["case_id"], out
 
 
@@ -136,7 +138,7 @@ def test_crash_after_the_outside_call_does_not_call_again(decided, kms, plan_key
     # The ledger write never happened (the crash); redelivery applies from the idempotency record.
     execution.apply_action(verified, _settings(peer), run_once)
     assert len(peer.requests) == 1
-    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "APPLIED"
+    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPLIED"
 
 
 def test_retryable_failure_leaves_the_action_runnable(decided, kms, plan_key, peer) -> None:
@@ -146,7 +148,7 @@ def test_retryable_failure_leaves_the_action_runnable(decided, kms, plan_key, pe
     verified = _verify(kms, plan_key, _message(out))
     with pytest.raises(RetryableActionError):
         execution.apply_action(verified, _settings(peer), run_once)
-    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "APPROVED"
+    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPROVED"
     execution.apply_action(verified, _settings(peer), run_once)
     assert [r["key"] for r in peer.requests] == [out["actions"][0]["action_id"]] * 2
 
@@ -205,7 +207,7 @@ def test_capability_outside_the_process_is_rejected(decided, kms, plan_key, monk
 
 def test_action_without_attestation_is_rejected(decided, kms, plan_key) -> None:
     case_id, out = decided
-    item = LedgerItem.get(case_pk(case_id), action_sk(0))
+    item = LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"]))
     item.update(actions=[LedgerItem.data.set({**item.data, "attestation": None})])
     with pytest.raises(AttestationMissing):
         _verify(kms, plan_key, _message(out))
@@ -216,11 +218,12 @@ def test_rejection_is_recorded_with_its_reason(decided, kms, plan_key) -> None:
     try:
         _verify(kms, plan_key, _message(out), now=datetime.now(UTC) + timedelta(hours=1))
     except PlanExpired as exc:
-        assert execution.record_outcome(case_id, 0, out["actions"][0]["action_id"], "REJECTED", exc.to_dict())
+        action = out["actions"][0]
+        assert execution.record_outcome(case_id, action["index"], action["action_id"], "REJECTED", exc.to_dict())
     audit = cases.audit_view(case_id)
     assert audit["events"][-1]["type"] == "action.rejected"
     assert audit["events"][-1]["data"]["code"] == "PLAN_EXPIRED"
-    assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "REJECTED"
+    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "REJECTED"
     assert audit["chain"]["valid"]
 
 
@@ -246,7 +249,10 @@ def test_decide_is_idempotent_per_case(decided, kms, plan_key) -> None:
         CaseInput(case_id=case_id, tenant="t1", process="ticket-triage", input=case["input"]),
         provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600,
     )
-    assert again.model_dump(mode="json", by_alias=True) == out
+    assert sorted(again.model_dump(mode="json", by_alias=True)["actions"], key=lambda a: a["index"]) == sorted(
+        out["actions"], key=lambda a: a["index"]
+    )
+    assert again.plan.model_dump(mode="json") == out["plan"]
 
 
 def test_failure_is_recorded_once_with_its_reason_and_what_was_undone(decided) -> None:

@@ -43,6 +43,8 @@ class VerifiedAction:
     message: ActionMessage
     capability: Capability
     params: BaseModel
+    applied: dict[str, Any] | None = None
+    """The recorded result when the ledger already holds the action APPLIED."""
 
 
 def _action_item(case_id: str, index: int) -> LedgerItem | None:
@@ -82,7 +84,8 @@ def verify_action(
     attestation = (item.data or {}).get("attestation") or {}
     if attestation.get("digest") != computed:
         raise AttestationMissing(f"action {action.action_id} has no attestation bound to its digest")
-    return VerifiedAction(message=message, capability=capability, params=params)
+    applied = dict(item.result or {}) if item.status == "APPLIED" else None
+    return VerifiedAction(message=message, capability=capability, params=params, applied=applied)
 
 
 def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
@@ -103,9 +106,8 @@ def apply_action(
     between the outside call and the ledger write never calls the outside system again.
     """
     action = verified.message.action
-    done = applied_result(action.case_id, action.index)
-    if done is not None:
-        return done
+    if verified.applied is not None:
+        return verified.applied
     ctx = ActionContext(
         case_id=action.case_id,
         action_id=action.action_id,
