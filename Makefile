@@ -46,6 +46,7 @@ fmt: setup
 bench: setup
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/layer_size.py
+	$(BIN)/python bench/aws_requests.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
