@@ -13,6 +13,7 @@ from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.ledger import Ledger
 from stacks.observability import Observability
@@ -35,6 +36,7 @@ class AiosStack(Stack):
         self.connector_secrets = ConnectorSecrets(
             self, "ConnectorSecrets", removal_policy=retention
         )
+        self.decision_store = DecisionStore(self, "DecisionStore", removal_policy=retention)
         self.functions = Functions(
             self,
             "Functions",
@@ -43,6 +45,7 @@ class AiosStack(Stack):
             signing_key=self.signing_key,
             action_bus=self.action_bus,
             connector_secrets=self.connector_secrets,
+            decision_store=self.decision_store,
         )
         self.capability_roles = CapabilityRoles(
             self,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -30,6 +30,15 @@ class ConfigError(ValueError):
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens (the same shape as aios.pricing.ModelPrice at runtime)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_mtok: Annotated[float, Field(ge=0)]
+    output_per_mtok: Annotated[float, Field(ge=0)]
 
 
 class AiosConfig(BaseModel):
@@ -53,7 +62,35 @@ class AiosConfig(BaseModel):
     alarm_email: str | None = None
     # SES identity that email.send sends from; None leaves email.send unconfigured (it refuses).
     email_sender: str | None = None
-    model_provider: str = Field(default="offline", pattern=r"^[a-z][a-z0-9-]{0,63}$")
+    model_provider: Literal["offline", "bedrock", "openai"] = "offline"
+    # Decision plane. Tier name -> model ids: the first is the primary, the rest the fallback
+    # chain on throttling or timeout. Prices are USD per million tokens; every model needs one
+    # (budgets reserve an estimate from it before each call).
+    model_tiers: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "small": ["anthropic.claude-3-haiku-20240307-v1:0"],
+            "large": [
+                "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "anthropic.claude-3-sonnet-20240229-v1:0",
+            ],
+        }
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {
+            "anthropic.claude-3-haiku-20240307-v1:0": ModelPrice(
+                input_per_mtok=0.25, output_per_mtok=1.25
+            ),
+            "anthropic.claude-3-5-sonnet-20240620-v1:0": ModelPrice(
+                input_per_mtok=3.0, output_per_mtok=15.0
+            ),
+            "anthropic.claude-3-sonnet-20240229-v1:0": ModelPrice(
+                input_per_mtok=3.0, output_per_mtok=15.0
+            ),
+        }
+    )
+    # 0 bypasses the model-output cache.
+    model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
+    openai_base_url: str | None = Field(default=None, validate_default=True)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -62,7 +99,7 @@ class AiosConfig(BaseModel):
             raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
-    @field_validator("http_targets", mode="before")
+    @field_validator("http_targets", "model_tiers", "model_prices", mode="before")
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -82,6 +119,44 @@ class AiosConfig(BaseModel):
             if parsed.scheme != "https" or not parsed.hostname:
                 raise ValueError(f"target {name!r} must be an https URL, got {url!r}")
         return value
+
+    @field_validator("model_tiers")
+    @classmethod
+    def _tiers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for tier, ids in value.items():
+            if not re.match(r"^[a-z][a-z0-9-]{0,31}$", tier) or not ids:
+                raise ValueError(f"tier {tier!r} needs a lowercase name and at least one model id")
+            for model_id in ids:
+                if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$", model_id):
+                    raise ValueError(f"tier {tier!r}: {model_id!r} is not a model id")
+        return value
+
+    @field_validator("model_prices")
+    @classmethod
+    def _every_model_priced(
+        cls, value: dict[str, ModelPrice], info: ValidationInfo
+    ) -> dict[str, ModelPrice]:
+        tiers = info.data.get("model_tiers") or {}
+        unpriced = sorted({m for ids in tiers.values() for m in ids} - set(value))
+        if unpriced:
+            raise ValueError(f"no price for {', '.join(unpriced)}")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _openai_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value in (None, "", "null", "none"):
+            value = None
+        if info.data.get("model_provider") == "openai" or value is not None:
+            parsed = urlparse(value or "")
+            if parsed.scheme != "https" or not parsed.hostname:
+                raise ValueError("must be an https URL when model_provider is openai")
+        return value
+
+    @property
+    def model_ids(self) -> list[str]:
+        """Every configured model id, once, in a stable order."""
+        return sorted({m for ids in self.model_tiers.values() for m in ids})
 
     @field_validator("alarm_email", "email_sender", mode="before")
     @classmethod

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
@@ -22,6 +23,7 @@ from stacks.action_bus import ActionBus
 from stacks.bundling import dependencies_layer_code
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.decision_store import DecisionStore
 from stacks.ledger import Ledger
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
@@ -152,6 +154,7 @@ class Functions(Construct):
         signing_key: SigningKey,
         action_bus: ActionBus,
         connector_secrets: ConnectorSecrets,
+        decision_store: DecisionStore,
     ) -> None:
         super().__init__(scope, id)
         self.domain_layer = lambda_.LayerVersion(
@@ -204,10 +207,20 @@ class Functions(Construct):
                 "AIOS_PLAN_KEY_ID": key.key_arn,
                 "AIOS_PLAN_TTL_SECONDS": str(config.plan_ttl_seconds),
                 "AIOS_MODEL_PROVIDER": config.model_provider,
+                "AIOS_MODEL_TIERS": json.dumps(config.model_tiers, sort_keys=True),
+                "AIOS_MODEL_PRICES": json.dumps(
+                    {m: p.model_dump() for m, p in config.model_prices.items()}, sort_keys=True
+                ),
+                "AIOS_MODEL_CACHE_TTL_SECONDS": str(config.model_cache_ttl_seconds),
+                "AIOS_DECISION_TABLE": decision_store.table.table_name,
             },
         )
         table.grant(self.decide.role, *LEDGER_READ, *LEDGER_WRITE)
         key.grant(self.decide.role, "kms:Sign", "kms:GetPublicKey")
+        decision_store.table.grant(
+            self.decide.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )
+        self._grant_models(config)
 
         self.execute = AiosFunction(
             self,
@@ -243,6 +256,41 @@ class Functions(Construct):
             environment=common,
         )
         table.grant(self.finalize.role, *LEDGER_READ, *LEDGER_WRITE)
+
+    def _grant_models(self, config: AiosConfig) -> None:
+        """decide may invoke the configured models only (Converse needs bedrock:InvokeModel),
+        or read the key of the OpenAI-compatible endpoint; the offline provider needs nothing."""
+        if config.model_provider == "bedrock":
+            stack = Stack.of(self)
+            self.decide.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel"],
+                    resources=[
+                        stack.format_arn(
+                            service="bedrock",
+                            account="",
+                            resource="foundation-model",
+                            resource_name=model_id,
+                        )
+                        for model_id in config.model_ids
+                    ],
+                )
+            )
+        elif config.model_provider == "openai":
+            self.model_api_key = secretsmanager.Secret(
+                self,
+                "ModelApiKey",
+                description='AIOS OpenAI-compatible endpoint key: JSON {"api_key": ...}',
+                secret_string_value=SecretValue.unsafe_plain_text("{}"),  # stored after deploy
+            )
+            acknowledge(
+                self.model_api_key,
+                id="AwsSolutions-SMG4",
+                reason="the key is issued by the model endpoint's operator; rotated there by hand",
+            )
+            self.model_api_key.grant_read(self.decide.role)
+            self.decide.add_environment("AIOS_OPENAI_BASE_URL", config.openai_base_url or "")
+            self.decide.add_environment("AIOS_OPENAI_SECRET_ARN", self.model_api_key.secret_arn)
 
     @property
     def all(self) -> list[AiosFunction]:

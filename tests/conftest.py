@@ -71,6 +71,22 @@ def ledger(aws: None) -> str:
 
 
 @pytest.fixture
+def decision_table(aws: None) -> str:
+    """The decision store (model-output cache and budgets) as the stack creates it."""
+    from aios.decision_store import DecisionItem, bind_decision_store
+
+    boto3.client("dynamodb").create_table(
+        TableName="decisions",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "item_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "item_key", "KeyType": "HASH"}],
+    )
+    bind_decision_store("decisions")
+    DecisionItem._connection = None
+    return "decisions"
+
+
+@pytest.fixture
 def plan_key(aws: None) -> str:
     kms = boto3.client("kms")
     key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")

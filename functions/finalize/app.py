@@ -1,4 +1,4 @@
-"""finalize: record a case's outcome (SUCCEEDED, or COMPENSATING then FAILED) and its audit event, once."""
+"""finalize: record a case's outcome (SUCCEEDED, HANDED_OFF, or COMPENSATING then FAILED) and its audit event, once."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     case_id = str(event["case_id"])
     logger.append_keys(case_id=case_id)
     status = finalize_case(
-        case_id, str(event["outcome"]), event.get("error"), event.get("compensation")
+        case_id,
+        str(event["outcome"]),
+        event.get("error"),
+        event.get("compensation"),
+        event.get("handoff"),
     )
     logger.info("case finished", extra={"status": status})
     if status in ("SUCCEEDED", "FAILED"):

@@ -44,6 +44,11 @@ def test_string_values_from_the_command_line_are_parsed() -> None:
         ("http_targets", "not json"),
         ("alarm_email", "not-an-email"),
         ("stack_name", "1-bad name"),
+        ("model_provider", "gpt"),
+        ("model_tiers", '{"small": []}'),
+        ("model_prices", '{"anthropic.claude-3-haiku-20240307-v1:0": {"input_per_mtok": 1, "output_per_mtok": 1}}'),
+        ("model_cache_ttl_seconds", "-1"),
+        ("openai_base_url", "http://plain.example.com/v1"),
     ],
 )
 def test_bad_value_is_rejected_with_a_message_naming_the_context_key(key: str, value: str) -> None:

@@ -113,12 +113,15 @@ def case_view(case_id: str) -> dict[str, Any]:
     """The case as a client sees it: status, plan, actions with their status, timestamps."""
     case = get_case(case_id)
     plan: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
     actions: list[dict[str, Any]] = []
     for item in load_case_items(case_id):
         if item.kind == "plan":
             plan = dict(item.data or {})
         elif item.kind == "action":
             actions.append(_action_view(item))
+        if item.kind in ("plan", "handoff"):
+            usage = (item.data or {}).get("usage")  # model usage and cost of the decision
     return {
         "case_id": case_id,
         "process": case.data.get("process"),
@@ -131,6 +134,8 @@ def case_view(case_id: str) -> dict[str, Any]:
         "actions": actions,
         "error": case.data.get("error"),
         "compensation": case.data.get("compensation"),
+        "handoff": case.data.get("handoff"),
+        "usage": usage,
     }
 
 
@@ -149,6 +154,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "SUCCEEDED": OPEN,
     "COMPENSATING": OPEN,
     "FAILED": (*OPEN, "COMPENSATING"),
+    # The decision plane gave the case to a person (budget exhausted, invalid model output).
+    "HANDED_OFF": OPEN,
 }
 
 
@@ -157,6 +164,7 @@ def finalize_case(
     outcome: str,
     error: dict[str, Any] | None = None,
     compensation: dict[str, Any] | None = None,
+    handoff: dict[str, Any] | None = None,
 ) -> str:
     """Move a case towards its end once: SUCCEEDED, or COMPENSATING then FAILED.
 
@@ -170,6 +178,11 @@ def finalize_case(
         return case.status
     reason = _reason(error) if error else None
     undone = _compensation(compensation) if compensation else None
+    handed = (
+        {"reason": str(handoff.get("reason", "")), "detail": str(handoff.get("detail", ""))[:2000]}
+        if handoff
+        else None
+    )
 
     def changes(current: Any) -> list[Any]:
         data = dict(current.data)
@@ -177,9 +190,15 @@ def finalize_case(
             data["error"] = reason
         if undone is not None:
             data["compensation"] = undone
+        if handed is not None:
+            data["handoff"] = handed
         return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
 
-    details = {k: v for k, v in (("error", reason), ("compensation", undone)) if v is not None}
+    details = {
+        k: v
+        for k, v in (("error", reason), ("compensation", undone), ("handoff", handed))
+        if v is not None
+    }
     try:
         commit(
             case_id,

@@ -49,6 +49,36 @@ class SpecError(AiosError):
     code = "INVALID_PROCESS_SPEC"
 
 
+class BudgetExhausted(AiosError):
+    """The tenant's daily budget for the process cannot cover the next model call."""
+
+    code = "BUDGET_EXHAUSTED"
+
+
+class ModelThrottled(AiosError):
+    """The model refused for now (throttling, overload): try the next model in the chain."""
+
+    code = "MODEL_THROTTLED"
+
+
+class ModelTimeout(AiosError):
+    """The model did not answer in time: try the next model in the chain."""
+
+    code = "MODEL_TIMEOUT"
+
+
+class ModelUnavailable(AiosError):
+    """Every model of a tier's fallback chain was throttled or timed out."""
+
+    code = "MODEL_UNAVAILABLE"
+
+
+class ProviderError(AiosError):
+    """The provider failed in a way another attempt will not fix (auth, bad request)."""
+
+    code = "PROVIDER_ERROR"
+
+
 # Execution plane: reasons an action is refused before anything is applied.
 class ActionRejected(AiosError):
     """The action failed verification; it is never applied and never retried."""

@@ -1,27 +1,37 @@
-"""The decision plane: classify, plan, validate, gate, sign, and record the proposal."""
+"""The decision plane: classify, plan, validate, gate, sign, and record the proposal.
+
+Classification runs on the process's small tier and escalates to the large tier when its
+confidence is low; planning runs on the large tier. Model calls go through `aios.tiering`
+(cache, budget, fallback chain). The prompt versions used are recorded with the plan.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from aios.capabilities import get_capability
-from aios.errors import AiosError, InvalidPlan
+from aios.errors import AiosError, BudgetExhausted, InvalidPlan
 from aios.ledger import LedgerItem, Put, action_sk, case_pk, commit, load_case_items
 from aios.ledger.repository import now_iso
+from aios.model_cache import normalize
 from aios.plans import (
     ActionSpec,
     Classification,
     Decision,
+    Handoff,
     ModelPlan,
     PlannedAction,
     parse_model_json,
 )
 from aios.policy import gate_for
-from aios.providers import ModelProvider, ModelRequest
+from aios.prompts import load_prompt
+from aios.providers import ModelProvider, ModelRequest, Task
 from aios.signing import KmsClient, SignedPlan, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
+from aios.tiering import Answer, ModelConfig, Usage, call_model, offline_config, remember
 
 STATUS_FOR_GATE = {"auto": "APPROVED", "approve": "PROPOSED", "deny": "SKIPPED"}
 
@@ -74,42 +84,228 @@ def propose_actions(
 
 def _existing_decision(case_id: str) -> Decision | None:
     plan: dict[str, Any] | None = None
+    handoff: dict[str, Any] | None = None
     actions: list[PlannedAction] = []
     for item in load_case_items(case_id):
         if item.kind == "plan":
             plan = dict(item.data or {})
+        elif item.kind == "handoff":
+            handoff = dict(item.data or {})
         elif item.kind == "action":
             data = item.data or {}
             actions.append(PlannedAction.model_validate(data["planned"]))
+    if handoff is not None:
+        return Decision(
+            plan=None,
+            actions=[],
+            summary=handoff["summary"],
+            handoff=Handoff.model_validate(handoff["handoff"]),
+            usage=handoff.get("usage"),
+        )
     if plan is None:
         return None
     return Decision(
-        plan=SignedPlan.model_validate(plan["signed"]), actions=actions, summary=plan["summary"]
+        plan=SignedPlan.model_validate(plan["signed"]),
+        actions=actions,
+        summary=plan["summary"],
+        usage=plan.get("usage"),
+    )
+
+
+T = TypeVar("T")
+REPAIR_NOTE = (
+    "Your previous answer was rejected: {error}\n"
+    "Answer again with JSON valid against the schema, using only the allowed capabilities."
+)
+
+
+def _ask(
+    models: ModelConfig,
+    usage: Usage,
+    case: CaseInput,
+    spec: ProcessSpec,
+    *,
+    task: Task,
+    tier: str,
+    data: dict[str, Any],
+    context: dict[str, Any],
+    cache_input: Any,
+    validate: Callable[[str], T],
+) -> T:
+    """One validated answer: the model's, or after one repair attempt that carries the error.
+
+    Raises InvalidPlan when the repaired answer is still invalid (the case goes to a person).
+    """
+    template = load_prompt(spec.decision.prompts[task])
+    usage.prompts[task] = template.version
+    schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
+
+    def request(repair: str) -> ModelRequest:
+        system, prompt = template.render(
+            process=spec.name,
+            input=data,
+            capabilities=_capability_catalogue(spec),
+            classification=context.get("classification", {}),
+            schema=schema,
+            repair=repair,
+        )
+        return ModelRequest(
+            task=task,
+            process=case.process,
+            input=data,
+            capabilities=spec.capabilities,
+            context={**context, **({"repair": repair} if repair else {})},
+            system=system,
+            prompt=prompt,
+            output_schema=schema,
+            max_tokens=spec.decision.max_output_tokens[task],
+        )
+
+    answer = call_model(
+        models,
+        usage,
+        request=request(""),
+        prompt_version=template.version,
+        cache_input=cache_input,
+        tenant=case.tenant,
+        tier=tier,
+        budget=spec.decision.budget,
+    )
+    try:
+        result = validate(answer.response.text)
+    except InvalidPlan as first:
+        usage.repairs += 1
+        repaired = call_model(
+            models,
+            usage,
+            request=request(REPAIR_NOTE.format(error=first.message[:1500])),
+            prompt_version=template.version,
+            cache_input=None,
+            tenant=case.tenant,
+            tier=tier,
+            budget=spec.decision.budget,
+        )
+        result = validate(repaired.response.text)
+        if answer.cache_key:
+            remember(models, Answer(repaired.response, answer.cache_key, cached=False))
+        return result
+    remember(models, answer)
+    return result
+
+
+def _capability_catalogue(spec: ProcessSpec) -> dict[str, Any]:
+    """The allowed capabilities with their parameter schemas, as the planning prompt shows them."""
+    return {
+        name: get_capability(name, spec.allowed).params_model.model_json_schema()
+        for name in spec.capabilities
+    }
+
+
+def _parse_classification(text: str) -> Classification:
+    parsed: Classification = parse_model_json(text, Classification)
+    return parsed
+
+
+def _classify(
+    models: ModelConfig, usage: Usage, case: CaseInput, spec: ProcessSpec
+) -> Classification:
+    """Classify on the small tier; escalate to the planning tier when confidence is low."""
+    fields = spec.decision.classify_fields
+    data = {k: v for k, v in case.input.items() if fields is None or k in fields}
+
+    def ask(tier: str) -> Classification:
+        return _ask(
+            models,
+            usage,
+            case,
+            spec,
+            task="classify",
+            tier=tier,
+            data=data,
+            context={},
+            cache_input=normalize(data, fold=True),
+            validate=_parse_classification,
+        )
+
+    classification = ask(spec.decision.classify_tier)
+    if (
+        classification.confidence < spec.decision.escalate_below
+        and spec.decision.plan_tier != spec.decision.classify_tier
+    ):
+        usage.escalated = True
+        classification = ask(spec.decision.plan_tier)
+    usage.confidence = classification.confidence
+    return classification
+
+
+def _plan(
+    models: ModelConfig,
+    usage: Usage,
+    case: CaseInput,
+    spec: ProcessSpec,
+    classification: Classification,
+    plan_id: str,
+) -> tuple[ModelPlan, list[PlannedAction]]:
+    """Plan on the large tier; every action validated and gated by code."""
+
+    def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
+        plan: ModelPlan = parse_model_json(text, ModelPlan)
+        return plan, propose_actions(spec, case, plan_id, plan)
+
+    return _ask(
+        models,
+        usage,
+        case,
+        spec,
+        task="plan",
+        tier=spec.decision.plan_tier,
+        data=case.input,
+        context={"classification": classification.model_dump()},
+        cache_input={
+            "input": normalize(case.input, fold=False),
+            "classification": classification.model_dump(),
+        },
+        validate=validate,
     )
 
 
 def decide_case(
     case: CaseInput,
     *,
-    provider: ModelProvider,
     kms: KmsClient,
     key_id: str,
     ttl_seconds: int,
+    provider: ModelProvider | None = None,
+    models: ModelConfig | None = None,
 ) -> Decision:
-    """Plan a case and record its signed proposal; a retry returns the plan already made."""
+    """Plan a case and record its signed proposal, or hand it to a person; once per case.
+
+    A retry returns the decision already recorded. Nothing the model says is trusted: its
+    answers are parsed strictly, actions must name allowed capabilities with valid params,
+    gates come from the spec's policy. An exhausted budget (no model call is made) or an answer
+    still invalid after one repair hands the case off with no actions and nothing signed.
+    """
     existing = _existing_decision(case.case_id)
     if existing is not None:
         return existing
+    if models is None:
+        if provider is None:
+            raise ValueError("decide_case needs a provider or a model config")
+        models = offline_config(provider)
     spec = get_spec(case.process)
-    request = {"process": case.process, "input": case.input, "capabilities": spec.capabilities}
-    classified = provider.complete(ModelRequest(task="classify", **request))
-    classification: Classification = parse_model_json(classified.text, Classification)
-    planned_text = provider.complete(
-        ModelRequest(task="plan", context={"classification": classification.model_dump()}, **request)
-    )
-    plan: ModelPlan = parse_model_json(planned_text.text, ModelPlan)
     plan_id = plan_id_for(case.case_id)
-    actions = propose_actions(spec, case, plan_id, plan)
+    usage = Usage()
+    classification: Classification | None = None
+    try:
+        classification = _classify(models, usage, case, spec)
+        plan, actions = _plan(models, usage, case, spec, classification, plan_id)
+    except BudgetExhausted as exc:
+        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
+        return _hand_off(case, handoff, usage, classification)
+    except InvalidPlan as exc:
+        detail = f"model output invalid after one repair: {exc.message}"[:2000]
+        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
+        return _hand_off(case, handoff, usage, classification)
     signed = sign_plan(
         kms,
         new_envelope(
@@ -122,13 +318,43 @@ def decide_case(
             ttl_seconds=ttl_seconds,
         ),
     )
-    usage = {
-        "model_ids": sorted({classified.model_id, planned_text.model_id}),
-        "input_tokens": classified.input_tokens + planned_text.input_tokens,
-        "output_tokens": classified.output_tokens + planned_text.output_tokens,
-    }
-    _record_decision(case, spec, signed, actions, plan.summary, classification, usage)
-    return Decision(plan=signed, actions=actions, summary=plan.summary)
+    recorded = usage.to_dict()
+    _record_decision(case, spec, signed, actions, plan.summary, classification, recorded)
+    return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+
+
+def _hand_off(
+    case: CaseInput, handoff: Handoff, usage: Usage, classification: Classification | None
+) -> Decision:
+    """Record that the case waits for a person (reason on the audit chain); no plan, no actions."""
+    at = now_iso()
+    recorded = usage.to_dict()
+    summary = f"handed to a person: {handoff.reason}"
+    item = LedgerItem(
+        case_pk(case.case_id),
+        "HANDOFF",
+        kind="handoff",
+        status=handoff.reason,
+        data={
+            "summary": summary,
+            "handoff": handoff.model_dump(),
+            "classification": classification.model_dump() if classification else None,
+            "usage": recorded,
+        },
+        created_at=at,
+        updated_at=at,
+    )
+    commit(
+        case.case_id,
+        [
+            ("case.running", {}),
+            ("decision.handed_off", {**handoff.model_dump(), "usage": recorded}),
+        ],
+        ops=(Put(item),),
+        case_actions=[LedgerItem.status.set("RUNNING")],
+        case_condition=LedgerItem.status == "RECEIVED",
+    )
+    return Decision(plan=None, actions=[], summary=summary, handoff=handoff, usage=recorded)
 
 
 def _record_decision(

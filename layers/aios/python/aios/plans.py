@@ -73,14 +73,28 @@ class PlannedAction(ActionSpec):
         return ActionSpec.model_validate(self.model_dump(include=set(ActionSpec.model_fields)))
 
 
-class Decision(BaseModel):
-    """What Decide returns to the state machine."""
+HandoffReason = Literal["BUDGET_EXHAUSTED", "INVALID_MODEL_OUTPUT"]
+
+
+class Handoff(BaseModel):
+    """Why the decision plane gave the case to a person instead of proposing a plan."""
 
     model_config = ConfigDict(extra="forbid")
 
-    plan: SignedPlan
+    reason: HandoffReason
+    detail: str = Field(default="", max_length=2000)
+
+
+class Decision(BaseModel):
+    """What Decide returns to the state machine: a signed plan, or a handoff and no actions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: SignedPlan | None
     actions: list[PlannedAction]
     summary: str
+    handoff: Handoff | None = None
+    usage: dict[str, Any] | None = None
 
 
 class ActionMessage(BaseModel):

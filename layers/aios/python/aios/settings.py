@@ -33,8 +33,22 @@ class Settings(BaseModel):
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
     tenant: str = Field(default="default", alias="AIOS_TENANT")
+    # Decision plane: tiers map to model ids (first = primary, rest = fallback chain); prices
+    # are USD per million tokens, {"model": {"input_per_mtok": ..., "output_per_mtok": ...}}.
+    model_tiers: dict[str, list[str]] = Field(default_factory=dict, alias="AIOS_MODEL_TIERS")
+    model_prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict, alias="AIOS_MODEL_PRICES"
+    )
+    decision_table: str = Field(default="", alias="AIOS_DECISION_TABLE")
+    model_cache_ttl_seconds: int = Field(
+        default=0, ge=0, le=30 * 24 * 3600, alias="AIOS_MODEL_CACHE_TTL_SECONDS"
+    )
+    openai_base_url: str = Field(default="", alias="AIOS_OPENAI_BASE_URL")
+    openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
 
-    @field_validator("http_targets", "capability_roles", mode="before")
+    @field_validator(
+        "http_targets", "capability_roles", "model_tiers", "model_prices", mode="before"
+    )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):

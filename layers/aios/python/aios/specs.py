@@ -33,6 +33,59 @@ class Policy(BaseModel):
         return Risk.parse(self.auto_max_risk)
 
 
+class Budget(BaseModel):
+    """Daily model spend allowed per tenant for the process; enforced before each call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    daily_usd: float = Field(default=5.0, gt=0, le=1_000_000)
+    daily_tokens: int = Field(default=2_000_000, ge=1)
+
+
+class DecisionSpec(BaseModel):
+    """How the decision plane decides the process: tiers, escalation, prompts and budget.
+
+    Tiers are names ("small", "large"); deploy-time config maps each to its model ids (the
+    first is the primary, the rest the fallback chain). `classify_fields` are the input fields
+    the classifier sees (None: all), so identifiers that do not change the class (ticket id,
+    email) do not defeat the output cache.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    classify_tier: str = Field(default="small", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    plan_tier: str = Field(default="large", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    escalate_below: float = Field(default=0.7, ge=0, le=1)
+    classify_fields: list[str] | None = None
+    prompts: dict[str, str] = Field(
+        default_factory=lambda: {"classify": "default.classify.v1", "plan": "default.plan.v1"}
+    )
+    max_output_tokens: dict[str, int] = Field(
+        default_factory=lambda: {"classify": 300, "plan": 1500}
+    )
+    budget: Budget = Field(default_factory=Budget)
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts_exist(cls, value: dict[str, str]) -> dict[str, str]:
+        from aios.prompts import load_prompt
+
+        if set(value) != {"classify", "plan"}:
+            raise ValueError("prompts must name exactly a 'classify' and a 'plan' template")
+        for task, name in value.items():
+            if f".{task}." not in name:
+                raise ValueError(f"prompt {name!r} is not a {task} template")
+            load_prompt(name)
+        return value
+
+    @field_validator("max_output_tokens")
+    @classmethod
+    def _output_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        if set(value) != {"classify", "plan"} or not all(1 <= v <= 32_000 for v in value.values()):
+            raise ValueError("max_output_tokens needs 'classify' and 'plan', each 1-32000")
+        return value
+
+
 class ProcessSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +97,7 @@ class ProcessSpec(BaseModel):
     capabilities: list[str] = Field(min_length=1)
     entity_key: str
     policy: Policy = Field(default_factory=Policy)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
 
     @field_validator("capabilities")
     @classmethod
@@ -59,6 +113,10 @@ class ProcessSpec(BaseModel):
         required = set(self.input_schema.get("required", []))
         if not fields <= required:
             raise ValueError(f"entity_key uses fields that are not required: {fields - required}")
+        known = set(self.input_schema.get("properties", {}))
+        unknown_fields = set(self.decision.classify_fields or ()) - known
+        if unknown_fields:
+            raise ValueError(f"decision.classify_fields not in input_schema: {unknown_fields}")
         try:
             self.validate_input(self.example_input)
         except InvalidInput as exc:

@@ -1,0 +1,74 @@
+"""The decision plane end to end: usage and cost on GET /cases/{id}, and a case handed to a
+person when its tenant's budget is exhausted (no model call, status HANDED_OFF with reason)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from tests.local.conftest import wait_for
+from tests.local.test_end_to_end import example, finished_case, submit
+
+pytestmark = pytest.mark.slow
+
+
+def _decision_table(emulation: Any) -> str:
+    env = emulation.deployment.functions["decide"].environment
+    return str(env["AIOS_DECISION_TABLE"])
+
+
+def test_case_shows_model_usage_and_cost_by_tier(emulation: Any) -> None:
+    process, body = example(emulation.api_url)
+    body = {**body, "subject": f"Charged twice {uuid.uuid4().hex[:8]}"}
+    case_id = submit(emulation.api_url, process, body).json()["case_id"]
+    case = finished_case(emulation.api_url, case_id)
+    usage = case["usage"]
+    assert case["status"] == "SUCCEEDED", case.get("error")
+    assert usage["calls"] == 2 and set(usage["by_tier"]) == {"small", "large"}
+    assert usage["cost_usd"] > 0 and usage["input_tokens"] > 0
+    assert usage["cache"] == {"hits": 0, "misses": 2}
+    assert case["plan"]["usage"] == usage and usage["prompts"]["plan"].startswith(
+        "ticket-triage.plan.v1@"
+    )
+
+
+def test_exhausted_budget_hands_the_case_to_a_person(emulation: Any) -> None:
+    table = _decision_table(emulation)
+    ddb = emulation.client("dynamodb")
+    day = datetime.now(UTC).date().isoformat()
+    tenant = emulation.deployment.functions["api"].environment.get("AIOS_TENANT", "default")
+    # Another tenant's exhausted budget must not matter; this tenant's must.
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day}"},
+            "kind": {"S": "budget"},
+            "spent_micros": {"N": str(10**12)},
+            "spent_tokens": {"N": "0"},
+        },
+    )
+    try:
+        process, body = example(emulation.api_url)
+        case_id = submit(emulation.api_url, process, {**body, "ticket_id": "T-990001"}).json()[
+            "case_id"
+        ]
+
+        def handed_off() -> dict[str, Any] | None:
+            case = requests.get(f"{emulation.api_url}/cases/{case_id}", timeout=10).json()
+            return case if case["status"] not in ("RECEIVED", "RUNNING") else None
+
+        case = wait_for(handed_off, timeout=60, what=f"case {case_id} to be handed off")
+    finally:
+        ddb.delete_item(
+            TableName=table, Key={"item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day}"}}
+        )
+    assert case["status"] == "HANDED_OFF"
+    assert case["handoff"]["reason"] == "BUDGET_EXHAUSTED"
+    assert case["actions"] == [] and case["plan"] is None and case["usage"]["calls"] == 0
+    audit = requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()
+    types = [e["type"] for e in audit["events"]]
+    assert types[-2:] == ["decision.handed_off", "case.handed_off"] and audit["chain"]["valid"]
