@@ -125,7 +125,9 @@ def demo(port: int | None) -> int:
         if status != 200 or not listing.get("processes"):
             print(f"GET /processes failed: {status} {listing}")
             return 1
-        process = listing["processes"][0]
+        # The demo runs unattended: the fully automatic sample, not one that waits for people.
+        processes = listing["processes"]
+        process = next((p for p in processes if p["name"] == "ticket-triage"), processes[0])
         _section(f"submit a {process['name']} case")
         print(_dump(process["example_input"]))
         status, submitted = _http(

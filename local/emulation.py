@@ -245,7 +245,38 @@ class Emulation:
             api_id=self.deployment.api_id or "local",
             account=self.account,
         ).start()
+        self._seed_approvals()
         self._timed("serve", t)
+
+    def _seed_approvals(self) -> None:
+        """Approval links point at the local API and Slack at the receiver (`/slack/<method>`);
+        the approvals secret gets local Slack credentials; the SES sender is verified."""
+        assert self.runtime is not None and self.deployment is not None
+        self.runtime.overrides["AIOS_PUBLIC_API_URL"] = self.api_url
+        self.runtime.overrides["AIOS_SLACK_API_URL"] = f"{self.receiver_url}/slack"
+        for spec in self.deployment.functions.values():
+            sender = spec.environment.get("AIOS_APPROVALS_SENDER")
+            if sender:
+                self.client("ses").verify_email_identity(EmailAddress=sender)
+            secret_id = spec.environment.get("AIOS_APPROVALS_SECRET_ARN")
+            if secret_id:
+                sm = self.client("secretsmanager")
+                values = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
+                if not values.get("slack_signing_secret"):
+                    values["slack_bot_token"] = f"xoxb-local-{secrets.token_hex(8)}"
+                    values["slack_signing_secret"] = secrets.token_hex(16)
+                    sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+
+    def ses_outbox(self) -> list[dict[str, Any]]:
+        """Emails sent through the emulated SES (moto runs in this process): source,
+        destinations, subject and body (moto keeps the HTML part when there is one)."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[self.account][self.region]
+        return [
+            {"source": m.source, "destinations": m.destinations, "subject": m.subject, "body": m.body}
+            for m in list(backend.sent_messages)
+        ]
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer

@@ -8,7 +8,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from stacks.action_bus import ActionBus
-from stacks.api import Api
+from stacks.api import STAGE, Api
+from stacks.approvals import PUBLIC_ROUTES, Approvals
 from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
@@ -16,6 +17,7 @@ from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.ledger import Ledger
+from stacks.memory import Memory
 from stacks.observability import Observability
 from stacks.signing_key import SigningKey
 
@@ -53,11 +55,29 @@ class AiosStack(Stack):
             execute=self.functions.execute,
             email_sender=config.email_sender,
         )
+        self.approvals = Approvals(
+            self,
+            "Approvals",
+            config=config,
+            ledger=self.ledger,
+            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            removal_policy=retention,
+        )
+        self.memory = Memory(
+            self,
+            "Memory",
+            config=config,
+            ledger=self.ledger,
+            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            removal_policy=retention,
+        )
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",
+            memory=self.memory.recall.function,
             decide=self.functions.decide.function,
             finalize=self.functions.finalize.function,
+            approval_request=self.approvals.request.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
         )
@@ -69,6 +89,17 @@ class AiosStack(Stack):
             handler=self.functions.api.function,
             access_log_group=log_group(self, "ApiAccessLogs", config),
         )
+        self.api.add_public_routes(
+            self.approvals.answer.function,
+            PUBLIC_ROUTES,
+            reason="approval links and Slack interactions: the HMAC link token or Slack's "
+            "request signature is the credential, checked by the approvals function",
+        )
+        self.approvals.attach(
+            self.case_machine.state_machine,
+            self.api.rest_api,
+            STAGE,
+        )
         self.observability = Observability(
             self,
             "Observability",
@@ -76,7 +107,7 @@ class AiosStack(Stack):
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
             dead_letter_queue=self.action_bus.dead_letter_queue,
-            functions=self.functions.all,
+            functions=[*self.functions.all, *self.approvals.all, *self.memory.functions],
             rest_api=self.api.rest_api,
         )
 

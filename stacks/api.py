@@ -11,6 +11,7 @@ from constructs import Construct
 from stacks.config import AiosConfig
 from stacks.nag import acknowledge
 
+STAGE = "v1"
 # (method, path) of every route; the api function dispatches on the same table.
 ROUTES = (
     ("GET", "/processes"),
@@ -49,7 +50,7 @@ class Api(Construct):
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
-                stage_name="v1",
+                stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(access_log_group),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=True,
@@ -152,6 +153,29 @@ class Api(Construct):
             )
             plan.add_api_stage(stage=self.rest_api.deployment_stage)
             plan.add_api_key(self.api_key)
+
+    def add_public_routes(
+        self, handler: lambda_.IFunction, routes: tuple[tuple[str, str], ...], *, reason: str
+    ) -> None:
+        """Routes without IAM or API key: `handler` authenticates each request itself."""
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        for verb, path in routes:
+            params = {
+                f"method.request.path.{part[1:-1]}": True
+                for part in path.split("/")
+                if part.startswith("{")
+            }
+            method = self.rest_api.root.resource_for_path(path).add_method(
+                verb,
+                integration,
+                authorization_type=apigw.AuthorizationType.NONE,
+                api_key_required=False,
+                request_validator=self.validator,
+                request_parameters=params or None,
+            )
+            self.methods.append(method)
+            for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(method, id=finding, reason=reason)
 
     @property
     def url(self) -> str:

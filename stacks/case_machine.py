@@ -32,6 +32,8 @@ class CaseMachine(Construct):
         *,
         decide: lambda_.IFunction,
         finalize: lambda_.IFunction,
+        approval_request: lambda_.IFunction,
+        memory: lambda_.IFunction,
         action_queue: sqs.IQueue,
         log_group: logs.ILogGroup,
     ) -> None:
@@ -45,6 +47,8 @@ class CaseMachine(Construct):
             definition_substitutions={
                 "DecideFunctionArn": decide.function_arn,
                 "FinalizeFunctionArn": finalize.function_arn,
+                "ApprovalRequestFunctionArn": approval_request.function_arn,
+                "MemoryFunctionArn": memory.function_arn,
                 "ActionQueueUrl": action_queue.queue_url,
             },
             logs=sfn.LogOptions(
@@ -56,7 +60,12 @@ class CaseMachine(Construct):
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
-                resources=[decide.function_arn, finalize.function_arn],
+                resources=[
+                    decide.function_arn,
+                    finalize.function_arn,
+                    approval_request.function_arn,
+                    memory.function_arn,
+                ],
             )
         )
         self.state_machine.add_to_role_policy(

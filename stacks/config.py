@@ -47,6 +47,8 @@ class AiosConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stack_name: str = Field(default="AiosKit", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    # Vector memory engine (stacks/memory.py): off by default, Serverless has an OCU floor.
+    memory_engine: Literal["none", "serverless", "managed"] = "none"
     retention: Literal["retain", "destroy"] = "retain"
     log_retention_days: int = 30
     api_auth: Literal["iam", "api_key"] = "iam"
@@ -62,6 +64,9 @@ class AiosConfig(BaseModel):
     alarm_email: str | None = None
     # SES identity that email.send sends from; None leaves email.send unconfigured (it refuses).
     email_sender: str | None = None
+    # Human approvals: the SES identity approval emails come from, and Slack's Web API base.
+    approvals_sender: str = Field(default="approvals@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https://[^\s]+$")
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     # Decision plane. Tier name -> model ids: the first is the primary, the rest the fallback
     # chain on throttling or timeout. Prices are USD per million tokens; every model needs one

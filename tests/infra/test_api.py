@@ -15,6 +15,12 @@ ROUTES = {
     ("GET", "/cases/{case_id}/audit"),
     ("GET", "/openapi.json"),
 }
+# Public: the approvals function checks the link token or Slack's signature itself.
+PUBLIC_ROUTES = {
+    ("GET", "/approvals/{approval_id}"),
+    ("POST", "/approvals/{approval_id}"),
+    ("POST", "/slack/interactions"),
+}
 
 
 def path_of(synth: Synth, resource_id: str) -> str:
@@ -41,7 +47,7 @@ def routes(synth: Synth) -> dict[tuple[str, str], dict]:
 
 
 def test_exactly_the_five_routes_exist_and_none_is_a_proxy(synth: Synth) -> None:
-    assert set(routes(synth)) == ROUTES
+    assert set(routes(synth)) == ROUTES | PUBLIC_ROUTES
     for resource in synth.of_type("AWS::ApiGateway::Resource").values():
         assert "+" not in resource["Properties"]["PathPart"]
 
@@ -49,6 +55,8 @@ def test_exactly_the_five_routes_exist_and_none_is_a_proxy(synth: Synth) -> None
 def test_every_method_requires_iam_and_proxies_to_the_api_function(synth: Synth) -> None:
     api_id, _ = synth.function("api")
     for route, method in routes(synth).items():
+        if route in PUBLIC_ROUTES:
+            continue
         assert method["AuthorizationType"] == "AWS_IAM", route
         assert not method.get("ApiKeyRequired", False), route
         integration = method["Integration"]
@@ -68,7 +76,7 @@ def test_path_parameters_are_required(synth: Synth) -> None:
 def test_api_key_mode_requires_keys_and_a_throttled_usage_plan(synth_variant: Synth) -> None:
     for route, method in routes(synth_variant).items():
         assert method["AuthorizationType"] == "NONE", route
-        assert method["ApiKeyRequired"] is True, route
+        assert method["ApiKeyRequired"] is (route not in PUBLIC_ROUTES), route
     synth_variant.assertions.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     synth_variant.assertions.has_resource_properties(
         "AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 7, "BurstLimit": 9}}
@@ -101,3 +109,13 @@ def test_throttling_follows_config(synth_variant: Synth) -> None:
     stage = next(iter(synth_variant.of_type("AWS::ApiGateway::Stage").values()))["Properties"]
     (settings,) = stage["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (7, 9)
+
+
+def test_only_the_approval_routes_are_public_and_they_reach_the_approvals_function(
+    synth: Synth,
+) -> None:
+    approvals_id, _ = synth.function("approvals")
+    for route, method in routes(synth).items():
+        public = route in PUBLIC_ROUTES
+        assert (method["AuthorizationType"] == "NONE") is public, route
+        assert refers_to(method["Integration"]["Uri"], approvals_id) is public, route

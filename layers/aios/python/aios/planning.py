@@ -52,7 +52,11 @@ def plan_id_for(case_id: str) -> str:
 
 
 def propose_actions(
-    spec: ProcessSpec, case: CaseInput, plan_id: str, plan: ModelPlan
+    spec: ProcessSpec,
+    case: CaseInput,
+    plan_id: str,
+    plan: ModelPlan,
+    confidence: float | None = None,
 ) -> list[PlannedAction]:
     """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan."""
     entity_key = spec.entity_key_for(case.input)
@@ -76,7 +80,9 @@ def propose_actions(
         )
         planned.append(
             PlannedAction(
-                **action.model_dump(), gate=gate_for(capability, spec.policy), digest=action.digest()
+                **action.model_dump(),
+                gate=gate_for(capability, spec.policy, params, confidence),
+                digest=action.digest(),
             )
         )
     return planned
@@ -250,7 +256,7 @@ def _plan(
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
-        return plan, propose_actions(spec, case, plan_id, plan)
+        return plan, propose_actions(spec, case, plan_id, plan, classification.confidence)
 
     return _ask(
         models,

@@ -33,6 +33,10 @@ class Settings(BaseModel):
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
     tenant: str = Field(default="default", alias="AIOS_TENANT")
+    approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
+    approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
+    public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
+    slack_api_url: str = Field(default="https://slack.com/api", alias="AIOS_SLACK_API_URL")
     # Decision plane: tiers map to model ids (first = primary, rest = fallback chain); prices
     # are USD per million tokens, {"model": {"input_per_mtok": ..., "output_per_mtok": ...}}.
     model_tiers: dict[str, list[str]] = Field(default_factory=dict, alias="AIOS_MODEL_TIERS")

@@ -12,12 +12,95 @@ import string
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aios.capabilities import Risk, capability_names
 from aios.errors import InvalidInput, ProcessNotFound, SpecError
+
+
+class Approver(BaseModel):
+    """A person who may decide an approval: reached by email, Slack, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    slack_user: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,30}$")
+
+
+class Threshold(BaseModel):
+    """A parameter test, e.g. ``{"param": "body.amount", "op": ">", "value": 50}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    param: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float | int | str | bool
+
+
+class EscalationLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approvers: list[str] = Field(min_length=1)
+    timeout_seconds: int = Field(ge=1, le=365 * 24 * 3600)
+
+
+class ApprovalRule(BaseModel):
+    """When an action needs people, which people, how many of them, and for how long.
+
+    A rule matches when every condition it names holds: the capability, the risk at least
+    `min_risk`, every parameter threshold, and the model's confidence below
+    `confidence_below`. The first matching rule of the policy applies.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    capabilities: list[str] = Field(default_factory=list)
+    min_risk: str | None = Field(default=None, pattern="^(low|medium|high)$")
+    params: list[Threshold] = Field(default_factory=list)
+    confidence_below: float | None = Field(default=None, ge=0, le=1)
+    approvers: list[str] = Field(min_length=1)
+    quorum: int = Field(default=1, ge=1)
+    timeout_seconds: int = Field(default=86400, ge=1, le=365 * 24 * 3600)
+    escalation: list[EscalationLevel] = Field(default_factory=list)
+    on_final_timeout: Literal["reject", "fail"] = "reject"
+    on_reject: Literal["continue", "fail"] = "continue"
+    max_change_rounds: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _quorum_reachable(self) -> ApprovalRule:
+        if len(set(self.approvers)) != len(self.approvers):
+            raise ValueError(f"rule {self.name}: approvers must be distinct")
+        if self.quorum > len(self.approvers):
+            raise ValueError(f"rule {self.name}: quorum {self.quorum} > {len(self.approvers)} approvers")
+        return self
+
+
+class ApprovalPolicy(BaseModel):
+    """The people of a process and its approval rules (see `aios.approvals`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approvers: dict[str, Approver] = Field(default_factory=dict)
+    slack_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,30}$")
+    rules: list[ApprovalRule] = Field(default_factory=list)
+    default_rule: str | None = None
+    """The rule for an action that needs approval by risk alone; without one it is denied."""
+    remind_after: float = Field(default=0.5, gt=0, lt=1)
+    """Share of a level's timeout after which the reminders function nudges the approvers."""
+
+    @model_validator(mode="after")
+    def _known_people(self) -> ApprovalPolicy:
+        for rule in self.rules:
+            named = [*rule.approvers, *(a for level in rule.escalation for a in level.approvers)]
+            unknown = sorted(set(named) - set(self.approvers))
+            if unknown:
+                raise ValueError(f"rule {rule.name} names unknown approvers: {', '.join(unknown)}")
+        if self.default_rule and self.default_rule not in {r.name for r in self.rules}:
+            raise ValueError(f"default_rule {self.default_rule!r} is not a rule")
+        return self
 
 
 class Policy(BaseModel):
@@ -27,6 +110,7 @@ class Policy(BaseModel):
 
     auto_max_risk: str = Field(default="low", pattern="^(low|medium|high)$")
     deny: list[str] = Field(default_factory=list)
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
 
     @property
     def auto_max(self) -> Risk:

@@ -65,8 +65,43 @@ def _plan_ticket(data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
     }
 
 
+def _classify_refund(data: dict[str, Any]) -> dict[str, Any]:
+    return {"intent": "refund", "urgency": "normal", "language": "en", "risk": "medium", "confidence": 0.8}
+
+
+_AMOUNT = re.compile(r"\bamount\s*(?:to|=|:)?\s*([0-9]+(?:\.[0-9]{1,2})?)", re.I)
+
+
+def _plan_refund(data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Refund the amount asked for, or the amount a reviewer's comment names ("amount 40")."""
+    amount = data["amount"]
+    asked = _AMOUNT.search(str(context.get("review_comment") or ""))
+    if asked:
+        amount = float(asked.group(1))
+    return {
+        "summary": f"refund {amount} {data.get('currency', 'EUR')} for order {data['order_id']}",
+        "actions": [
+            {
+                "capability": "http.post",
+                "params": {
+                    "target": "helpdesk",
+                    "path": f"/refunds/{data['order_id']}",
+                    "body": {
+                        "order_id": data["order_id"],
+                        "amount": amount,
+                        "currency": data.get("currency", "EUR"),
+                        "channel": data.get("channel", "email"),
+                    },
+                },
+                "reason": f"The customer asks for a refund: {data['reason'][:200]}",
+            }
+        ],
+    }
+
+
 _RULES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]]] = {
     "ticket-triage": (_classify_ticket, _plan_ticket),
+    "refund-request": (_classify_refund, _plan_refund),
 }
 
 

@@ -1,0 +1,120 @@
+"""Human approvals: the link/Slack secret, the request and answer functions, their grants."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.config import AiosConfig
+from stacks.functions import LEDGER_READ, LEDGER_WRITE, AiosFunction
+from stacks.ledger import Ledger
+from stacks.nag import acknowledge
+
+# Public routes of the approvals function: the link token or Slack's signature authenticates.
+PUBLIC_ROUTES = (
+    ("GET", "/approvals/{approval_id}"),
+    ("POST", "/approvals/{approval_id}"),
+    ("POST", "/slack/interactions"),
+)
+
+
+class Approvals(Construct):
+    """`approval_request` (invoked by the case machine) and `approvals` (the public routes).
+
+    Neither may sign plans or execute actions: both read and write the ledger (approval records,
+    the action they gate, audit events); the request function sends email and Slack messages;
+    only the answering function may complete the machine's tasks (see `attach_case_machine`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        ledger: Ledger,
+        layers: list[lambda_.ILayerVersion],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        # link_key is generated; an operator stores the Slack bot token and signing secret.
+        self.secret = secretsmanager.Secret(
+            self,
+            "ApprovalSecrets",
+            description="AIOS approvals: link HMAC key, Slack bot token and signing secret",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"slack_bot_token": "", "slack_signing_secret": ""}',
+                generate_string_key="link_key",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.secret,
+            id="AwsSolutions-SMG4",
+            reason="rotating link_key would void every open approval link; Slack secrets rotate in Slack",
+        )
+        common = {
+            "AIOS_LEDGER_TABLE": ledger.table.table_name,
+            "AIOS_APPROVALS_SECRET_ARN": self.secret.secret_arn,
+        }
+        self.request = AiosFunction(
+            self,
+            "Request",
+            name="approval_request",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(30),
+            environment={
+                **common,
+                "AIOS_APPROVALS_SENDER": config.approvals_sender,
+                "AIOS_SLACK_API_URL": config.slack_api_url,
+            },
+        )
+        ledger.table.grant(self.request.role, *LEDGER_READ, *LEDGER_WRITE)
+        self.secret.grant_read(self.request.role)
+        stack = Stack.of(self)
+        sender_domain = config.approvals_sender.split("@")[-1]
+        self.request.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    stack.format_arn(service="ses", resource="identity", resource_name=name,
+                                     arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                    for name in (config.approvals_sender, sender_domain)
+                ],  # fmt: skip
+                conditions={"StringEquals": {"ses:FromAddress": config.approvals_sender}},
+            )
+        )
+        self.answer = AiosFunction(
+            self,
+            "Answer",
+            name="approvals",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(15),
+            environment={**common, "AIOS_SLACK_API_URL": config.slack_api_url},
+        )
+        ledger.table.grant(self.answer.role, *LEDGER_READ, *LEDGER_WRITE)
+        self.secret.grant_read(self.answer.role)
+
+    @property
+    def all(self) -> list[AiosFunction]:
+        return [self.request, self.answer]
+
+    def attach(self, machine: sfn.IStateMachine, rest_api: apigw.IRestApi, stage: str) -> None:
+        """Links point at the API; only the answering function completes the machine's tasks.
+
+        The URL is built from the API id, not the stage's URL: the stage depends on the
+        approvals routes, whose function depends on the machine, which invokes this function.
+        """
+        stack = Stack.of(self)
+        url = f"https://{rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{stage}/"
+        self.request.add_environment("AIOS_PUBLIC_API_URL", url)
+        machine.grant_task_response(self.answer.role)

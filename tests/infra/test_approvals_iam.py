@@ -1,0 +1,41 @@
+"""Trust boundary of the approvals functions, on the synthesized template."""
+
+from __future__ import annotations
+
+import pytest
+from infra_iam import actions, refers_to, resources_for
+from infra_synth import Synth
+
+pytestmark = pytest.mark.slow
+
+
+def role_of(synth: Synth, name: str) -> str:
+    return str(synth.function(name)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+@pytest.mark.parametrize("name", ["approval_request", "approvals"])
+def test_approval_roles_may_never_sign_plans_execute_or_invoke_models(synth: Synth, name: str) -> None:
+    granted = actions(synth.resources, role_of(synth, name))
+    assert not any(a.startswith(("kms:", "sqs:", "bedrock:", "lambda:")) for a in granted), granted
+    assert not any("*" in a for a in granted), granted
+
+
+def test_only_the_answering_function_completes_case_machine_tasks(synth: Synth) -> None:
+    machine_id = next(iter(synth.of_type("AWS::StepFunctions::StateMachine")))
+    answer = role_of(synth, "approvals")
+    for action in ("states:SendTaskSuccess", "states:SendTaskFailure"):
+        [resource] = resources_for(synth.resources, answer, action)
+        assert refers_to(resource, machine_id)
+    request = actions(synth.resources, role_of(synth, "approval_request"))
+    assert not any(a.startswith("states:") for a in request)
+    assert "ses:SendEmail" in request
+
+
+def test_request_emails_only_from_the_configured_sender(synth: Synth) -> None:
+    from infra_iam import role_statements
+
+    [statement] = [
+        s for s in role_statements(synth.resources, role_of(synth, "approval_request"))
+        if "ses:SendEmail" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "approvals@example.com"}}
