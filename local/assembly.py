@@ -94,6 +94,7 @@ class Deployment:
     account: str
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     event_sources: list[EventSourceMappingSpec] = field(default_factory=list)
+    stream_sources: list[Any] = field(default_factory=list)  # local.stream_poller.StreamMappingSpec
     routes: list[Route] = field(default_factory=list)
     api_id: str = ""
     stage: str = ""
@@ -694,6 +695,7 @@ def provision(
     by_physical = {spec.function_name: spec.name for spec in pv.deployment.functions.values()}
     by_physical.update({spec.arn: spec.name for spec in pv.deployment.functions.values()})
     pv.deployment.event_sources = _event_sources(pv, resources, by_physical)
+    pv.deployment.stream_sources = _stream_sources(pv, resources, by_physical)
     pv.deployment.routes = _routes(pv, resources)
     return pv.deployment
 
@@ -731,6 +733,37 @@ def _event_sources(
                 report_batch_item_failures="ReportBatchItemFailures"
                 in (p.get("FunctionResponseTypes") or []),
                 maximum_batching_window_s=int(p.get("MaximumBatchingWindowInSeconds", 0)),
+                logical_id=logical_id,
+            )
+        )
+    return mappings
+
+
+def _stream_sources(
+    pv: _Provisioner, resources: Mapping[str, Any], by_physical: Mapping[str, str]
+) -> list[Any]:
+    """Event source mappings whose source is the stream of an emulated DynamoDB table."""
+    from local.stream_poller import StreamMappingSpec
+
+    streams = {pv.r.resource(lid).attributes.get("StreamArn") for lid in pv.deployment.tables}
+    mappings = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        p = pv._props(resource)
+        source = p.get("EventSourceArn", "")
+        function = by_physical.get(str(p.get("FunctionName")))
+        if not source or source not in streams or function is None:
+            continue
+        if not _truthy(p.get("Enabled", True)):
+            continue
+        mappings.append(
+            StreamMappingSpec(
+                function=function,
+                stream_arn=source,
+                batch_size=int(p.get("BatchSize", 100)),
+                starting_position=str(p.get("StartingPosition", "TRIM_HORIZON")),
+                maximum_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
                 logical_id=logical_id,
             )
         )

@@ -55,11 +55,13 @@ from local.assembly import (
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
 from local.sqs_poller import SqsPoller
+from local.stream_poller import StreamPoller
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_PORT = 8787
+LOCAL_MEMORY_ENGINE = "serverless"  # synthesized locally; served by the embedded store
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -73,7 +75,10 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
     env.update(
         {
             "CDK_OUTDIR": str(outdir),
-            "CDK_CONTEXT_JSON": json.dumps({"aws:cdk:bundling-stacks": []}),
+            # Memory on: locally the vector engine is the embedded store (see _memory_overrides).
+            "CDK_CONTEXT_JSON": json.dumps(
+                {"aws:cdk:bundling-stacks": [], "memory_engine": LOCAL_MEMORY_ENGINE}
+            ),
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
     )
@@ -122,6 +127,8 @@ class Emulation:
         self.deployment: Deployment | None = None
         self.runtime: LambdaRuntime | None = None
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
+        self.memory_dir: Path | None = None
         self._tmp: Path | None = None
         self._moto: Any = None
         self._receiver: Receiver | None = None
@@ -223,6 +230,7 @@ class Emulation:
             region=self.region,
             log_dir=self.function_log_dir,
         )
+        self.runtime.overrides.update(self._memory_overrides())
         for spec in self.deployment.functions.values():
             self.runtime.register(self._with_local_targets(spec))
             self._seed_target_keys(spec)
@@ -237,6 +245,9 @@ class Emulation:
             self.pollers.append(
                 SqsPoller(mapping, sqs, self.runtime.invoke, region=self.region).start()
             )
+        streams = self.client("dynamodbstreams")
+        for stream in self.deployment.stream_sources:
+            self.stream_pollers.append(StreamPoller(stream, streams, self.runtime.invoke).start())
         self._api = ApiServer(
             self.deployment.routes,
             self.runtime.invoke,
@@ -310,6 +321,21 @@ class Emulation:
             **DUMMY_CREDENTIALS,
         }
 
+    def _memory_overrides(self) -> dict[str, str]:
+        """With a memory table in the template, the vector engine is the embedded store (a
+        SQLite file shared by the memory, indexer and reconciler handlers) and the embedder is
+        the offline hashing one: recall works with no network."""
+        assert self.deployment is not None
+        if not any("AIOS_MEMORY_TABLE" in f.environment for f in self.deployment.functions.values()):
+            return {}
+        self.memory_dir = Path(tempfile.mkdtemp(prefix="aios-memory-"))
+        return {
+            "AIOS_MEMORY_ENGINE": "embedded",
+            "AIOS_MEMORY_STORE_PATH": str(self.memory_dir / "vectors.sqlite"),
+            "AIOS_MEMORY_EMBEDDER": "hashing",
+            "AIOS_MEMORY_DIMENSIONS": "256",
+        }
+
     def _with_local_targets(self, spec: Any) -> Any:
         """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`."""
         raw = spec.environment.get("AIOS_HTTP_TARGETS")
@@ -352,6 +378,9 @@ class Emulation:
         for poller in self.pollers:
             poller.stop()
         self.pollers = []
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop()
+        self.stream_pollers = []
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
@@ -361,6 +390,9 @@ class Emulation:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.memory_dir is not None:
+            shutil.rmtree(self.memory_dir, ignore_errors=True)
+            self.memory_dir = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

@@ -13,7 +13,7 @@ from infra_synth import ROOT, Synth
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
-FUNCTIONS = ("api", "decide", "execute", "finalize", "approval_request", "approvals")
+FUNCTIONS = ("api", "decide", "execute", "finalize", "approval_request", "approvals", "memory")
 
 
 def _table(synth: Synth, partition_key: str) -> tuple[str, dict]:
@@ -66,7 +66,7 @@ def test_retention_destroy_removes_tables_keys_and_log_groups(synth_variant: Syn
 
 def test_every_log_group_is_retained_with_configured_retention(synth: Synth) -> None:
     log_groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 8  # six functions, the case machine, API access logs
+    assert len(log_groups) == 9  # seven functions, the case machine, API access logs
     for resource in log_groups.values():
         assert resource["Properties"]["RetentionInDays"] == 30
         assert resource["DeletionPolicy"] == "Retain"
@@ -268,6 +268,7 @@ def test_case_machine_substitutions_name_decide_finalize_and_the_queue(synth: Sy
         "DecideFunctionArn": {"Fn::GetAtt": [decide_id, "Arn"]},
         "FinalizeFunctionArn": {"Fn::GetAtt": [finalize_id, "Arn"]},
         "ApprovalRequestFunctionArn": {"Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]},
+        "MemoryFunctionArn": {"Fn::GetAtt": [synth.function("memory")[0], "Arn"]},
         "ActionQueueUrl": {"Ref": queue_id},
     }
 

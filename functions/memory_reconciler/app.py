@@ -1,0 +1,75 @@
+"""memory_reconciler: scheduled repair of the vector index from the canonical records.
+
+Also the index's custom resource handler: on stack Create/Update it creates the k-NN index
+(mapping: HNSW, keyword filters), so no manual step follows a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from aios.memory import bind_memory_table
+from aios.memory.config import load_memory_settings, open_embedder, open_store
+from aios.memory.indexing import reconcile
+from aios.memory.records import scan_records
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+memory = load_memory_settings()
+store = open_store(memory)
+if store is None:
+    raise RuntimeError("memory_reconciler needs a memory engine (AIOS_MEMORY_ENGINE)")
+bind_memory_table(memory.table)
+embedder = open_embedder(memory)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    assert store is not None
+    if "RequestType" in event:  # the index custom resource (CloudFormation calls it directly)
+        return _index_resource(event)
+    report = reconcile(scan_records(), store, embedder, time.time())
+    logger.info("memory reconciled", extra={**report.model_dump(), "drift": report.total})
+    metrics.add_metric(name="MemoryDrift", unit=MetricUnit.Count, value=report.total)
+    for kind in ("missing", "stale", "orphans", "expired", "reembedded"):
+        metrics.add_metric(
+            name=f"MemoryDrift{kind.capitalize()}", unit=MetricUnit.Count, value=getattr(report, kind)
+        )
+    return report.model_dump()
+
+
+def _index_resource(event: dict[str, Any]) -> dict[str, Any]:
+    """Create the index on Create/Update (idempotent); keep it on Delete (the records are the
+    truth and the index is rebuilt from them). Answers CloudFormation's pre-signed URL."""
+    assert store is not None
+    status, reason = "SUCCESS", ""
+    try:
+        if event["RequestType"] in ("Create", "Update"):
+            store.ensure_index(embedder.dimensions)
+    except Exception as exc:  # boundary: CloudFormation must hear about any failure
+        logger.exception("index custom resource failed")
+        status, reason = "FAILED", str(exc)[:500]
+    answer = {
+        "Status": status,
+        "Reason": reason or "ok",
+        "PhysicalResourceId": f"index/{memory.index}",
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+    }
+    body = json.dumps(answer).encode()
+    request = urllib.request.Request(  # noqa: S310 - CloudFormation's https pre-signed URL
+        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
+    return answer

@@ -1,0 +1,228 @@
+"""Memory: the canonical records table, the Recall/Learn function, and the vector engine.
+
+`memory_engine` (context) picks the engine:
+
+- `none`: vector memory off. The memory function is still deployed (the ASL names it) and
+  answers an empty recall; no table, indexer, reconciler or engine exists.
+- `serverless`: an OpenSearch Serverless VECTORSEARCH collection (encryption, network and
+  data access policies scoped to the kit's memory roles).
+- `managed`: a one-node OpenSearch domain (t3.small.search) with fine-grained access control,
+  encryption at rest and node to node, HTTPS enforced.
+
+With an engine, the records table streams to the indexer; the reconciler runs hourly and, as
+the index's custom resource, creates the k-NN index at deploy time.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_opensearchserverless as aoss
+from aws_cdk import aws_opensearchservice as opensearch
+from aws_cdk.aws_lambda_event_sources import DynamoEventSource
+from constructs import Construct
+
+from stacks.config import AiosConfig
+from stacks.functions import LEDGER_READ, AiosFunction
+from stacks.ledger import Ledger
+from stacks.nag import acknowledge
+
+TITAN_EMBEDDINGS = "amazon.titan-embed-text-v2:0"
+DIMENSIONS = 512
+INDEX = "aios-memory"
+
+
+class Memory(Construct):
+    """The memory function (Recall/Learn) and, unless the engine is `none`, the rest."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        ledger: Ledger,
+        layers: list[lambda_.ILayerVersion],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        engine = config.memory_engine
+        common = {
+            "AIOS_MEMORY_ENGINE": engine,
+            "AIOS_MEMORY_EMBEDDER": "titan",
+            "AIOS_MEMORY_DIMENSIONS": str(DIMENSIONS),
+            "AIOS_MEMORY_INDEX": INDEX,
+        }
+        self.recall = AiosFunction(
+            self, "Recall", name="memory", config=config, layers=layers,
+            timeout=Duration.seconds(20), environment={**common, "AIOS_LEDGER_TABLE": ledger.table.table_name},
+        )  # fmt: skip
+        ledger.table.grant(self.recall.role, *LEDGER_READ)
+        self.functions = [self.recall]
+        if engine == "none":
+            return
+
+        self.table = dynamodb.Table(
+            self,
+            "Records",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expires_at",
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            removal_policy=removal_policy,
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        )
+        self.indexer = AiosFunction(
+            self, "Indexer", name="memory_indexer", config=config, layers=layers,
+            timeout=Duration.seconds(60), environment=common,
+        )  # fmt: skip
+        self.reconciler = AiosFunction(
+            self, "Reconciler", name="memory_reconciler", config=config, layers=layers,
+            timeout=Duration.minutes(5), environment=common,
+        )  # fmt: skip
+        self.functions += [self.indexer, self.reconciler]
+        for fn in self.functions:
+            fn.add_environment("AIOS_MEMORY_TABLE", self.table.table_name)
+        self.table.grant(self.recall.role, "dynamodb:GetItem", "dynamodb:PutItem")
+        self.table.grant(self.reconciler.role, "dynamodb:Scan", "dynamodb:UpdateItem")
+        # Lambda reads the stream for the indexer; the function itself never reads the table.
+        self.indexer.function.add_event_source(
+            DynamoEventSource(
+                self.table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                bisect_batch_on_error=True,
+                retry_attempts=10,
+            )
+        )
+        embed = iam.PolicyStatement(
+            actions=["bedrock:InvokeModel"],
+            resources=[
+                Stack.of(self).format_arn(
+                    service="bedrock", account="", resource="foundation-model",
+                    resource_name=TITAN_EMBEDDINGS,
+                )  # fmt: skip
+            ],
+        )
+        for fn in self.functions:
+            fn.role.add_to_principal_policy(embed)
+
+        if engine == "serverless":
+            endpoint = self._serverless(config)
+        else:
+            endpoint = self._managed(config, removal_policy)
+        for fn in self.functions:
+            fn.add_environment("AIOS_MEMORY_ENDPOINT", endpoint)
+
+        events.Rule(
+            self,
+            "ReconcileSchedule",
+            description="AIOS memory: reconcile the vector index with the canonical records",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            targets=[targets.LambdaFunction(self.reconciler.function, retry_attempts=2)],
+        )
+        # Index creation is part of the deployment: the reconciler answers the custom resource.
+        index = CustomResource(
+            self,
+            "Index",
+            service_token=self.reconciler.function.function_arn,
+            resource_type="Custom::AiosMemoryIndex",
+            properties={"Index": INDEX, "Dimensions": DIMENSIONS, "Engine": engine},
+        )
+        index.node.add_dependency(self.engine_resource)
+
+    def _serverless(self, config: AiosConfig) -> str:
+        name = f"{config.stack_name.lower()[:24]}-memory"
+        resource = [f"collection/{name}"]
+        encryption = aoss.CfnSecurityPolicy(
+            self, "EncryptionPolicy", name=f"{name}-enc", type="encryption",
+            policy=json.dumps({"Rules": [{"ResourceType": "collection", "Resource": resource}], "AWSOwnedKey": True}),
+        )  # fmt: skip
+        # Public endpoint: every request is SigV4-signed and checked against the data policy.
+        network = aoss.CfnSecurityPolicy(
+            self, "NetworkPolicy", name=f"{name}-net", type="network",
+            policy=json.dumps([{"Rules": [{"ResourceType": "collection", "Resource": resource}], "AllowFromPublic": True}]),
+        )  # fmt: skip
+        collection = aoss.CfnCollection(
+            self, "Collection", name=name, type="VECTORSEARCH", standby_replicas="DISABLED",
+            description="AIOS vector memory",
+        )  # fmt: skip
+        collection.node.add_dependency(encryption, network)
+        index = [f"index/{name}/{INDEX}"]
+        read = ["aoss:DescribeIndex", "aoss:ReadDocument"]
+        write = [*read, "aoss:WriteDocument"]
+        rules = [
+            (self.recall, read),
+            (self.indexer, write),
+            (self.reconciler, [*write, "aoss:CreateIndex", "aoss:UpdateIndex"]),
+        ]
+        aoss.CfnAccessPolicy(
+            self, "DataAccessPolicy", name=f"{name}-data", type="data",
+            policy=Stack.of(self).to_json_string([
+                {"Rules": [{"ResourceType": "index", "Resource": index, "Permission": perms}],
+                 "Principal": [fn.role.role_arn]}
+                for fn, perms in rules
+            ]),
+        )  # fmt: skip
+        for fn, _ in rules:
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[collection.attr_arn])
+            )
+        self.engine_resource: Construct = collection
+        return collection.attr_collection_endpoint
+
+    def _managed(self, config: AiosConfig, removal_policy: RemovalPolicy) -> str:
+        domain = opensearch.Domain(
+            self,
+            "Domain",
+            version=opensearch.EngineVersion.OPENSEARCH_2_19,
+            capacity=opensearch.CapacityConfig(
+                data_nodes=1, data_node_instance_type="t3.small.search", multi_az_with_standby_enabled=False
+            ),
+            ebs=opensearch.EbsOptions(volume_size=10),
+            encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
+            node_to_node_encryption=True,
+            enforce_https=True,
+            tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
+            fine_grained_access_control=opensearch.AdvancedSecurityOptions(
+                master_user_arn=self.reconciler.role.role_arn
+            ),
+            removal_policy=removal_policy,
+        )
+        for fn, actions in (
+            (self.recall, ["es:ESHttpGet", "es:ESHttpPost"]),
+            (self.indexer, ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]),
+            (self.reconciler, ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]),
+        ):
+            # Index paths are chosen at runtime within the domain: scoped to this domain.
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=[domain.domain_arn, f"{domain.domain_arn}/*"])
+            )
+            acknowledge(
+                fn.role,
+                id=f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(domain.node.default_child)}.Arn>/*]",  # type: ignore[arg-type]
+                reason="OpenSearch HTTP paths (index, _search, _bulk) under this one domain",
+            )
+        for finding, reason in (
+            ("AwsSolutions-OS1", "no VPC in the kit: SigV4 + fine-grained access control guard the endpoint"),
+            ("AwsSolutions-OS3", "access is by IAM role (SigV4), not by source IP"),
+            ("AwsSolutions-OS4", "one small data node keeps the at-rest cost low; no dedicated masters"),
+            ("AwsSolutions-OS5", "fine-grained access control denies anonymous access; IAM policy per role"),
+            ("AwsSolutions-OS7", "single node by choice (cost); the index is rebuildable from the records"),
+            ("AwsSolutions-OS9[LogExport::SEARCH_SLOW_LOGS]", "slow logs off to keep the floor low; enable when tuning"),
+            ("AwsSolutions-OS9[LogExport::INDEX_SLOW_LOGS]", "slow logs off to keep the floor low; enable when tuning"),
+        ):
+            acknowledge(domain, id=finding, reason=reason)
+        self.engine_resource = domain
+        return f"https://{domain.domain_endpoint}"
