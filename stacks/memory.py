@@ -19,6 +19,7 @@ import json
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -190,7 +191,7 @@ class Memory(Construct):
             capacity=opensearch.CapacityConfig(
                 data_nodes=1, data_node_instance_type="t3.small.search", multi_az_with_standby_enabled=False
             ),
-            ebs=opensearch.EbsOptions(volume_size=10),
+            ebs=opensearch.EbsOptions(volume_size=10, volume_type=ec2.EbsDeviceVolumeType.GP3),
             encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
             node_to_node_encryption=True,
             enforce_https=True,

@@ -34,7 +34,7 @@ def index_body(dimensions: int) -> dict[str, Any]:
                     "method": {
                         "name": "hnsw",
                         "engine": "faiss",
-                        "space_type": "innerproduct",
+                        "space_type": "cosinesimil",
                         "parameters": {"ef_construction": 128, "m": 16},
                     },
                 },
@@ -74,8 +74,13 @@ def aws_client(endpoint: str, region: str, service: str) -> Any:
 class OpenSearchVectorStore:
     """The VectorStore interface over an opensearch-py client.
 
-    Vectors are unit length (both embedders normalise), so `innerproduct` on the faiss engine
-    ranks by cosine similarity; Serverless vector collections support faiss HNSW.
+    The index ranks by `cosinesimil` on faiss HNSW, which scores a hit `2 - d` with
+    `d = 1 - cos`, so a hit's cosine similarity is its score minus one.
+
+    Writes are visible to searches only after the engine refreshes the index (about a second
+    on a domain, longer on Serverless, which has no `refresh` parameter), so two upserts of one
+    key in quick succession can leave two documents: every upsert deletes all older documents
+    of its key, and `search` and `inventory` keep only the newest document per key.
     """
 
     def __init__(self, client: Any, index: str, serverless: bool = False) -> None:
@@ -97,15 +102,15 @@ class OpenSearchVectorStore:
         for doc in docs:
             stored = current.get(doc.key)
             if stored is not None:
-                _id, version, model = stored
+                ids, version, model = stored
                 if version > doc.version or (
                     version == doc.version and model == doc.embedding_model
                 ):
                     continue
-                operations.append({"delete": {"_index": self.index, "_id": _id}})
+                operations += [{"delete": {"_index": self.index, "_id": i}} for i in ids]
             operations.append({"index": {"_index": self.index}})
             operations.append({**doc.model_dump(), "key": doc.key})
-            current[doc.key] = ("", doc.version, doc.embedding_model)
+            current[doc.key] = ([], doc.version, doc.embedding_model)
             written += 1
         if operations:
             response = self.client.bulk(body=operations)
@@ -115,7 +120,9 @@ class OpenSearchVectorStore:
         return written
 
     def delete(self, key: str, version: int) -> bool:
-        query = {"bool": {"filter": [{"term": {"key": key}}, {"range": {"version": {"lte": version}}}]}}
+        query = {
+            "bool": {"filter": [{"term": {"key": key}}, {"range": {"version": {"lte": version}}}]}
+        }
         return self._delete_by_query(query) > 0
 
     def delete_keys(self, keys: Iterable[str]) -> int:
@@ -143,19 +150,28 @@ class OpenSearchVectorStore:
             "query": {"knn": {VECTOR_FIELD: {"vector": vector, "k": k, "filter": scope}}},
         }
         response = self.client.search(index=self.index, body=body)
-        hits = []
+        hits: list[MemoryHit] = []
+        newest: dict[str, int] = {}
         for hit in response["hits"]["hits"]:
             src = hit["_source"]
             if src.get("tenant") != tenant or src.get("namespace") != namespace:
                 continue
+            if newest.get(src["memory_id"], -1) >= int(src["version"]):
+                continue  # an older duplicate not yet deleted (see the class docstring)
+            newest[src["memory_id"]] = int(src["version"])
+            hits = [h for h in hits if h.memory_id != src["memory_id"]]
             hits.append(
                 MemoryHit(
-                    tenant=src["tenant"], namespace=src["namespace"],
-                    memory_id=src["memory_id"], version=int(src["version"]), text=src["text"],
-                    created_at=float(src["created_at"]), source_case=src.get("source_case"),
-                    # faiss innerproduct scores a similarity s >= 0 as 1 + s, s < 0 as 1/(1 - s)
-                    score=_similarity(float(hit["_score"])),
-                )  # fmt: skip
+                    tenant=src["tenant"],
+                    namespace=src["namespace"],
+                    memory_id=src["memory_id"],
+                    version=int(src["version"]),
+                    text=src["text"],
+                    created_at=float(src["created_at"]),
+                    source_case=src.get("source_case"),
+                    # cosinesimil scores 2 - (1 - cos): the similarity is the score minus one
+                    score=float(hit["_score"]) - 1.0,
+                )
             )
         return hits
 
@@ -174,33 +190,35 @@ class OpenSearchVectorStore:
             hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
             for hit in hits:
                 src = hit["_source"]
+                if src["key"] in found and found[src["key"]].version >= int(src["version"]):
+                    continue
                 found[src["key"]] = DocState(
                     key=src["key"], version=int(src["version"]),
                     embedding_model=src["embedding_model"], expires_at=src.get("expires_at"),
-                )  # fmt: skip
+                )
             if len(hits) < PAGE:
                 return found
             after = hits[-1]["sort"]
 
     # -- internals
 
-    def _current(self, keys: list[str]) -> dict[str, tuple[str, int, str]]:
+    def _current(self, keys: list[str]) -> dict[str, tuple[list[str], int, str]]:
+        """Per key: the ids of all its documents, and the newest one's version and model."""
         body = {
-            "size": len(keys) * 2,
+            "size": min(len(keys) * 4, 10_000),
             "_source": ["key", "version", "embedding_model"],
             "query": {"terms": {"key": keys}},
         }
-        current: dict[str, tuple[str, int, str]] = {}
+        current: dict[str, tuple[list[str], int, str]] = {}
         for hit in self.client.search(index=self.index, body=body)["hits"]["hits"]:
             src = hit["_source"]
-            if src["key"] not in current or current[src["key"]][1] < int(src["version"]):
-                current[src["key"]] = (hit["_id"], int(src["version"]), src["embedding_model"])
+            ids, version, model = current.get(src["key"], ([], -1, ""))
+            ids.append(hit["_id"])
+            if int(src["version"]) > version:
+                version, model = int(src["version"]), src["embedding_model"]
+            current[src["key"]] = (ids, version, model)
         return current
 
     def _delete_by_query(self, query: dict[str, Any]) -> int:
         response = self.client.delete_by_query(index=self.index, body={"query": query})
         return int(response.get("deleted", 0))
-
-
-def _similarity(score: float) -> float:
-    return score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
