@@ -57,10 +57,13 @@ def test_a_finished_case_is_learned_indexed_and_recalled_into_the_next_decision(
         what="the lesson indexed",
     )
     second = submit(emulation.api_url, process, body, key=str(uuid.uuid4())).json()["case_id"]
-    finished_case(emulation.api_url, second)
+    view = finished_case(emulation.api_url, second)
     memory = _execution_output(emulation, second)["memory"]
     assert memory["memories"][0]["source_case"] == first
     assert marker in memory["summary"]
+    # The lesson reached the decision: the plan records the memories its model request carried.
+    assert view["plan"]["context_memories"][0] == f"case:{first}"
+    assert f"case:{first}" not in finished_case(emulation.api_url, first)["plan"]["context_memories"]
 
 
 def test_recall_never_returns_another_tenants_memory(emulation: Any) -> None:

@@ -45,6 +45,8 @@ class CaseInput(BaseModel):
     tenant: str
     process: str
     input: dict[str, Any]
+    memory: dict[str, Any] | None = None
+    """What Recall put under `$.memory` (summary, memories): lessons for the decision context."""
 
 
 def plan_id_for(case_id: str) -> str:
@@ -199,6 +201,16 @@ def _ask(
     return result
 
 
+def _memory_context(case: CaseInput) -> dict[str, Any]:
+    """The recalled lessons' summary for the model request, when Recall found any."""
+    summary = (case.memory or {}).get("summary")
+    return {"memory": summary} if summary else {}
+
+
+def _memory_ids(case: CaseInput) -> list[str]:
+    return [str(m.get("memory_id")) for m in (case.memory or {}).get("memories") or []]
+
+
 def _capability_catalogue(spec: ProcessSpec) -> dict[str, Any]:
     """The allowed capabilities with their parameter schemas, as the planning prompt shows them."""
     return {
@@ -228,7 +240,7 @@ def _classify(
             task="classify",
             tier=tier,
             data=data,
-            context={},
+            context=_memory_context(case),
             cache_input=normalize(data, fold=True),
             validate=_parse_classification,
         )
@@ -266,7 +278,7 @@ def _plan(
         task="plan",
         tier=spec.decision.plan_tier,
         data=case.input,
-        context={"classification": classification.model_dump()},
+        context={"classification": classification.model_dump(), **_memory_context(case)},
         cache_input={
             "input": normalize(case.input, fold=False),
             "classification": classification.model_dump(),
@@ -387,6 +399,7 @@ def _record_decision(
                     "summary": summary,
                     "classification": classification.model_dump(),
                     "usage": usage,
+                    "context_memories": _memory_ids(case),
                     "signed": signed.model_dump(mode="json"),
                 },
                 created_at=at,
