@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
@@ -22,6 +23,12 @@ $(NODE_STAMP): package.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
+# The browser test drives Debian's chromium (never a downloaded one): installed once, as root.
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "install chromium at $@ (no apt-get here)" >&2; exit 1; }
+	apt-get update && apt-get install -y chromium
+	test -x $@
+
 synth: setup
 	cdk synth --quiet
 
@@ -31,7 +38,7 @@ demo: setup
 local: setup
 	$(BIN)/aios local up
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -64,33 +66,10 @@ class Approvals(Construct):
             "AIOS_LEDGER_TABLE": ledger.table.table_name,
             "AIOS_APPROVALS_SECRET_ARN": self.secret.secret_arn,
         }
-        self.request = AiosFunction(
-            self,
-            "Request",
-            name="approval_request",
-            config=config,
-            layers=layers,
-            timeout=Duration.seconds(30),
-            environment={
-                **common,
-                "AIOS_APPROVALS_SENDER": config.approvals_sender,
-                "AIOS_SLACK_API_URL": config.slack_api_url,
-            },
-        )
-        ledger.table.grant(self.request.role, *LEDGER_READ, *LEDGER_WRITE)
-        self.secret.grant_read(self.request.role)
-        stack = Stack.of(self)
-        sender_domain = config.approvals_sender.split("@")[-1]
-        self.request.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail"],
-                resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name=name,
-                                     arn_format=ArnFormat.SLASH_RESOURCE_NAME)
-                    for name in (config.approvals_sender, sender_domain)
-                ],  # fmt: skip
-                conditions={"StringEquals": {"ses:FromAddress": config.approvals_sender}},
-            )
+        # The request function (first notices, escalations) and the reminders function both
+        # read and write approval records and notify approvers by email and Slack.
+        self.request = self._notifier(
+            "Request", "approval_request", Duration.seconds(30), config, layers, ledger, common
         )
         self.answer = AiosFunction(
             self,
@@ -103,10 +82,68 @@ class Approvals(Construct):
         )
         ledger.table.grant(self.answer.role, *LEDGER_READ, *LEDGER_WRITE)
         self.secret.grant_read(self.answer.role)
+        # Reminders: scan pending approvals, claim each reminder (conditional write), notify.
+        self.reminders = self._notifier(
+            "Reminders", "approval_reminders", Duration.seconds(60), config, layers, ledger, common
+        )
+        self.reminder_schedule = events.Rule(
+            self,
+            "ReminderSchedule",
+            description="AIOS: remind approvers of approvals pending past the policy's share",
+            schedule=events.Schedule.rate(Duration.minutes(config.approval_reminder_minutes)),
+            targets=[targets.LambdaFunction(self.reminders.function, retry_attempts=0)],
+        )
+
+    def _notifier(
+        self,
+        id: str,
+        name: str,
+        timeout: Duration,
+        config: AiosConfig,
+        layers: list[lambda_.ILayerVersion],
+        ledger: Ledger,
+        common: dict[str, str],
+    ) -> AiosFunction:
+        """A function that writes approval records and emails (SES) and messages (Slack)."""
+        function = AiosFunction(
+            self,
+            id,
+            name=name,
+            config=config,
+            layers=layers,
+            timeout=timeout,
+            environment={
+                **common,
+                "AIOS_APPROVALS_SENDER": config.approvals_sender,
+                "AIOS_SLACK_API_URL": config.slack_api_url,
+            },
+        )
+        ledger.table.grant(function.role, *LEDGER_READ, *LEDGER_WRITE)
+        self.secret.grant_read(function.role)
+        function.role.add_to_principal_policy(self._send_approval_email(config))
+        return function
+
+    def _send_approval_email(self, config: AiosConfig) -> iam.PolicyStatement:
+        """ses:SendEmail from the approvals sender identity only."""
+        stack = Stack.of(self)
+        sender_domain = config.approvals_sender.split("@")[-1]
+        return iam.PolicyStatement(
+            actions=["ses:SendEmail"],
+            resources=[
+                stack.format_arn(
+                    service="ses",
+                    resource="identity",
+                    resource_name=name,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+                for name in (config.approvals_sender, sender_domain)
+            ],
+            conditions={"StringEquals": {"ses:FromAddress": config.approvals_sender}},
+        )
 
     @property
     def all(self) -> list[AiosFunction]:
-        return [self.request, self.answer]
+        return [self.request, self.answer, self.reminders]
 
     def attach(self, machine: sfn.IStateMachine, rest_api: apigw.IRestApi, stage: str) -> None:
         """Links point at the API; only the answering function completes the machine's tasks.
@@ -117,4 +154,5 @@ class Approvals(Construct):
         stack = Stack.of(self)
         url = f"https://{rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{stage}/"
         self.request.add_environment("AIOS_PUBLIC_API_URL", url)
+        self.reminders.add_environment("AIOS_PUBLIC_API_URL", url)
         machine.grant_task_response(self.answer.role)

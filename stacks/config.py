@@ -67,6 +67,8 @@ class AiosConfig(BaseModel):
     # Human approvals: the SES identity approval emails come from, and Slack's Web API base.
     approvals_sender: str = Field(default="approvals@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https://[^\s]+$")
+    # How often the reminders function looks for approvals due a reminder.
+    approval_reminder_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     # Decision plane. Tier name -> model ids: the first is the primary, the rest the fallback
     # chain on throttling or timeout. Prices are USD per million tokens; every model needs one

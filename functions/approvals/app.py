@@ -12,7 +12,6 @@ A decision that settles the approval answers the waiting state machine task.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import time
@@ -24,7 +23,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from aios import approvals, aws, slack
+from aios import approvals, aws, notifications, slack
 from aios.errors import AiosError
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
@@ -46,6 +45,8 @@ HTTP_STATUS: dict[type[AiosError], int] = {
     approvals.ChangesNotAllowed: 409,
     approvals.LinkExpired: 410,
 }
+# The Step Functions error the approval task fails with when a reviewer requests changes.
+CHANGES_REQUESTED_ERROR = "Aios.ChangesRequested"
 HEADERS = {
     "Cache-Control": "no-store",
     # The token is in the URL: never send it on as a referrer, never frame the page.
@@ -63,17 +64,14 @@ STYLE = (
 
 
 def _secrets() -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    values: Any = get_secret(settings.approvals_secret_arn, transform="json", max_age=300)
-    return values if isinstance(values, dict) else {}
+    return notifications.approval_secrets(settings.approvals_secret_arn)
 
 
 def _key() -> bytes:
-    raw = str(_secrets().get("link_key") or "")
-    if not raw:
+    key = notifications.link_key(_secrets())
+    if not key:
         raise RuntimeError("the approvals secret holds no link_key")
-    return base64.urlsafe_b64decode(raw + "==")
+    return key
 
 
 def _page(status: int, title: str, body: str) -> Response[str]:
@@ -106,7 +104,7 @@ def _render(approval_id: str, approver: str, token: str) -> str:
     decisions = "".join(
         f"<li>{esc(d['approver'])}: {esc(d['decision'])} at {esc(d['at'])}</li>" for d in data["decisions"]
     ) or "<li>none yet</li>"
-    changes = "changes" in approvals.DECISIONS and int(data.get("round", 0)) < rule.max_change_rounds
+    changes = approvals.changes_allowed(data)
     risk = esc(str(action.get("risk")))
     return (
         f"<p id=summary>{esc(str(ctx['plan'].get('summary') or ''))}</p>"
@@ -158,6 +156,14 @@ def _answer(decided: approvals.Decided) -> None:
     sfn = aws.client("stepfunctions")
     output = {"approval_id": decided.approval_id, "outcome": decided.outcome}
     try:
+        if decided.revision is not None:
+            # The case machine catches this error and plans again with the comment.
+            sfn.send_task_failure(
+                taskToken=decided.task_token,
+                error=CHANGES_REQUESTED_ERROR,
+                cause=json.dumps(decided.revision),
+            )
+            return
         sfn.send_task_success(taskToken=decided.task_token, output=json.dumps(output))
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         logger.warning("decided, but the case no longer waits for this approval")

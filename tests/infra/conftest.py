@@ -20,7 +20,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The app with every non-default option: API keys, alarm email, destroy, longer timeout."""
+    """The app with every non-default option: API keys, alarm email, destroy, longer timeout,
+    reminders every five minutes."""
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.variant"),
         stack_name="AiosKitVariant",
@@ -32,4 +33,5 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         api_throttle_rate_limit="7",
         api_throttle_burst_limit="9",
         http_targets='{"crm": "https://crm.example.com/hook"}',
+        approval_reminder_minutes="5",
     )

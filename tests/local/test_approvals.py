@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import re
 import statistics
@@ -37,14 +38,17 @@ def case(api: str, case_id: str) -> dict[str, Any]:
     return dict(requests.get(f"{api}/cases/{case_id}", timeout=10).json())
 
 
-def links(emulation: Any, case_id: str, count: int = 1, timeout: float = 30) -> dict[str, str]:
-    """approver email -> link, from the emulated SES outbox, once `count` emails went out."""
+def links(
+    emulation: Any, case_id: str, count: int = 1, timeout: float = 30, plan: str = ""
+) -> dict[str, str]:
+    """approver email -> link, from the emulated SES outbox, once `count` emails went out
+    (for plan `plan`, e.g. "p2", when given)."""
 
     def probe() -> dict[str, str] | None:
         found: dict[str, str] = {}
         for mail in emulation.ses_outbox():
             match = LINK.search(mail["body"])
-            if match and f"/approvals/{case_id}." in match.group(1):
+            if match and f"/approvals/{case_id}.{plan}" in match.group(1):
                 found[mail["destinations"]["ToAddresses"][0]] = match.group(1).replace("&amp;", "&")
         return found if len(found) >= count else None
 
@@ -150,6 +154,72 @@ def test_timeout_escalates_then_rejects_and_old_links_expire(emulation: Any) -> 
     assert late.status_code in (409, 410)
     types = [e["type"] for e in requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()["events"]]
     assert "approval.escalated" in types and "approval.timed_out" in types
+
+
+def test_request_changes_replans_with_the_comment_and_the_new_plan_is_approved(
+    emulation: Any,
+) -> None:
+    case_id = refund(emulation, order_id="O-2008", amount=120)
+    [first] = links(emulation, case_id, plan="p1.").values()
+    assert "Request changes" in requests.get(first, timeout=10).text
+    assert post(first, "changes").status_code == 400  # a change request must say what to change
+    asked = post(first, "changes", "Half the box was fine: lower the amount to 60")
+    assert asked.status_code == 200 and "goes back to planning" in asked.text, asked.text
+    [second] = links(emulation, case_id, plan="p2.").values()
+    waiting = case(emulation.api_url, case_id)
+    assert waiting["status"] == "WAITING_APPROVAL"
+    assert waiting["plan"]["plan_id"] == f"{case_id}.p2"
+    old, new = waiting["actions"]
+    assert old["action_id"] == f"{case_id}.p1.a0" and old["status"] == "SKIPPED"
+    assert old["error"]["code"] == "CHANGES_REQUESTED" and "amount to 60" in old["error"]["message"]
+    assert new["action_id"] == f"{case_id}.p2.a1" and new["status"] == "PROPOSED"
+    assert new["params"]["body"]["amount"] == 60 and new["digest"] != old["digest"]
+    page = requests.get(second, timeout=10)
+    shown = html.unescape(page.text)
+    assert page.status_code == 200 and new["digest"] in shown and '"amount": 60.0' in shown
+    assert post(first, "approve").status_code == 409  # the old plan's link is used up
+    assert post(second, "approve").status_code == 200
+    done = finished_case(emulation.api_url, case_id)
+    assert done["status"] == "SUCCEEDED", done
+    applied = [a for a in done["actions"] if a["status"] == "APPLIED"]
+    assert [a["action_id"] for a in applied] == [new["action_id"]]
+    assert applied[0]["attestation"]["digest"] == new["digest"]
+    refunds = [
+        json.loads(r["body"])
+        for r in requests.get(f"{emulation.receiver_url}/_requests", timeout=10).json()["requests"]
+        if r["path"].endswith("/refunds/O-2008")
+    ]
+    assert [r["amount"] for r in refunds] == [60]
+    audit = requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()
+    assert audit["chain"]["valid"]
+    superseded = [e["data"] for e in audit["events"] if e["type"] == "plan.superseded"]
+    assert superseded == [
+        {
+            "plan_id": f"{case_id}.p1", "by": f"{case_id}.p2", "round": 1,
+            "comment": "Half the box was fine: lower the amount to 60",
+            "approval_id": f"{case_id}.p1.a0",
+        }
+    ]  # fmt: skip
+
+
+def test_after_the_policys_change_rounds_only_approve_or_reject_remain(emulation: Any) -> None:
+    case_id = refund(emulation, order_id="O-2009", amount=200)
+    for n, amount in ((1, 150), (2, 90)):  # refund-over-50 allows two rounds of changes
+        [link] = links(emulation, case_id, plan=f"p{n}.").values()
+        assert post(link, "changes", f"make the amount {amount}").status_code == 200
+    [last] = links(emulation, case_id, plan="p3.").values()
+    assert "Request changes" not in requests.get(last, timeout=10).text
+    refused = post(last, "changes", "amount 10")
+    assert refused.status_code == 409 and "no more change rounds" in refused.text
+    assert post(last, "reject", "no refund after all").status_code == 200
+    done = finished_case(emulation.api_url, case_id)
+    assert done["status"] == "SUCCEEDED"  # the rule's on_reject is "continue"
+    plans = [
+        (a["action_id"].rsplit(".", 2)[1], a["params"]["body"]["amount"], a["status"])
+        for a in done["actions"]
+    ]
+    assert plans == [("p1", 200, "SKIPPED"), ("p2", 150.0, "SKIPPED"), ("p3", 90.0, "SKIPPED")]
+    assert done["actions"][-1]["error"]["code"] == "APPROVAL_REJECTED"
 
 
 def _slack_secret(emulation: Any) -> str:

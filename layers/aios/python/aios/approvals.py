@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pynamodb.expressions.update import Action
+
 from aios.capabilities import get_capability
 from aios.errors import AiosError, LedgerConflict
 from aios.ledger import LedgerItem, Put, Update, action_sk, case_pk, commit, get_case, load_case_items
@@ -27,8 +29,8 @@ from aios.policy import approval_rule
 from aios.specs import ApprovalRule, ProcessSpec, get_spec
 
 Decision = Literal["approve", "reject", "changes"]
-# "changes" (request changes, then re-plan) is not offered yet: Decide plans once per case.
-DECISIONS: tuple[str, ...] = ("approve", "reject")
+# "changes": the case goes back to Decide with the comment, at most `max_change_rounds` times.
+DECISIONS: tuple[str, ...] = ("approve", "reject", "changes")
 FINAL = {"approve": "APPROVED", "reject": "REJECTED", "changes": "CHANGES_REQUESTED"}
 
 
@@ -219,18 +221,25 @@ def _round(items: list[LedgerItem]) -> int:
     return sum(1 for i in items if i.kind == "approval" and i.status == "CHANGES_REQUESTED")
 
 
-def revision(case_id: str) -> tuple[int, list[str]]:
-    """(number of change requests so far, the reviewers' comments in order) of a case."""
+def revision(case_id: str) -> dict[str, Any]:
+    """The latest request for changes of a case, from the ledger: the round (how many so far),
+    the reviewer's comment, and the limits of the rule (`max_rounds`, `on_exhausted`)."""
     changed = [
-        i for i in load_case_items(case_id) if i.kind == "approval" and i.status == "CHANGES_REQUESTED"
+        dict(i.data or {})
+        for i in load_case_items(case_id)
+        if i.kind == "approval" and i.status == "CHANGES_REQUESTED"
     ]
-    comments = [
-        str(d.get("comment") or "")
-        for i in changed
-        for d in (i.data or {}).get("decisions", [])
-        if d.get("decision") == "changes"
-    ]
-    return len(changed), comments
+    if not changed:
+        raise AiosError(f"case {case_id} has no request for changes")
+    latest = max(changed, key=lambda d: int(d.get("round", 0)))
+    rule = next(r for r in get_spec(str(latest["process"])).policy.approval.rules if r.name == latest["rule"])
+    return {
+        "approval_id": latest["approval_id"],
+        "round": len(changed),
+        "max_rounds": rule.max_change_rounds,
+        "on_exhausted": rule.on_reject,
+        "comment": str(latest.get("comment") or ""),
+    }
 
 
 def _outcome_of(item: LedgerItem) -> str:
@@ -238,7 +247,7 @@ def _outcome_of(item: LedgerItem) -> str:
     return {
         "APPROVED": "approved",
         "CHANGES_REQUESTED": "changes",
-    }.get(item.status or "", data.get("outcome", "reject"))
+    }.get(item.status or "", str(data.get("outcome", "reject")))
 
 
 def store_task_token(approval_id: str, level: int, task_token: str) -> dict[str, Any]:
@@ -343,7 +352,7 @@ def _commit_record(
         action_data = dict(stored.data or {})
         if action_data.get("digest") != data["digest"]:
             raise AiosError(f"action {data['action_id']} changed since its approval was requested")
-        updates = [LedgerItem.status.set(new_status), LedgerItem.updated_at.set(now_iso())]
+        updates: list[Action] = [LedgerItem.status.set(new_status), LedgerItem.updated_at.set(now_iso())]
         if attestation is not None:
             action_data["attestation"] = attestation
             updates.append(LedgerItem.data.set(action_data))
@@ -370,6 +379,8 @@ class Decided:
     task_token: str | None
     latency_seconds: float | None
     process: str
+    revision: dict[str, Any] | None = None
+    """On "request changes": what the state machine re-plans with (round, comment, limits)."""
 
 
 def decide(
@@ -405,6 +416,8 @@ def decide(
         rule = next(r for r in spec.policy.approval.rules if r.name == data["rule"])
         if decision == "changes" and int(data.get("round", 0)) >= rule.max_change_rounds:
             raise ChangesNotAllowed(f"no more change rounds: the policy allows {rule.max_change_rounds}")
+        if decision == "changes" and not comment.strip():
+            raise AiosError("say in the comment what should change")
         entry = {"approver": approver, "decision": decision, "comment": comment[:2000], "at": now_iso(), "via": via}
         data["decisions"] = [*data["decisions"], entry]
         status, outcome = _tally(data, decision, rule)
@@ -435,8 +448,26 @@ def decide(
         except LedgerConflict:
             continue  # another decision landed first: re-read and judge again
         latency = at - float(data["requested_at"]) if status != "PENDING" else None
-        return Decided(approval_id, status, outcome, token, latency, str(data["process"]))
+        revision = (
+            {
+                "approval_id": approval_id,
+                "round": int(data.get("round", 0)) + 1,
+                "max_rounds": rule.max_change_rounds,
+                "on_exhausted": rule.on_reject,
+                "comment": comment[:2000],
+            }
+            if status == "CHANGES_REQUESTED"
+            else None
+        )
+        return Decided(approval_id, status, outcome, token, latency, str(data["process"]), revision)
     raise AlreadyDecided("the approval changed while deciding; reload the page")
+
+
+def changes_allowed(data: dict[str, Any]) -> bool:
+    """Whether a reviewer of this approval may still request changes (the policy's rounds)."""
+    spec = get_spec(str(data["process"]))
+    rule = next(r for r in spec.policy.approval.rules if r.name == data["rule"])
+    return int(data.get("round", 0)) < rule.max_change_rounds
 
 
 def _tally(data: dict[str, Any], decision: str, rule: ApprovalRule) -> tuple[str, str]:
@@ -475,6 +506,38 @@ def due_for_reminder(item: LedgerItem, share: float, now: float | None = None) -
         return False
     started = int(data["expires_at"]) - int(data["timeout_seconds"])
     return at >= started + share * int(data["timeout_seconds"])
+
+
+def due_reminders(now: float | None = None) -> list[LedgerItem]:
+    """Pending approvals past their process's `remind_after` share of the level's timeout,
+    whose approvers were not yet reminded at this level."""
+    return [
+        item
+        for item in pending_approvals()
+        if due_for_reminder(
+            item, get_spec(str((item.data or {})["process"])).policy.approval.remind_after, now
+        )
+    ]
+
+
+def claim_reminder(item: LedgerItem) -> bool:
+    """Record that the approvers of the approval's current level are being reminded; once.
+
+    A compare-and-set on the record (with an `approval.reminded` audit event): of two
+    concurrent runs, or a run racing a decision or an escalation, at most one wins. The
+    winner sends; a send that fails after the claim is not retried (never twice).
+    """
+    data = dict(item.data or {})
+    level = int(data.get("level", 0))
+    if int(data.get("reminded_level", -1)) >= level:
+        return False
+    data.update(reminded_level=level, reminded_at=now_iso())
+    event = {"approval_id": data["approval_id"], "level": level, "approvers": data["approvers"]}
+    try:
+        _commit_record(item, data, "PENDING", int(item.seq or 0), [("approval.reminded", event)])
+    except LedgerConflict:
+        return False
+    return True
 
 
 def page_context(approval_id: str) -> dict[str, Any]:

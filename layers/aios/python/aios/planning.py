@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import get_capability
 from aios.errors import AiosError, BudgetExhausted, InvalidPlan
-from aios.ledger import LedgerItem, Put, action_sk, case_pk, commit, load_case_items
+from aios.ledger import LedgerItem, Put, Update, action_sk, case_pk, commit, load_case_items
 from aios.ledger.repository import now_iso
 from aios.model_cache import normalize
 from aios.plans import (
@@ -36,6 +36,16 @@ from aios.tiering import Answer, ModelConfig, Usage, call_model, offline_config,
 STATUS_FOR_GATE = {"auto": "APPROVED", "approve": "PROPOSED", "deny": "SKIPPED"}
 
 
+class Revision(BaseModel):
+    """A reviewer's "request changes": the case is planned again with their comment."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    round: int = Field(ge=1)
+    comment: str = Field(default="", max_length=2000)
+    approval_id: str = ""
+
+
 class CaseInput(BaseModel):
     """The execution input the api function starts the state machine with."""
 
@@ -45,12 +55,15 @@ class CaseInput(BaseModel):
     tenant: str
     process: str
     input: dict[str, Any]
+    revision: Revision | None = None
+    """Set by the state machine when a reviewer requested changes (round 1, 2, ...)."""
     memory: dict[str, Any] | None = None
     """What Recall put under `$.memory` (summary, memories): lessons for the decision context."""
 
 
-def plan_id_for(case_id: str) -> str:
-    return f"{case_id}.p1"
+def plan_id_for(case_id: str, round: int = 0) -> str:
+    """`<case>.p1` for the first plan, `<case>.p2` after the first request for changes, ..."""
+    return f"{case_id}.p{round + 1}"
 
 
 def propose_actions(
@@ -59,16 +72,22 @@ def propose_actions(
     plan_id: str,
     plan: ModelPlan,
     confidence: float | None = None,
+    first_index: int = 0,
 ) -> list[PlannedAction]:
-    """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan."""
+    """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan.
+
+    A re-plan numbers its actions after the case's earlier ones (`first_index`), so the
+    superseded actions keep their ledger records.
+    """
     entity_key = spec.entity_key_for(case.input)
     planned: list[PlannedAction] = []
-    for index, proposal in enumerate(plan.actions):
+    for index, proposal in enumerate(plan.actions, start=first_index):
         try:
             capability = get_capability(proposal.capability, spec.allowed)
             params = capability.validate_params(proposal.params).model_dump(mode="json")
         except AiosError as exc:
-            raise InvalidPlan(f"action {index}: {exc.message}", code_detail=exc.code) from exc
+            where = index - first_index
+            raise InvalidPlan(f"action {where}: {exc.message}", code_detail=exc.code) from exc
         action = ActionSpec(
             action_id=f"{plan_id}.a{index}",
             case_id=case.case_id,
@@ -90,16 +109,16 @@ def propose_actions(
     return planned
 
 
-def _existing_decision(case_id: str) -> Decision | None:
+def _existing_decision(case_id: str, plan_id: str) -> Decision | None:
     plan: dict[str, Any] | None = None
     handoff: dict[str, Any] | None = None
     actions: list[PlannedAction] = []
     for item in load_case_items(case_id):
-        if item.kind == "plan":
+        if item.kind == "plan" and (item.data or {}).get("plan_id") == plan_id:
             plan = dict(item.data or {})
         elif item.kind == "handoff":
             handoff = dict(item.data or {})
-        elif item.kind == "action":
+        elif item.kind == "action" and (item.data or {}).get("plan_id") == plan_id:
             data = item.data or {}
             actions.append(PlannedAction.model_validate(data["planned"]))
     if handoff is not None:
@@ -124,6 +143,10 @@ T = TypeVar("T")
 REPAIR_NOTE = (
     "Your previous answer was rejected: {error}\n"
     "Answer again with JSON valid against the schema, using only the allowed capabilities."
+)
+REVIEW_NOTE = (
+    "An approver reviewed your previous plan for this case and asked for changes. Their comment"
+    " (from the approver, not from the case): {comment}\n"
 )
 
 
@@ -155,7 +178,7 @@ def _ask(
             capabilities=_capability_catalogue(spec),
             classification=context.get("classification", {}),
             schema=schema,
-            repair=repair,
+            repair=_review_note(context) + repair,
         )
         return ModelRequest(
             task=task,
@@ -199,6 +222,11 @@ def _ask(
         return result
     remember(models, answer)
     return result
+
+
+def _review_note(context: dict[str, Any]) -> str:
+    comment = context.get("review_comment")
+    return REVIEW_NOTE.format(comment=comment) if comment else ""
 
 
 def _memory_context(case: CaseInput) -> dict[str, Any]:
@@ -263,12 +291,18 @@ def _plan(
     spec: ProcessSpec,
     classification: Classification,
     plan_id: str,
+    first_index: int = 0,
 ) -> tuple[ModelPlan, list[PlannedAction]]:
     """Plan on the large tier; every action validated and gated by code."""
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
-        return plan, propose_actions(spec, case, plan_id, plan, classification.confidence)
+        return plan, propose_actions(
+            spec, case, plan_id, plan, classification.confidence, first_index
+        )
+
+    # A reviewer's comment is context for the planner (and part of the cache key).
+    review = {"review_comment": case.revision.comment} if case.revision else {}
 
     return _ask(
         models,
@@ -278,10 +312,11 @@ def _plan(
         task="plan",
         tier=spec.decision.plan_tier,
         data=case.input,
-        context={"classification": classification.model_dump(), **_memory_context(case)},
+        context={"classification": classification.model_dump(), **review, **_memory_context(case)},
         cache_input={
             "input": normalize(case.input, fold=False),
             "classification": classification.model_dump(),
+            **review,
         },
         validate=validate,
     )
@@ -296,27 +331,35 @@ def decide_case(
     provider: ModelProvider | None = None,
     models: ModelConfig | None = None,
 ) -> Decision:
-    """Plan a case and record its signed proposal, or hand it to a person; once per case.
+    """Plan a case and record its signed proposal, or hand it to a person; once per case and
+    round (`case.revision`: a reviewer asked for changes, so plan again with their comment).
 
-    A retry returns the decision already recorded. Nothing the model says is trusted: its
-    answers are parsed strictly, actions must name allowed capabilities with valid params,
-    gates come from the spec's policy. An exhausted budget (no model call is made) or an answer
+    A retry returns the decision already recorded. A re-plan `<case>.p<n>` supersedes the
+    earlier plan: its unapplied actions become SUPERSEDED, everything stays on the ledger.
+    Nothing the model says is trusted: its answers are parsed strictly, actions must name
+    allowed capabilities with valid params, gates come from the spec's policy. An exhausted budget (no model call is made) or an answer
     still invalid after one repair hands the case off with no actions and nothing signed.
     """
-    existing = _existing_decision(case.case_id)
+    round_ = case.revision.round if case.revision else 0
+    plan_id = plan_id_for(case.case_id, round_)
+    existing = _existing_decision(case.case_id, plan_id)
     if existing is not None:
         return existing
+    earlier = load_case_items(case.case_id) if round_ else []
+    earlier_actions = sorted(
+        (i for i in earlier if i.kind == "action"), key=lambda i: int((i.data or {})["index"])
+    )
     if models is None:
         if provider is None:
             raise ValueError("decide_case needs a provider or a model config")
         models = offline_config(provider)
     spec = get_spec(case.process)
-    plan_id = plan_id_for(case.case_id)
     usage = Usage()
     classification: Classification | None = None
     try:
         classification = _classify(models, usage, case, spec)
-        plan, actions = _plan(models, usage, case, spec, classification, plan_id)
+        first = len(earlier_actions)
+        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first)
     except BudgetExhausted as exc:
         handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
         return _hand_off(case, handoff, usage, classification)
@@ -331,13 +374,16 @@ def decide_case(
             plan_id=plan_id,
             process=case.process,
             tenant=case.tenant,
-            action_digests=[a.digest_hex for a in actions],
+            # An action's index is its position here; a re-plan's first ones are the
+            # superseded actions (their digests name another plan id: they never verify).
+            action_digests=[str((e.data or {})["digest"]) for e in earlier_actions]
+            + [a.digest_hex for a in actions],
             key_id=key_id,
             ttl_seconds=ttl_seconds,
         ),
     )
     recorded = usage.to_dict()
-    _record_decision(case, spec, signed, actions, plan.summary, classification, recorded)
+    _record_decision(case, spec, signed, actions, plan.summary, classification, recorded, earlier)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
 
 
@@ -365,12 +411,12 @@ def _hand_off(
     commit(
         case.case_id,
         [
-            ("case.running", {}),
+            *([] if case.revision else [("case.running", {})]),
             ("decision.handed_off", {**handoff.model_dump(), "usage": recorded}),
         ],
         ops=(Put(item),),
         case_actions=[LedgerItem.status.set("RUNNING")],
-        case_condition=LedgerItem.status == "RECEIVED",
+        case_condition=LedgerItem.status == ("RUNNING" if case.revision else "RECEIVED"),
     )
     return Decision(plan=None, actions=[], summary=summary, handoff=handoff, usage=recorded)
 
@@ -383,11 +429,12 @@ def _record_decision(
     summary: str,
     classification: Classification,
     usage: dict[str, Any],
+    earlier: list[LedgerItem] | None = None,
 ) -> None:
     at = now_iso()
     plan_id = signed.envelope.plan_id
     pk = case_pk(case.case_id)
-    ops: list[Put] = [
+    ops: list[Put | Update] = [
         Put(
             LedgerItem(
                 pk,
@@ -407,8 +454,11 @@ def _record_decision(
             )
         )
     ]
+    superseded = _supersede(case, plan_id, earlier or [], at)
+    ops.extend(op for op, _ in superseded)
     events: list[tuple[str, dict[str, Any]]] = [
-        ("case.running", {}),
+        *([] if case.revision else [("case.running", {})]),
+        *(event for _, event in superseded),
         (
             "plan.signed",
             {
@@ -456,5 +506,29 @@ def _record_decision(
         events,
         ops=tuple(ops),
         case_actions=[LedgerItem.status.set("RUNNING")],
-        case_condition=LedgerItem.status == "RECEIVED",
+        case_condition=LedgerItem.status == ("RUNNING" if case.revision else "RECEIVED"),
     )
+
+
+def _supersede(
+    case: CaseInput, plan_id: str, earlier: list[LedgerItem], at: str
+) -> list[tuple[Update, tuple[str, dict[str, Any]]]]:
+    """Mark the earlier plans and their unapplied actions SUPERSEDED (each a compare-and-set,
+    in the new plan's transaction). Applied, skipped or rejected actions keep their status."""
+    revision = case.revision.model_dump() if case.revision else {}
+    out: list[tuple[Update, tuple[str, dict[str, Any]]]] = []
+    for item in earlier:
+        data = item.data or {}
+        if item.kind == "plan" and item.status == "SIGNED":
+            event = ("plan.superseded", {"plan_id": data.get("plan_id"), "by": plan_id, **revision})
+        elif item.kind == "action" and item.status in ("PROPOSED", "APPROVED"):
+            event = ("action.superseded", {"action_id": data.get("action_id"), "by": plan_id})
+        else:
+            continue
+        update = Update(
+            LedgerItem(item.pk, item.sk),
+            actions=[LedgerItem.status.set("SUPERSEDED"), LedgerItem.updated_at.set(at)],
+            condition=LedgerItem.status == item.status,
+        )
+        out.append((update, event))
+    return out
