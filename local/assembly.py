@@ -431,6 +431,7 @@ class _Provisioner:
             "AWS::KMS::Alias": self._alias,
             "AWS::SNS::Topic": self._topic,
             "AWS::SecretsManager::Secret": self._secret,
+            "AWS::S3::Bucket": self._bucket,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Lambda::Function": self._function,
             "AWS::ApiGateway::RestApi": self._rest_api,
@@ -560,6 +561,31 @@ class _Provisioner:
         arn = self.clients("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         self.deployment.topics[logical_id] = arn
         return _Resolved(arn, {"TopicArn": arn, "TopicName": name})
+
+    # -- S3
+
+    def _bucket(self, logical_id: str, resource: Mapping[str, Any]) -> _Resolved:
+        p = self._props(resource)
+        # Bucket names are global and lowercase; CloudFormation would add a random suffix.
+        name = p.get("BucketName") or self._physical_name(logical_id).lower()[:63]
+        s3 = self.clients("s3")
+        args: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        s3.create_bucket(**args)
+        if "BucketEncryption" in p:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... key.
+                    "Rules": [
+                        {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                        for r in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    ]
+                },
+            )
+        arn = f"arn:aws:s3:::{name}"
+        return _Resolved(name, {"Arn": arn, "DomainName": f"{name}.s3.amazonaws.com"})
 
     # -- Secrets Manager
 

@@ -71,6 +71,8 @@ class AiosStack(Stack):
             layers=[self.functions.domain_layer, self.functions.dependencies_layer],
             removal_policy=retention,
         )
+        # Large case inputs enter the state machine as claim checks (api) and leave it at decide.
+        self.memory.share_context(writers=(self.functions.api,), readers=(self.functions.decide,))
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",

@@ -9,6 +9,10 @@
 - `managed`: a one-node OpenSearch domain (t3.small.search) with fine-grained access control,
   encryption at rest and node to node, HTTPS enforced.
 
+Whatever the engine, the ephemeral context tier is a bucket for claim checks: a case input
+larger than `CLAIM_THRESHOLD_BYTES` travels through the state machine as a reference to an S3
+object (see `aios.memory.context`), so no state nears Step Functions' 256 KiB.
+
 With an engine, the records table streams to the indexer; the reconciler runs hourly and, as
 the index's custom resource, creates the k-NN index at deploy time.
 """
@@ -26,6 +30,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_opensearchservice as opensearch
+from aws_cdk import aws_s3 as s3
 from aws_cdk.aws_lambda_event_sources import DynamoEventSource
 from constructs import Construct
 
@@ -37,6 +42,9 @@ from stacks.nag import acknowledge
 TITAN_EMBEDDINGS = "amazon.titan-embed-text-v2:0"
 DIMENSIONS = 512
 INDEX = "aios-memory"
+CLAIM_THRESHOLD_BYTES = 64 * 1024
+CLAIM_PREFIX = "cases/"
+CLAIM_EXPIRY = Duration.days(7)
 
 
 class Memory(Construct):
@@ -66,6 +74,28 @@ class Memory(Construct):
         )  # fmt: skip
         ledger.table.grant(self.recall.role, *LEDGER_READ)
         self.functions = [self.recall]
+        self.context_bucket = s3.Bucket(
+            self,
+            "Context",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=CLAIM_EXPIRY,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.context_bucket,
+            id="AwsSolutions-S1",
+            reason="claim checks are short-lived copies of case inputs the ledger records; "
+            "CloudTrail data events can be enabled where object access logs are required",
+        )
+        self.share_context(readers=(self.recall,))
         if engine == "none":
             return
 
@@ -142,6 +172,22 @@ class Memory(Construct):
             properties={"Index": INDEX, "Dimensions": DIMENSIONS, "Engine": engine},
         )
         index.node.add_dependency(self.engine_resource)
+
+    def share_context(
+        self, *, writers: tuple[AiosFunction, ...] = (), readers: tuple[AiosFunction, ...] = ()
+    ) -> None:
+        """Writers may put claim checks, readers may redeem them; both learn the bucket."""
+        objects = self.context_bucket.arn_for_objects(f"{CLAIM_PREFIX}*")
+        for fns, action in ((writers, "s3:PutObject"), (readers, "s3:GetObject")):
+            for fn in fns:
+                fn.add_environment("AIOS_CONTEXT_BUCKET", self.context_bucket.bucket_name)
+                fn.add_environment("AIOS_CONTEXT_MAX_BYTES", str(CLAIM_THRESHOLD_BYTES))
+                fn.role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=[objects]))
+                acknowledge(
+                    fn.role,
+                    id=f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.context_bucket.node.default_child)}.Arn>/{CLAIM_PREFIX}*]",  # type: ignore[arg-type]
+                    reason="claim check objects are keyed per case under one prefix of the context bucket",
+                )
 
     def _serverless(self, config: AiosConfig) -> str:
         name = f"{config.stack_name.lower()[:24]}-memory"

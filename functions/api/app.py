@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aios import aws, cases
 from aios.errors import AiosError, CaseNotFound, IdempotencyConflict, InvalidInput, ProcessNotFound
 from aios.ledger import bind_ledger
+from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
 from aios.specs import load_specs
 
@@ -55,7 +56,8 @@ def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
         sfn.start_execution(
             stateMachineArn=settings.state_machine_arn,
             name=case_id,
-            input=json.dumps(execution_input),
+            # A large input travels as a claim check (S3): the state stays far below 256 KiB.
+            input=json.dumps(check_in_case_input(execution_input, aws.client("s3"))),
         )
     except sfn.exceptions.ExecutionAlreadyExists:
         logger.info("execution already started", extra={"case_id": case_id})

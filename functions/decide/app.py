@@ -8,6 +8,7 @@ from typing import Any
 from aios import aws
 from aios.decision_store import bind_decision_store
 from aios.ledger import bind_ledger
+from aios.memory.context import check_out_case_input
 from aios.planning import CaseInput, decide_case
 from aios.pricing import ModelPrice
 from aios.providers import get_provider
@@ -46,7 +47,7 @@ if _unpriced:  # fail the cold start: budgets cannot be enforced for a model wit
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    case = CaseInput.model_validate(event)
+    case = CaseInput.model_validate(check_out_case_input(event, aws.client("s3")))
     logger.append_keys(case_id=case.case_id, process=case.process)
     decision = decide_case(
         case,

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-
+from aios import aws
 from aios.cases import case_view
 from aios.ledger import bind_ledger
 from aios.memory import bind_memory_table
 from aios.memory.config import load_memory_settings, open_embedder, open_store
+from aios.memory.context import check_out_case_input
 from aios.memory.service import case_text, learn, recall
 from aios.settings import load_settings
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()
@@ -45,6 +46,7 @@ def _recall(event: dict[str, Any]) -> dict[str, Any]:
     process = str(event["process"])
     if store is None:
         return {"namespace": process, "embedding_model": "", "memories": [], "summary": ""}
+    event = check_out_case_input(event, aws.client("s3"))
     context = recall(
         tenant=str(event["tenant"]),
         namespace=process,

@@ -71,3 +71,28 @@ def test_recall_never_returns_another_tenants_memory(emulation: Any) -> None:
     wait_for(lambda: _recall(emulation, "default", process, body)["memories"], what="a memory")
     other = _recall(emulation, "another-tenant", process, body)
     assert other["memories"] == [] and other["summary"] == ""
+
+
+def test_a_large_input_travels_as_a_claim_check_and_the_case_succeeds(emulation: Any) -> None:
+    process, body = example(emulation.api_url)
+    body = {**body, "body": "The attached log follows. " + "lorem ipsum dolor " * 500}
+    overrides = emulation.runtime.overrides
+    saved = overrides.get("AIOS_CONTEXT_MAX_BYTES")
+    overrides["AIOS_CONTEXT_MAX_BYTES"] = "4096"  # the template's 64 KiB, lowered for the test
+    try:
+        case_id = submit(emulation.api_url, process, body, key=str(uuid.uuid4())).json()["case_id"]
+        assert finished_case(emulation.api_url, case_id)["status"] == "SUCCEEDED"
+    finally:
+        if saved is None:
+            overrides.pop("AIOS_CONTEXT_MAX_BYTES", None)
+        else:
+            overrides["AIOS_CONTEXT_MAX_BYTES"] = saved
+    sfn = emulation.client("stepfunctions")
+    machine = next(iter(emulation.deployment.state_machines.values()))
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{case_id}"
+    started = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+    claim = started["input"]["$claim"]  # the state carried a reference, not the input
+    assert claim["key"] == f"cases/{case_id}/input.json" and claim["bytes"] > 4096
+    assert len(json.dumps(started)) < 1024
+    stored = emulation.client("s3").get_object(Bucket=claim["bucket"], Key=claim["key"])
+    assert json.loads(stored["Body"].read()) == body
