@@ -275,3 +275,33 @@ def test_host_not_on_the_allow_list_is_rejected_before_anything_is_sent(decided,
     with pytest.raises(HostNotAllowed):
         _verify(kms, plan_key, _message(out), env={"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": "{}"})
     assert peer.requests == []
+
+
+def test_a_replan_is_idempotent_per_round_and_supersedes_the_earlier_plan(
+    decided, kms, plan_key
+) -> None:
+    case_id, first = decided
+    case = CaseInput.model_validate({
+        "case_id": case_id, "tenant": "t1", "process": "ticket-triage", "input": SPEC.example_input,
+        "revision": {"round": 1, "comment": "post the triage only"},
+    })  # fmt: skip
+    provider = get_provider("offline")
+    replan = decide_case(case, provider=provider, kms=kms, key_id=plan_key, ttl_seconds=600)
+    again = decide_case(case, provider=provider, kms=kms, key_id=plan_key, ttl_seconds=600)
+    assert replan.plan is not None and replan.plan.envelope.plan_id == f"{case_id}.p2"
+    assert again.model_dump() == replan.model_dump()  # a retried Decide signs nothing new
+    new = replan.model_dump(mode="json", by_alias=True)
+    assert [a["index"] for a in new["actions"]] == [2, 3]  # numbered after the earlier actions
+    statuses = {i.sk: i.status for i in LedgerItem.query(case_pk(case_id))}
+    assert statuses[f"PLAN#{case_id}.p1"] == "SUPERSEDED"
+    assert statuses[f"PLAN#{case_id}.p2"] == "SIGNED"
+    assert {statuses[action_sk(i)] for i in (0, 1)} == {"SUPERSEDED"}
+    events = _events(case_id)
+    assert events.count("plan.superseded") == 1 and events.count("action.superseded") == 2
+    # A new action verifies under its own plan; an old one never under the new plan.
+    auto = next(a for a in new["actions"] if a["gate"] == "auto")
+    message = ActionMessage.model_validate({"task_token": "t", "plan": new["plan"], "action": auto})
+    assert _verify(kms, plan_key, message).message.action.action_id == auto["action_id"]
+    forged = {"task_token": "t", "plan": new["plan"], "action": first["actions"][0]}
+    with pytest.raises(WrongCase):
+        _verify(kms, plan_key, ActionMessage.model_validate(forged))
