@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
+	$(BIN)/python bench/decision_cost.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -96,6 +96,14 @@ def test_low_confidence_escalates_classification_to_the_large_tier(decide) -> No
     assert decision.usage["escalated"] is True and decision.usage["confidence"] == 0.95
 
 
+def test_no_escalation_when_both_tiers_are_the_same_model(decide) -> None:
+    unsure = {**GOOD_CLASS, "confidence": 0.3}
+    provider = ScriptedProvider(classify=[unsure, GOOD_CLASS], plan=[GOOD_PLAN])
+    one_model = {"small": ("large-a",), "large": ("large-a",)}
+    decision = decide(new_case(), config(provider, tiers=one_model))
+    assert len(provider.calls("classify")) == 1 and decision.usage["escalated"] is False
+
+
 def test_throttled_model_falls_back_along_the_chain_with_backoff(decide) -> None:
     waits: list[float] = []
     provider = ScriptedProvider(

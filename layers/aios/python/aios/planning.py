@@ -274,9 +274,10 @@ def _classify(
         )
 
     classification = ask(spec.decision.classify_tier)
-    if (
-        classification.confidence < spec.decision.escalate_below
-        and spec.decision.plan_tier != spec.decision.classify_tier
+    small, large = spec.decision.classify_tier, spec.decision.plan_tier
+    # Escalating to the model that just answered would only pay for the same answer again.
+    if classification.confidence < spec.decision.escalate_below and (
+        models.chain(small)[0] != models.chain(large)[0]
     ):
         usage.escalated = True
         classification = ask(spec.decision.plan_tier)

@@ -1,0 +1,93 @@
+"""The decision plane on the synthesized template: its table, decide's grants per provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from infra_iam import actions, grants, refers_to, resources_for
+from infra_synth import Synth, nag_violations, synthesize
+
+pytestmark = pytest.mark.slow  # uses the synthesized app
+
+MODELS = {"small": ["small-model-v1:0"], "large": ["large-model-v2:0", "large-model-v1:0"]}
+PRICES = {m: {"input_per_mtok": 1, "output_per_mtok": 2} for ids in MODELS.values() for m in ids}
+
+
+def decide_role(synth: Synth) -> str:
+    return str(synth.function("decide")[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def decision_table(synth: Synth) -> tuple[str, dict]:
+    [(logical_id, table)] = [
+        (k, v)
+        for k, v in synth.of_type("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == "item_key"
+    ]
+    return logical_id, table
+
+
+@pytest.fixture(scope="module")
+def bedrock(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.bedrock"),
+        stack_name="AiosKitBedrock",
+        model_provider="bedrock",
+        model_tiers=json.dumps(MODELS),
+        model_prices=json.dumps(PRICES),
+    )
+
+
+def test_decision_table_is_on_demand_with_pitr_sse_and_ttl(synth: Synth) -> None:
+    _, table = decision_table(synth)
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_only_decide_touches_the_decision_table(synth: Synth) -> None:
+    table_id, _ = decision_table(synth)
+    env = synth.function("decide")[1]["Properties"]["Environment"]["Variables"]
+    assert refers_to(env["AIOS_DECISION_TABLE"], table_id)
+    role = decide_role(synth)
+    assert {g.action for g in grants(synth.resources, role) if refers_to(g.resource, table_id)} == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+    for name in ("api", "execute", "finalize"):
+        other = str(synth.function(name)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+        assert not any(refers_to(g.resource, table_id) for g in grants(synth.resources, other))
+
+
+def test_offline_decide_may_invoke_no_model(synth: Synth) -> None:
+    assert not {a for a in actions(synth.resources, decide_role(synth)) if a.startswith("bedrock:")}
+
+
+def test_decide_gets_tiers_prices_and_cache_ttl_from_context(bedrock: Synth) -> None:
+    env = bedrock.function("decide")[1]["Properties"]["Environment"]["Variables"]
+    assert json.loads(env["AIOS_MODEL_TIERS"]) == MODELS
+    assert json.loads(env["AIOS_MODEL_PRICES"]) == {
+        m: {"input_per_mtok": 1.0, "output_per_mtok": 2.0} for m in PRICES
+    }
+    assert env["AIOS_MODEL_PROVIDER"] == "bedrock" and env["AIOS_MODEL_CACHE_TTL_SECONDS"] == "86400"
+
+
+def test_bedrock_decide_may_invoke_only_the_configured_models(bedrock: Synth) -> None:
+    role = decide_role(bedrock)
+    assert {a for a in actions(bedrock.resources, role) if a.startswith("bedrock:")} == {
+        "bedrock:InvokeModel"
+    }
+    arns = json.dumps(resources_for(bedrock.resources, role, "bedrock:InvokeModel"))
+    for model_id in PRICES:
+        assert f":foundation-model/{model_id}" in arns
+    assert "*" not in arns
+    for name in ("api", "execute", "finalize"):
+        other = str(bedrock.function(name)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+        assert not any(a.startswith("bedrock:") for a in actions(bedrock.resources, other))
+
+
+def test_bedrock_variant_is_nag_clean(bedrock: Synth) -> None:
+    assert nag_violations(bedrock.outdir) == []
