@@ -1,4 +1,8 @@
-"""finalize: record a case's outcome (SUCCEEDED, HANDED_OFF, or COMPENSATING then FAILED) and its audit event, once."""
+"""finalize: record a case's outcome and its audit event, once.
+
+Outcomes: SUCCEEDED; HANDED_OFF (waiting for a person, with the decision's reason); or
+COMPENSATING then FAILED.
+"""
 
 from __future__ import annotations
 

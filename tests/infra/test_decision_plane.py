@@ -72,7 +72,8 @@ def test_decide_gets_tiers_prices_and_cache_ttl_from_context(bedrock: Synth) -> 
     assert json.loads(env["AIOS_MODEL_PRICES"]) == {
         m: {"input_per_mtok": 1.0, "output_per_mtok": 2.0} for m in PRICES
     }
-    assert env["AIOS_MODEL_PROVIDER"] == "bedrock" and env["AIOS_MODEL_CACHE_TTL_SECONDS"] == "86400"
+    assert env["AIOS_MODEL_PROVIDER"] == "bedrock"
+    assert env["AIOS_MODEL_CACHE_TTL_SECONDS"] == "86400"
 
 
 def test_bedrock_decide_may_invoke_only_the_configured_models(bedrock: Synth) -> None:
@@ -91,3 +92,38 @@ def test_bedrock_decide_may_invoke_only_the_configured_models(bedrock: Synth) ->
 
 def test_bedrock_variant_is_nag_clean(bedrock: Synth) -> None:
     assert nag_violations(bedrock.outdir) == []
+
+
+@pytest.fixture(scope="module")
+def openai(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.openai"),
+        stack_name="AiosKitOpenAI",
+        model_provider="openai",
+        openai_base_url="https://models.example.com/v1",
+    )
+
+
+def test_openai_key_lives_in_a_secret_only_decide_reads(openai: Synth) -> None:
+    env = openai.function("decide")[1]["Properties"]["Environment"]["Variables"]
+    assert env["AIOS_OPENAI_BASE_URL"] == "https://models.example.com/v1"
+    [secret_id] = [
+        k
+        for k, v in openai.of_type("AWS::SecretsManager::Secret").items()
+        if "endpoint key" in v["Properties"].get("Description", "")
+    ]
+    assert refers_to(env["AIOS_OPENAI_SECRET_ARN"], secret_id)
+    readers = {
+        name
+        for name in ("api", "decide", "execute", "finalize")
+        if any(
+            refers_to(g.resource, secret_id)
+            for g in grants(
+                openai.resources,
+                str(openai.function(name)[1]["Properties"]["Role"]["Fn::GetAtt"][0]),
+            )
+        )
+    }
+    assert readers == {"decide"}
+    assert not any(a.startswith("bedrock:") for a in actions(openai.resources, decide_role(openai)))
+    assert nag_violations(openai.outdir) == []

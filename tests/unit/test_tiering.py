@@ -194,6 +194,15 @@ def test_near_repeat_hits_the_classification_cache_but_not_the_plan(decide, deci
     assert [r.task for r in provider.requests] == ["classify", "plan", "plan"]
 
 
+def test_recalled_memories_are_part_of_the_cache_key(decide, decision_table) -> None:
+    provider = CountingOffline()
+    models = config(provider, cache_ttl_seconds=3600)
+    decide(new_case(), models)
+    remembered = new_case().model_copy(update={"memory": {"summary": "refunds need a receipt"}})
+    decision = decide(remembered, models)
+    assert decision.usage["cache"] == {"hits": 0, "misses": 2} and len(provider.requests) == 4
+
+
 def test_cache_is_never_shared_across_tenants(decide, decision_table) -> None:
     provider = CountingOffline()
     models = config(provider, cache_ttl_seconds=3600)

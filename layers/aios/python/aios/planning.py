@@ -269,7 +269,8 @@ def _classify(
             tier=tier,
             data=data,
             context=_memory_context(case),
-            cache_input=normalize(data, fold=True),
+            # What the model sees is the key: recalled memories change the answer too.
+            cache_input={"input": normalize(data, fold=True), **_memory_context(case)},
             validate=_parse_classification,
         )
 
@@ -318,6 +319,7 @@ def _plan(
             "input": normalize(case.input, fold=False),
             "classification": classification.model_dump(),
             **review,
+            **_memory_context(case),
         },
         validate=validate,
     )
