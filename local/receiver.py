@@ -9,7 +9,9 @@ Control endpoints (not recorded):
 
 - `GET /_requests` lists the records; `DELETE /_requests` clears them;
 - `POST /_faults {"status": 503, "times": 2}` makes the next 2 requests answer 503 (they are
-  still recorded, with the status they got); `DELETE /_faults` clears pending faults.
+  still recorded, with the status they got); with `"path_contains": "T-42"` only requests whose
+  path contains that text take the fault, so concurrent cases cannot take each other's faults;
+  `DELETE /_faults` clears pending faults.
 """
 
 from __future__ import annotations
@@ -82,10 +84,10 @@ class Receiver:
             self._state.records.clear()
             self._state.faults.clear()
 
-    def inject_faults(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` requests with `status` instead of 200."""
+    def inject_faults(self, status: int, times: int = 1, path_contains: str = "") -> None:
+        """Answer the next `times` requests (whose path contains `path_contains`) with `status`."""
         with self._state.lock:
-            self._state.faults.extend([status] * times)
+            self._state.faults.extend([(status, path_contains)] * times)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,11 +128,14 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     spec = json.loads(self._body() or b"{}")
                     status, times = int(spec["status"]), int(spec.get("times", 1))
+                    match = str(spec.get("path_contains", ""))
                 except (ValueError, KeyError, TypeError):
-                    self._send(400, {"error": 'expected {"status": int, "times": int}'})
+                    self._send(
+                        400, {"error": 'expected {"status": int, "times": int, "path_contains": str}'}
+                    )
                     return True
                 with self.state.lock:
-                    self.state.faults.extend([status] * times)
+                    self.state.faults.extend([(status, match)] * times)
                     pending = len(self.state.faults)
                 self._send(200, {"pending_faults": pending})
             elif self.command == "DELETE":
@@ -152,7 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         with self.state.lock:
-            status = self.state.faults.pop(0) if self.state.faults else 200
+            status = 200
+            for i, (fault, match) in enumerate(self.state.faults):
+                if match in self.path:
+                    status = fault
+                    del self.state.faults[i]
+                    break
             record = ReceivedRequest(
                 id=self.state.next_id,
                 method=self.command,

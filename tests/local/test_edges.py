@@ -118,3 +118,18 @@ def test_receiver_records_requests_and_injects_faults() -> None:
         assert receiver.requests == []
     finally:
         receiver.stop()
+
+
+def test_a_targeted_fault_is_taken_only_by_a_matching_request() -> None:
+    receiver = Receiver().start()
+    try:
+        url = receiver.url
+        requests.post(
+            f"{url}/_faults", json={"status": 422, "times": 1, "path_contains": "/T-7/"}, timeout=5
+        )
+        other = requests.post(f"{url}/helpdesk/tickets/T-8/triage", json={}, timeout=5)
+        target = requests.post(f"{url}/helpdesk/tickets/T-7/triage", json={}, timeout=5)
+        again = requests.post(f"{url}/helpdesk/tickets/T-7/triage", json={}, timeout=5)
+        assert [r.status_code for r in (other, target, again)] == [200, 422, 200]
+    finally:
+        receiver.stop()

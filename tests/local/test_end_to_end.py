@@ -194,7 +194,11 @@ def test_retryable_outside_failure_is_retried_with_the_same_key(emulation: Any) 
     """A 503 from the outside system: the message comes back (SQS redelivery) and the second
     attempt, with the same Idempotency-Key, succeeds."""
     api = emulation.api_url
-    requests.post(f"{emulation.receiver_url}/_faults", json={"status": 503, "times": 1}, timeout=5)
+    requests.post(
+        f"{emulation.receiver_url}/_faults",
+        json={"status": 503, "times": 1, "path_contains": "/T-4001/"},
+        timeout=5,
+    )
     process, body = example(api)
     body["ticket_id"] = "T-4001"
     case_id = submit(api, process, body, f"retry-{uuid.uuid4()}").json()["case_id"]
@@ -209,7 +213,11 @@ def test_failed_case_undoes_its_applied_actions_and_says_why(emulation: Any) -> 
     """The helpdesk refuses the triage (422, terminal): the ticket's recorded triage is rolled
     back, and the case ends FAILED with the reason and what was undone."""
     api = emulation.api_url
-    requests.post(f"{emulation.receiver_url}/_faults", json={"status": 422, "times": 1}, timeout=5)
+    requests.post(
+        f"{emulation.receiver_url}/_faults",
+        json={"status": 422, "times": 1, "path_contains": "/T-5001/"},
+        timeout=5,
+    )
     process, body = example(api)
     body["ticket_id"] = "T-5001"
     case_id = submit(api, process, body, f"fail-{uuid.uuid4()}").json()["case_id"]

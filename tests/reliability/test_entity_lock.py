@@ -40,6 +40,7 @@ def _verified(spec: ActionSpec, capability: Any) -> execution.VerifiedAction:
 
 def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> None:
     both_read = threading.Barrier(2)
+    first_landed = threading.Event()
     base = get_capability("ledger.update_entity")
     stage_calls: list[int] = []
 
@@ -48,6 +49,10 @@ def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> 
         stage_calls.append(staged[1]["version"])
         if len(stage_calls) <= 2:
             both_read.wait(timeout=10)  # both have read version 0 before either writes
+            if ctx.case_id == "c-b":
+                # The loser commits its stale version 0 only after the winner landed, so the
+                # race is decided by the lock, not by the emulator's thread scheduling.
+                first_landed.wait(timeout=10)
         return staged
 
     capability = dataclasses.replace(base, stage=racing_stage)
@@ -57,6 +62,8 @@ def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> 
 
     def apply(spec: ActionSpec) -> None:
         results[spec.case_id] = execution.apply_action(_verified(spec, capability), settings, lambda *_: {})
+        if spec.case_id == "c-a":
+            first_landed.set()
 
     threads = [threading.Thread(target=apply, args=(a,)) for a in actions]
     for t in threads:
@@ -67,7 +74,7 @@ def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> 
     entity = LedgerItem.get("ENTITY#customer#42", "ENTITY")
     assert entity.seq == 2
     assert entity.data == {"email": "a@example.com", "tier": "gold"}
-    assert sorted(r["version"] for r in results.values()) == [1, 2]
+    assert (results["c-a"]["version"], results["c-b"]["version"]) == (1, 2)
     assert stage_calls.count(1) == 2 and stage_calls.count(2) == 1  # the loser re-read once
     for case_id in ("c-a", "c-b"):
         assert LedgerItem.get(case_pk(case_id), action_sk(0)).status == "APPLIED"
