@@ -59,15 +59,18 @@ LEAST_PER_ACTION = {
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 - loopback
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
 def _get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
@@ -131,13 +134,20 @@ def main() -> None:
 
     per_action = actions / cases
     least = sum(LEAST_PER_CASE.values()) + per_action * sum(LEAST_PER_ACTION.values())
-    print(f"\n{'least the design allows':<38} {'actual /case':>12} {'least /case':>12} {'ratio':>6}")
-    for name, n in [*LEAST_PER_CASE.items(), *((k, v * per_action) for k, v in LEAST_PER_ACTION.items())]:
+    print(
+        f"\n{'least the design allows':<38} {'actual /case':>12} {'least /case':>12} {'ratio':>6}"
+    )
+    for name, n in [
+        *LEAST_PER_CASE.items(),
+        *((k, v * per_action) for k, v in LEAST_PER_ACTION.items()),
+    ]:
         actual = counts.get(name, 0) / cases
         print(f"{name:<38} {actual:>12.2f} {n:>12.2f} {actual / n:>6.2f}")
     # Lambda's own stream polling for the memory indexer is not a billed request in AWS.
     total = sum(n for k, n in counts.items() if not k.startswith("dynamodb-streams:")) / cases
-    print(f"{'all billed requests (excl. invokes)':<38} {total:>12.2f} {least:>12.2f} {total / least:>6.2f}")
+    print(
+        f"{'all billed requests (excl. invokes)':<38} {total:>12.2f} {least:>12.2f} {total / least:>6.2f}"
+    )
 
 
 if __name__ == "__main__":

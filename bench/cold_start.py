@@ -43,6 +43,8 @@ def function_environments() -> dict[str, dict[str, str]]:
             variables = resource["Properties"].get("Environment", {}).get("Variables", {})
             envs[name] = {k: str(v) for k, v in resolve_value(variables, template).items()}
     return dict(sorted(envs.items()))
+
+
 LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
 
 

@@ -17,7 +17,9 @@ LIMIT_UNZIPPED = 250 * 1024 * 1024
 
 
 def tree_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sum(
+        p.stat().st_size for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def zipped_size(path: Path, work: Path) -> int:
@@ -29,20 +31,41 @@ def main() -> None:
         work = Path(tmp)
         deps = work / "deps"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(ROOT / "requirements.txt"), "-t", str(deps / "python"),
-             "--platform", "manylinux2014_aarch64", "--only-binary=:all:",
-             "--python-version", "3.13", "--implementation", "cp"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(ROOT / "requirements.txt"),
+                "-t",
+                str(deps / "python"),
+                "--platform",
+                "manylinux2014_aarch64",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.13",
+                "--implementation",
+                "cp",
+            ],
             check=True,
         )
         aios = work / "aios"
-        shutil.copytree(ROOT / "layers" / "aios", aios, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "layers" / "aios", aios, ignore=shutil.ignore_patterns("__pycache__")
+        )
         total = 0
         for name, path in (("aios", aios), ("dependencies", deps)):
             size = tree_size(path)
             total += size
-            print(f"{name:<13} {size / 1e6:8.2f} MB unzipped {zipped_size(path, work) / 1e6:8.2f} MB zipped")
-        print(f"{'total':<13} {total / 1e6:8.2f} MB unzipped ({total / LIMIT_UNZIPPED:.1%} of Lambda's 250 MB)")
+            print(
+                f"{name:<13} {size / 1e6:8.2f} MB unzipped {zipped_size(path, work) / 1e6:8.2f} MB zipped"
+            )
+        print(
+            f"{'total':<13} {total / 1e6:8.2f} MB unzipped ({total / LIMIT_UNZIPPED:.1%} of Lambda's 250 MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -24,15 +24,57 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "aios" / "python"))
 
-from aios.memory import HashingEmbedder  # noqa: E402
-from aios.memory.store import EmbeddedVectorStore, MemoryDoc  # noqa: E402
+from aios.memory import HashingEmbedder
+from aios.memory.store import EmbeddedVectorStore, MemoryDoc
 
-WORDS = (
-    "refund charge twice invoice late delivery address password reset account locked "
-    "shipping damaged order cancel subscription upgrade downgrade plan billing card expired "
-    "coupon discount warranty return label tracking customs delay outage login error api "
-    "export import report dashboard slow timeout crash mobile app android ios browser"
-).split()
+WORDS = [
+    "refund",
+    "charge",
+    "twice",
+    "invoice",
+    "late",
+    "delivery",
+    "address",
+    "password",
+    "reset",
+    "account",
+    "locked",
+    "shipping",
+    "damaged",
+    "order",
+    "cancel",
+    "subscription",
+    "upgrade",
+    "downgrade",
+    "plan",
+    "billing",
+    "card",
+    "expired",
+    "coupon",
+    "discount",
+    "warranty",
+    "return",
+    "label",
+    "tracking",
+    "customs",
+    "delay",
+    "outage",
+    "login",
+    "error",
+    "api",
+    "export",
+    "import",
+    "report",
+    "dashboard",
+    "slow",
+    "timeout",
+    "crash",
+    "mobile",
+    "app",
+    "android",
+    "ios",
+    "browser",
+]
 DIMENSIONS = 256  # the embedded default (AIOS_MEMORY_DIMENSIONS)
 K = 10
 
@@ -48,9 +90,15 @@ def run(size: int, queries: int, batch: int = 1000) -> dict[str, float]:
     vectors = embedder.embed(corpus)
     docs = [
         MemoryDoc(
-            tenant="bench", namespace="support", memory_id=f"m{i}", version=1,
-            embedding_model=embedder.model, text=t, created_at=1.7e9, vector=v,
-        )  # fmt: skip
+            tenant="bench",
+            namespace="support",
+            memory_id=f"m{i}",
+            version=1,
+            embedding_model=embedder.model,
+            text=t,
+            created_at=1.7e9,
+            vector=v,
+        )
         for i, (t, v) in enumerate(zip(corpus, vectors, strict=True))
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,10 +141,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     results = [run(size, args.queries) for size in args.sizes]
-    print(f"embedded store (exact cosine, SQLite + numpy), {DIMENSIONS} dims, hashing embedder, k={K}, {args.queries} queries")
+    print(
+        f"embedded store (exact cosine, SQLite + numpy), {DIMENSIONS} dims, hashing embedder, "
+        f"k={K}, {args.queries} queries"
+    )
     print(f"{'records':>8} {'index rec/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>10}")
     for r in results:
-        print(f"{r['records']:>8} {r['index_rate']:>12.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['recall_at_10']:>10.3f}")
+        print(
+            f"{r['records']:>8} {r['index_rate']:>12.0f} {r['p50_ms']:>8.2f} "
+            f"{r['p99_ms']:>8.2f} {r['recall_at_10']:>10.3f}"
+        )
     if len(results) >= 2:
         a, b = results[0], results[-1]
         print(
@@ -104,7 +158,9 @@ def main() -> None:
             f"p99 x{b['p99_ms'] / a['p99_ms']:.1f}, index rate x{b['index_rate'] / a['index_rate']:.2f} "
             f"(exact search is O(n) per query)"
         )
-    print("recall@10 = 1.0 by construction (the store is exact); measured against numpy brute force.")
+    print(
+        "recall@10 = 1.0 by construction (the store is exact); measured against numpy brute force."
+    )
 
 
 if __name__ == "__main__":

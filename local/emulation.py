@@ -285,7 +285,12 @@ class Emulation:
 
         backend = ses_backends[self.account][self.region]
         return [
-            {"source": m.source, "destinations": m.destinations, "subject": m.subject, "body": m.body}
+            {
+                "source": m.source,
+                "destinations": m.destinations,
+                "subject": m.subject,
+                "body": m.body,
+            }
             for m in list(backend.sent_messages)
         ]
 
@@ -326,7 +331,9 @@ class Emulation:
         SQLite file shared by the memory, indexer and reconciler handlers) and the embedder is
         the offline hashing one: recall works with no network."""
         assert self.deployment is not None
-        if not any("AIOS_MEMORY_TABLE" in f.environment for f in self.deployment.functions.values()):
+        if not any(
+            "AIOS_MEMORY_TABLE" in f.environment for f in self.deployment.functions.values()
+        ):
             return {}
         self.memory_dir = Path(tempfile.mkdtemp(prefix="aios-memory-"))
         return {

@@ -131,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                     match = str(spec.get("path_contains", ""))
                 except (ValueError, KeyError, TypeError):
                     self._send(
-                        400, {"error": 'expected {"status": int, "times": int, "path_contains": str}'}
+                        400,
+                        {"error": 'expected {"status": int, "times": int, "path_contains": str}'},
                     )
                     return True
                 with self.state.lock:

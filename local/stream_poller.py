@@ -38,7 +38,11 @@ class StreamPoller:
     """Polls every shard of one stream for one function until `stop()`."""
 
     def __init__(
-        self, mapping: StreamMappingSpec, streams_client: Any, invoke: Invoke, idle_wait_s: float = 0.1
+        self,
+        mapping: StreamMappingSpec,
+        streams_client: Any,
+        invoke: Invoke,
+        idle_wait_s: float = 0.1,
     ) -> None:
         self.mapping = mapping
         self.streams = streams_client
@@ -108,7 +112,9 @@ class StreamPoller:
             limit = self.mapping.maximum_retry_attempts
             logger.info("%s failed a stream batch (attempt %d)", self.mapping.function, attempts)
             if 0 <= limit < attempts:
-                logger.warning("%s: skipping a batch after %d retries", self.mapping.function, limit)
+                logger.warning(
+                    "%s: skipping a batch after %d retries", self.mapping.function, limit
+                )
                 return
             self._stop.wait(0.5)
 

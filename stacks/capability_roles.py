@@ -31,8 +31,12 @@ class CapabilityRoles(Construct):
         sender_domain = (email_sender or "example.invalid").split("@")[-1]
         identities = [
             Arn.format(
-                {"service": "ses", "resource": "identity", "resource_name": name,
-                 "arn_format": ArnFormat.SLASH_RESOURCE_NAME},
+                {
+                    "service": "ses",
+                    "resource": "identity",
+                    "resource_name": name,
+                    "arn_format": ArnFormat.SLASH_RESOURCE_NAME,
+                },
                 stack,
             )
             for name in sorted({email_sender or "example.invalid", sender_domain})
@@ -52,4 +56,3 @@ class CapabilityRoles(Construct):
         )
         if email_sender:
             execute.add_environment("AIOS_EMAIL_SENDER", email_sender)
-

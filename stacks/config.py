@@ -65,7 +65,9 @@ class AiosConfig(BaseModel):
     # SES identity that email.send sends from; None leaves email.send unconfigured (it refuses).
     email_sender: str | None = None
     # Human approvals: the SES identity approval emails come from, and Slack's Web API base.
-    approvals_sender: str = Field(default="approvals@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    approvals_sender: str = Field(
+        default="approvals@example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
     slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https://[^\s]+$")
     # How often the reminders function looks for approvals due a reminder.
     approval_reminder_minutes: Annotated[int, Field(ge=1, le=1440)] = 15

@@ -69,9 +69,14 @@ class Memory(Construct):
             "AIOS_MEMORY_INDEX": INDEX,
         }
         self.recall = AiosFunction(
-            self, "Recall", name="memory", config=config, layers=layers,
-            timeout=Duration.seconds(20), environment={**common, "AIOS_LEDGER_TABLE": ledger.table.table_name},
-        )  # fmt: skip
+            self,
+            "Recall",
+            name="memory",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(20),
+            environment={**common, "AIOS_LEDGER_TABLE": ledger.table.table_name},
+        )
         ledger.table.grant(self.recall.role, *LEDGER_READ)
         self.functions = [self.recall]
         self.context_bucket = s3.Bucket(
@@ -115,13 +120,23 @@ class Memory(Construct):
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )
         self.indexer = AiosFunction(
-            self, "Indexer", name="memory_indexer", config=config, layers=layers,
-            timeout=Duration.seconds(60), environment=common,
-        )  # fmt: skip
+            self,
+            "Indexer",
+            name="memory_indexer",
+            config=config,
+            layers=layers,
+            timeout=Duration.seconds(60),
+            environment=common,
+        )
         self.reconciler = AiosFunction(
-            self, "Reconciler", name="memory_reconciler", config=config, layers=layers,
-            timeout=Duration.minutes(5), environment=common,
-        )  # fmt: skip
+            self,
+            "Reconciler",
+            name="memory_reconciler",
+            config=config,
+            layers=layers,
+            timeout=Duration.minutes(5),
+            environment=common,
+        )
         self.functions += [self.indexer, self.reconciler]
         for fn in self.functions:
             fn.add_environment("AIOS_MEMORY_TABLE", self.table.table_name)
@@ -141,18 +156,21 @@ class Memory(Construct):
             actions=["bedrock:InvokeModel"],
             resources=[
                 Stack.of(self).format_arn(
-                    service="bedrock", account="", resource="foundation-model",
+                    service="bedrock",
+                    account="",
+                    resource="foundation-model",
                     resource_name=TITAN_EMBEDDINGS,
-                )  # fmt: skip
+                )
             ],
         )
         for fn in self.functions:
             fn.role.add_to_principal_policy(embed)
 
-        if engine == "serverless":
-            endpoint = self._serverless(config)
-        else:
-            endpoint = self._managed(config, removal_policy)
+        endpoint = (
+            self._serverless(config)
+            if engine == "serverless"
+            else self._managed(config, removal_policy)
+        )
         for fn in self.functions:
             fn.add_environment("AIOS_MEMORY_ENDPOINT", endpoint)
 
@@ -182,7 +200,9 @@ class Memory(Construct):
             for fn in fns:
                 fn.add_environment("AIOS_CONTEXT_BUCKET", self.context_bucket.bucket_name)
                 fn.add_environment("AIOS_CONTEXT_MAX_BYTES", str(CLAIM_THRESHOLD_BYTES))
-                fn.role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=[objects]))
+                fn.role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=[action], resources=[objects])
+                )
                 acknowledge(
                     fn.role,
                     id=f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.context_bucket.node.default_child)}.Arn>/{CLAIM_PREFIX}*]",  # type: ignore[arg-type]
@@ -193,18 +213,40 @@ class Memory(Construct):
         name = f"{config.stack_name.lower()[:24]}-memory"
         resource = [f"collection/{name}"]
         encryption = aoss.CfnSecurityPolicy(
-            self, "EncryptionPolicy", name=f"{name}-enc", type="encryption",
-            policy=json.dumps({"Rules": [{"ResourceType": "collection", "Resource": resource}], "AWSOwnedKey": True}),
-        )  # fmt: skip
+            self,
+            "EncryptionPolicy",
+            name=f"{name}-enc",
+            type="encryption",
+            policy=json.dumps(
+                {
+                    "Rules": [{"ResourceType": "collection", "Resource": resource}],
+                    "AWSOwnedKey": True,
+                }
+            ),
+        )
         # Public endpoint: every request is SigV4-signed and checked against the data policy.
         network = aoss.CfnSecurityPolicy(
-            self, "NetworkPolicy", name=f"{name}-net", type="network",
-            policy=json.dumps([{"Rules": [{"ResourceType": "collection", "Resource": resource}], "AllowFromPublic": True}]),
-        )  # fmt: skip
+            self,
+            "NetworkPolicy",
+            name=f"{name}-net",
+            type="network",
+            policy=json.dumps(
+                [
+                    {
+                        "Rules": [{"ResourceType": "collection", "Resource": resource}],
+                        "AllowFromPublic": True,
+                    }
+                ]
+            ),
+        )
         collection = aoss.CfnCollection(
-            self, "Collection", name=name, type="VECTORSEARCH", standby_replicas="DISABLED",
+            self,
+            "Collection",
+            name=name,
+            type="VECTORSEARCH",
+            standby_replicas="DISABLED",
             description="AIOS vector memory",
-        )  # fmt: skip
+        )
         collection.node.add_dependency(encryption, network)
         index = [f"index/{name}/{INDEX}"]
         read = ["aoss:DescribeIndex", "aoss:ReadDocument"]
@@ -215,13 +257,22 @@ class Memory(Construct):
             (self.reconciler, [*write, "aoss:CreateIndex", "aoss:UpdateIndex"]),
         ]
         aoss.CfnAccessPolicy(
-            self, "DataAccessPolicy", name=f"{name}-data", type="data",
-            policy=Stack.of(self).to_json_string([
-                {"Rules": [{"ResourceType": "index", "Resource": index, "Permission": perms}],
-                 "Principal": [fn.role.role_arn]}
-                for fn, perms in rules
-            ]),
-        )  # fmt: skip
+            self,
+            "DataAccessPolicy",
+            name=f"{name}-data",
+            type="data",
+            policy=Stack.of(self).to_json_string(
+                [
+                    {
+                        "Rules": [
+                            {"ResourceType": "index", "Resource": index, "Permission": perms}
+                        ],
+                        "Principal": [fn.role.role_arn],
+                    }
+                    for fn, perms in rules
+                ]
+            ),
+        )
         for fn, _ in rules:
             fn.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[collection.attr_arn])
@@ -235,7 +286,9 @@ class Memory(Construct):
             "Domain",
             version=opensearch.EngineVersion.OPENSEARCH_2_19,
             capacity=opensearch.CapacityConfig(
-                data_nodes=1, data_node_instance_type="t3.small.search", multi_az_with_standby_enabled=False
+                data_nodes=1,
+                data_node_instance_type="t3.small.search",
+                multi_az_with_standby_enabled=False,
             ),
             ebs=opensearch.EbsOptions(volume_size=10, volume_type=ec2.EbsDeviceVolumeType.GP3),
             encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
@@ -250,11 +303,22 @@ class Memory(Construct):
         for fn, actions in (
             (self.recall, ["es:ESHttpGet", "es:ESHttpPost"]),
             (self.indexer, ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]),
-            (self.reconciler, ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]),
+            (
+                self.reconciler,
+                [
+                    "es:ESHttpGet",
+                    "es:ESHttpHead",
+                    "es:ESHttpPost",
+                    "es:ESHttpPut",
+                    "es:ESHttpDelete",
+                ],
+            ),
         ):
             # Index paths are chosen at runtime within the domain: scoped to this domain.
             fn.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=actions, resources=[domain.domain_arn, f"{domain.domain_arn}/*"])
+                iam.PolicyStatement(
+                    actions=actions, resources=[domain.domain_arn, f"{domain.domain_arn}/*"]
+                )
             )
             acknowledge(
                 fn.role,
@@ -262,13 +326,31 @@ class Memory(Construct):
                 reason="OpenSearch HTTP paths (index, _search, _bulk) under this one domain",
             )
         for finding, reason in (
-            ("AwsSolutions-OS1", "no VPC in the kit: SigV4 + fine-grained access control guard the endpoint"),
+            (
+                "AwsSolutions-OS1",
+                "no VPC in the kit: SigV4 + fine-grained access control guard the endpoint",
+            ),
             ("AwsSolutions-OS3", "access is by IAM role (SigV4), not by source IP"),
-            ("AwsSolutions-OS4", "one small data node keeps the at-rest cost low; no dedicated masters"),
-            ("AwsSolutions-OS5", "fine-grained access control denies anonymous access; IAM policy per role"),
-            ("AwsSolutions-OS7", "single node by choice (cost); the index is rebuildable from the records"),
-            ("AwsSolutions-OS9[LogExport::SEARCH_SLOW_LOGS]", "slow logs off to keep the floor low; enable when tuning"),
-            ("AwsSolutions-OS9[LogExport::INDEX_SLOW_LOGS]", "slow logs off to keep the floor low; enable when tuning"),
+            (
+                "AwsSolutions-OS4",
+                "one small data node keeps the at-rest cost low; no dedicated masters",
+            ),
+            (
+                "AwsSolutions-OS5",
+                "fine-grained access control denies anonymous access; IAM policy per role",
+            ),
+            (
+                "AwsSolutions-OS7",
+                "single node by choice (cost); the index is rebuildable from the records",
+            ),
+            (
+                "AwsSolutions-OS9[LogExport::SEARCH_SLOW_LOGS]",
+                "slow logs off to keep the floor low; enable when tuning",
+            ),
+            (
+                "AwsSolutions-OS9[LogExport::INDEX_SLOW_LOGS]",
+                "slow logs off to keep the floor low; enable when tuning",
+            ),
         ):
             acknowledge(domain, id=finding, reason=reason)
         self.engine_resource = domain

@@ -31,10 +31,9 @@ def aws() -> Iterator[None]:
     old = {k: os.environ.get(k) for k in [*env, "AWS_ENDPOINT_URL"]}
     os.environ.update(env)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from aws_lambda_powertools.utilities.parameters import base as parameters
-
     from aios import aws as aios_aws
     from aios.ledger import repository
+    from aws_lambda_powertools.utilities.parameters import base as parameters
 
     parameters.DEFAULT_PROVIDERS.clear()  # clients cached by earlier tests point elsewhere
 
@@ -61,9 +60,7 @@ def ledger(aws: None) -> str:
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[
-                {"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))
-            ],
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
         )
     bind_ledger("ledger")
     LedgerItem._connection = None

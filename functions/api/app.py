@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-
 from aios import aws, cases
 from aios.errors import AiosError, CaseNotFound, IdempotencyConflict, InvalidInput, ProcessNotFound
 from aios.ledger import bind_ledger
 from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
 from aios.specs import load_specs
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()

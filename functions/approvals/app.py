@@ -18,16 +18,15 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-
 from aios import approvals, aws, notifications, slack
 from aios.errors import AiosError
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
 from aios.specs import get_spec
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()
@@ -53,7 +52,9 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}"
@@ -80,15 +81,25 @@ def _page(status: int, title: str, body: str) -> Response[str]:
         f"<meta name=viewport content='width=device-width'><style>{STYLE}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=doc, headers=HEADERS)
+    return Response(
+        status_code=status, content_type="text/html; charset=utf-8", body=doc, headers=HEADERS
+    )
 
 
 @app.exception_handler(AiosError)
 def _domain_error(exc: AiosError) -> Response[str]:
     status = next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 400)
-    titles = {403: "Forbidden", 404: "Not found", 409: "Already decided", 410: "Expired", 401: "Unauthorized"}
+    titles = {
+        403: "Forbidden",
+        404: "Not found",
+        409: "Already decided",
+        410: "Expired",
+        401: "Unauthorized",
+    }
     logger.info("approval request refused", extra={"code": exc.code, "status": status})
-    return _page(status, titles.get(status, "Cannot decide"), f"<p id=message>{html.escape(exc.message)}</p>")
+    return _page(
+        status, titles.get(status, "Cannot decide"), f"<p id=message>{html.escape(exc.message)}</p>"
+    )
 
 
 def _approver(approval_id: str, token: str | None) -> str:
@@ -101,9 +112,13 @@ def _render(approval_id: str, approver: str, token: str) -> str:
     spec = get_spec(str(case["process"]))
     rule = next(r for r in spec.policy.approval.rules if r.name == data["rule"])
     esc = html.escape
-    decisions = "".join(
-        f"<li>{esc(d['approver'])}: {esc(d['decision'])} at {esc(d['at'])}</li>" for d in data["decisions"]
-    ) or "<li>none yet</li>"
+    decisions = (
+        "".join(
+            f"<li>{esc(d['approver'])}: {esc(d['decision'])} at {esc(d['at'])}</li>"
+            for d in data["decisions"]
+        )
+        or "<li>none yet</li>"
+    )
     changes = approvals.changes_allowed(data)
     risk = esc(str(action.get("risk")))
     return (
@@ -146,10 +161,14 @@ def _answer(decided: approvals.Decided) -> None:
     metrics.add_dimension(name="process", value=decided.process)
     if decided.status == "PENDING":
         return
-    name = {"APPROVED": "ApprovalsApproved", "REJECTED": "ApprovalsRejected"}.get(decided.status, "ApprovalsChangesRequested")
+    name = {"APPROVED": "ApprovalsApproved", "REJECTED": "ApprovalsRejected"}.get(
+        decided.status, "ApprovalsChangesRequested"
+    )
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     if decided.latency_seconds is not None:
-        metrics.add_metric(name="ApprovalLatency", unit=MetricUnit.Seconds, value=decided.latency_seconds)
+        metrics.add_metric(
+            name="ApprovalLatency", unit=MetricUnit.Seconds, value=decided.latency_seconds
+        )
     if not decided.task_token:
         logger.warning("decided, but no task token is stored")
         return
@@ -165,13 +184,20 @@ def _answer(decided: approvals.Decided) -> None:
             )
             return
         sfn.send_task_success(taskToken=decided.task_token, output=json.dumps(output))
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+    except (
+        sfn.exceptions.TaskTimedOut,
+        sfn.exceptions.InvalidToken,
+        sfn.exceptions.TaskDoesNotExist,
+    ):
         logger.warning("decided, but the case no longer waits for this approval")
 
 
 @app.post("/approvals/<approval_id>")
 def decide(approval_id: str) -> Response[str]:
-    form = {k: v[-1] for k, v in parse_qs(app.current_event.decoded_body or "", max_num_fields=10).items()}
+    form = {
+        k: v[-1]
+        for k, v in parse_qs(app.current_event.decoded_body or "", max_num_fields=10).items()
+    }
     token = form.get("t") or app.current_event.get_query_string_value("t")
     approver = _approver(approval_id, token)
     logger.append_keys(action_id=approval_id)
@@ -205,7 +231,9 @@ def slack_interaction() -> Response[str]:
     user = str((payload.get("user") or {}).get("id", ""))
     item = approvals.load_approval(approval_id)
     spec = get_spec(str((item.data or {})["process"]))
-    approver = next((name for name, p in spec.policy.approval.approvers.items() if p.slack_user == user), None)
+    approver = next(
+        (name for name, p in spec.policy.approval.approvers.items() if p.slack_user == user), None
+    )
     if approver is None:
         raise approvals.LinkForbidden(f"Slack user {user} is not an approver")
     decided = approvals.decide(approval_id, approver, decision, via="slack")
@@ -218,12 +246,14 @@ def slack_interaction() -> Response[str]:
                 "channel": container["channel_id"], "ts": container["message_ts"],
                 "text": f"{decided.status.lower()} by {approver} (via Slack)", "blocks": [],
             })  # fmt: skip
-        except Exception:  # noqa: BLE001 - the decision stands even if the message stays stale
+        except Exception:
             logger.exception("slack message update failed")
     return Response(
         status_code=200,
         content_type="application/json",
-        body=json.dumps({"text": f"{decided.status.lower()} by {approver}", "at": int(time.time())}),
+        body=json.dumps(
+            {"text": f"{decided.status.lower()} by {approver}", "at": int(time.time())}
+        ),
     )
 
 

@@ -10,12 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
-
 from aios import aws
 from aios.errors import ActionRejected, RetryableActionError, TerminalActionError
 from aios.execution import (
@@ -30,6 +24,11 @@ from aios.ledger import bind_ledger
 from aios.plans import ActionMessage, CompensationMessage
 from aios.settings import load_settings
 from aios.signing import PublicKeyCache
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
 
 logger = Logger()
 tracer = Tracer()
@@ -56,7 +55,11 @@ def _fail_task(token: str, error: str, cause: dict[str, Any]) -> None:
     sfn = aws.client("stepfunctions")
     try:
         sfn.send_task_failure(taskToken=token, error=error, cause=json.dumps(cause)[:32768])
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+    except (
+        sfn.exceptions.TaskTimedOut,
+        sfn.exceptions.InvalidToken,
+        sfn.exceptions.TaskDoesNotExist,
+    ):
         logger.warning("task no longer waiting", extra={"error": error})
 
 
@@ -89,7 +92,9 @@ def handle_record(record: SQSRecord) -> None:
     except ValidationError as exc:
         logger.error("malformed action message", extra={"message_id": record.message_id})
         record_orphan_rejection(
-            record.message_id, record.body, {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]}
+            record.message_id,
+            record.body,
+            {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]},
         )
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         return
@@ -101,7 +106,9 @@ def handle_record(record: SQSRecord) -> None:
         )
     except ActionRejected as exc:
         logger.warning("action rejected", extra={"code": exc.code, "reason": exc.message})
-        if not record_outcome(action.case_id, action.index, action.action_id, "REJECTED", exc.to_dict()):
+        if not record_outcome(
+            action.case_id, action.index, action.action_id, "REJECTED", exc.to_dict()
+        ):
             record_orphan_rejection(record.message_id, record.body, exc)
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         _fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
@@ -143,7 +150,9 @@ def handle_compensation(record: SQSRecord) -> None:
         message = CompensationMessage.model_validate_json(record.body)
     except ValidationError as exc:
         record_orphan_rejection(
-            record.message_id, record.body, {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]}
+            record.message_id,
+            record.body,
+            {"code": "MALFORMED_MESSAGE", "message": str(exc)[:2000]},
         )
         return
     case_id = message.compensate.case_id
@@ -160,7 +169,9 @@ def handle_compensation(record: SQSRecord) -> None:
     except TerminalActionError as exc:
         _fail_task(message.task_token, "Aios.CompensationFailed", exc.to_dict())
         return
-    metrics.add_metric(name="ActionsCompensated", unit=MetricUnit.Count, value=len(summary["compensated"]))
+    metrics.add_metric(
+        name="ActionsCompensated", unit=MetricUnit.Count, value=len(summary["compensated"])
+    )
     _succeed_task(message.task_token, summary)
 
 
@@ -169,7 +180,11 @@ def _succeed_task(token: str, output: dict[str, Any]) -> bool:
     sfn = aws.client("stepfunctions")
     try:
         sfn.send_task_success(taskToken=token, output=json.dumps(output))
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+    except (
+        sfn.exceptions.TaskTimedOut,
+        sfn.exceptions.InvalidToken,
+        sfn.exceptions.TaskDoesNotExist,
+    ):
         logger.warning("done, but the case no longer waits for this answer")
         return False
     return True

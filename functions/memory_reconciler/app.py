@@ -11,13 +11,12 @@ import time
 import urllib.request
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-
 from aios.memory import bind_memory_table
 from aios.memory.config import load_memory_settings, open_embedder, open_store
 from aios.memory.indexing import reconcile
 from aios.memory.records import scan_records
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()
@@ -42,7 +41,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="MemoryDrift", unit=MetricUnit.Count, value=report.total)
     for kind in ("missing", "stale", "orphans", "expired", "reembedded"):
         metrics.add_metric(
-            name=f"MemoryDrift{kind.capitalize()}", unit=MetricUnit.Count, value=getattr(report, kind)
+            name=f"MemoryDrift{kind.capitalize()}",
+            unit=MetricUnit.Count,
+            value=getattr(report, kind),
         )
     return report.model_dump()
 

@@ -14,7 +14,9 @@ def role_of(synth: Synth, name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["approval_request", "approvals", "approval_reminders"])
-def test_approval_roles_may_never_sign_plans_execute_or_invoke_models(synth: Synth, name: str) -> None:
+def test_approval_roles_may_never_sign_plans_execute_or_invoke_models(
+    synth: Synth, name: str
+) -> None:
     granted = actions(synth.resources, role_of(synth, name))
     assert not any(a.startswith(("kms:", "sqs:", "bedrock:", "lambda:")) for a in granted), granted
     assert not any("*" in a for a in granted), granted
@@ -36,7 +38,8 @@ def test_notifying_functions_email_only_from_the_configured_sender(synth: Synth,
     from infra_iam import role_statements
 
     [statement] = [
-        s for s in role_statements(synth.resources, role_of(synth, name))
+        s
+        for s in role_statements(synth.resources, role_of(synth, name))
         if "ses:SendEmail" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "approvals@example.com"}}

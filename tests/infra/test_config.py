@@ -46,7 +46,10 @@ def test_string_values_from_the_command_line_are_parsed() -> None:
         ("stack_name", "1-bad name"),
         ("model_provider", "gpt"),
         ("model_tiers", '{"small": []}'),
-        ("model_prices", '{"anthropic.claude-3-haiku-20240307-v1:0": {"input_per_mtok": 1, "output_per_mtok": 1}}'),
+        (
+            "model_prices",
+            '{"anthropic.claude-3-haiku-20240307-v1:0": {"input_per_mtok": 1, "output_per_mtok": 1}}',
+        ),
         ("model_cache_ttl_seconds", "-1"),
         ("openai_base_url", "http://plain.example.com/v1"),
     ],

@@ -253,13 +253,27 @@ def test_memory_engines_are_nag_clean(engine: str, request: pytest.FixtureReques
 def test_context_bucket_is_private_encrypted_tls_only_and_expires_claims(synth: Synth) -> None:
     bucket_id, bucket = _only(synth, "AWS::S3::Bucket")
     props = bucket["Properties"]
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert (
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
     }  # fmt: skip
     assert [r["ExpirationInDays"] for r in props["LifecycleConfiguration"]["Rules"]] == [7]
-    policies = [p for p in synth.of_type("AWS::S3::BucketPolicy").values() if refers_to(p["Properties"]["Bucket"], bucket_id)]
-    denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    policies = [
+        p
+        for p in synth.of_type("AWS::S3::BucketPolicy").values()
+        if refers_to(p["Properties"]["Bucket"], bucket_id)
+    ]
+    denies = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+    ]
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
@@ -272,10 +286,19 @@ def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synt
 
     assert s3("api") == {"s3:PutObject"}
     assert s3("decide") == s3("memory") == {"s3:GetObject"}
-    for name, action in (("api", "s3:PutObject"), ("decide", "s3:GetObject"), ("memory", "s3:GetObject")):
+    for name, action in (
+        ("api", "s3:PutObject"),
+        ("decide", "s3:GetObject"),
+        ("memory", "s3:GetObject"),
+    ):
         resources = resources_for(synth.resources, _role(synth, name), action)
-        assert resources and all(refers_to(r, bucket_id) and "/cases/*" in json.dumps(r) for r in resources)
+        assert resources and all(
+            refers_to(r, bucket_id) and "/cases/*" in json.dumps(r) for r in resources
+        )
         env = synth.function(name)[1]["Properties"]["Environment"]["Variables"]
-        assert refers_to(env["AIOS_CONTEXT_BUCKET"], bucket_id) and env["AIOS_CONTEXT_MAX_BYTES"] == "65536"
+        assert (
+            refers_to(env["AIOS_CONTEXT_BUCKET"], bucket_id)
+            and env["AIOS_CONTEXT_MAX_BYTES"] == "65536"
+        )
     for name in ("execute", "finalize", "approvals"):
         assert not s3(name)

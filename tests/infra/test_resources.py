@@ -269,7 +269,9 @@ def test_case_machine_substitutions_name_decide_finalize_and_the_queue(synth: Sy
     assert props["DefinitionSubstitutions"] == {
         "DecideFunctionArn": {"Fn::GetAtt": [decide_id, "Arn"]},
         "FinalizeFunctionArn": {"Fn::GetAtt": [finalize_id, "Arn"]},
-        "ApprovalRequestFunctionArn": {"Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]},
+        "ApprovalRequestFunctionArn": {
+            "Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]
+        },
         "MemoryFunctionArn": {"Fn::GetAtt": [synth.function("memory")[0], "Arn"]},
         "ActionQueueUrl": {"Ref": queue_id},
     }

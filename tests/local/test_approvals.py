@@ -93,11 +93,16 @@ def test_rejected_refund_is_skipped_with_its_reason_and_the_case_continues(emula
     assert done["status"] == "SUCCEEDED"
     [action] = done["actions"]
     assert action["status"] == "SKIPPED"
-    assert action["error"]["code"] == "APPROVAL_REJECTED" and "not our fault" in action["error"]["message"]
+    assert (
+        action["error"]["code"] == "APPROVAL_REJECTED"
+        and "not our fault" in action["error"]["message"]
+    )
     audit = requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()
     assert audit["chain"]["valid"]
     types = [e["type"] for e in audit["events"]]
-    assert "approval.requested" in types and "approval.decided" in types and "action.skipped" in types
+    assert (
+        "approval.requested" in types and "approval.decided" in types and "action.skipped" in types
+    )
 
 
 def test_forged_foreign_and_get_links_change_nothing(emulation: Any) -> None:
@@ -126,7 +131,11 @@ def test_forged_foreign_and_get_links_change_nothing(emulation: Any) -> None:
 def test_two_of_three_approvers_are_needed_for_a_large_refund(emulation: Any) -> None:
     case_id = refund(emulation, order_id="O-2005", amount=5000)
     by_email = links(emulation, case_id, count=3)
-    assert set(by_email) == {"lead@finance.example.com", "director@finance.example.com", "cfo@finance.example.com"}
+    assert set(by_email) == {
+        "lead@finance.example.com",
+        "director@finance.example.com",
+        "cfo@finance.example.com",
+    }
     partial = post(by_email["lead@finance.example.com"], "approve")
     assert partial.status_code == 200 and "waiting for the other approvers" in partial.text
     assert case(emulation.api_url, case_id)["status"] == "WAITING_APPROVAL"
@@ -152,7 +161,12 @@ def test_timeout_escalates_then_rejects_and_old_links_expire(emulation: Any) -> 
     assert action["status"] == "SKIPPED" and action["error"]["code"] == "APPROVAL_TIMED_OUT"
     late = post(escalated["director@finance.example.com"], "approve")
     assert late.status_code in (409, 410)
-    types = [e["type"] for e in requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()["events"]]
+    types = [
+        e["type"]
+        for e in requests.get(f"{emulation.api_url}/cases/{case_id}/audit", timeout=10).json()[
+            "events"
+        ]
+    ]
     assert "approval.escalated" in types and "approval.timed_out" in types
 
 
@@ -233,7 +247,9 @@ def _slack_secret(emulation: Any) -> str:
 
 
 def _slack_post(emulation: Any, body: str, secret: str, at: int) -> requests.Response:
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{at}:{body}".encode(), hashlib.sha256).hexdigest()
+    signature = (
+        "v0=" + hmac.new(secret.encode(), f"v0:{at}:{body}".encode(), hashlib.sha256).hexdigest()
+    )
     return requests.post(
         f"{emulation.api_url}/slack/interactions",
         data=body,
@@ -251,7 +267,10 @@ def test_slack_buttons_need_a_fresh_valid_signature(emulation: Any) -> None:
     links(emulation, case_id)
     posted = wait_for(
         lambda: [
-            r for r in requests.get(f"{emulation.receiver_url}/_requests", timeout=10).json()["requests"]
+            r
+            for r in requests.get(f"{emulation.receiver_url}/_requests", timeout=10).json()[
+                "requests"
+            ]
             if r["path"].endswith("/slack/chat.postMessage") and case_id in json.dumps(r)
         ],
         what="the Slack message",
@@ -287,4 +306,6 @@ def test_median_time_from_approval_post_to_case_finish(emulation: Any) -> None:
         assert post(link, "approve").status_code == 200
         assert finished_case(emulation.api_url, case_id)["status"] == "SUCCEEDED"
         timings.append(time.monotonic() - started)
-    print(f"\napproval POST -> case finished: median {statistics.median(timings) * 1000:.0f} ms over {len(timings)}")
+    print(
+        f"\napproval POST -> case finished: median {statistics.median(timings) * 1000:.0f} ms over {len(timings)}"
+    )

@@ -19,12 +19,30 @@ pytestmark = pytest.mark.slow
 
 def _verify(emulation: Any, case_id: str) -> subprocess.CompletedProcess[str]:
     table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": emulation.region}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": emulation.region,
+    }
     return subprocess.run(
-        [sys.executable, "-m", "local.cli", "audit", "verify", case_id, "--table", table,
-         "--endpoint-url", emulation.aws_endpoint],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "local.cli",
+            "audit",
+            "verify",
+            case_id,
+            "--table",
+            table,
+            "--endpoint-url",
+            emulation.aws_endpoint,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -50,8 +68,10 @@ def test_untouched_chain_verifies(emulation: Any, case_id: str) -> None:
 def test_edited_event_is_named(emulation: Any, case_id: str) -> None:
     table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
     emulation.client("dynamodb").update_item(
-        TableName=table, Key=_audit_key(case_id, 3),
-        UpdateExpression="SET #d = :d", ExpressionAttributeNames={"#d": "data"},
+        TableName=table,
+        Key=_audit_key(case_id, 3),
+        UpdateExpression="SET #d = :d",
+        ExpressionAttributeNames={"#d": "data"},
         ExpressionAttributeValues={":d": {"S": '{"edited": true}'}},
     )
     result = _verify(emulation, case_id)

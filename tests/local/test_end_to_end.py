@@ -239,13 +239,19 @@ def test_failed_case_undoes_its_applied_actions_and_says_why(emulation: Any) -> 
 
     audit = requests.get(f"{api}/cases/{case_id}/audit", timeout=10).json()
     types = [e["type"] for e in audit["events"]]
-    assert types.index("action.applied") < types.index("action.failed") < types.index(
-        "case.compensating"
-    ) < types.index("action.compensated") < types.index("case.failed")
+    assert (
+        types.index("action.applied")
+        < types.index("action.failed")
+        < types.index("case.compensating")
+        < types.index("action.compensated")
+        < types.index("case.failed")
+    )
     assert audit["chain"]["valid"] is True
     sfn = emulation.client("stepfunctions")
     [machine] = emulation.deployment.state_machines.values()
     [execution] = [
-        e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"] == case_id
+        e
+        for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+        if e["name"] == case_id
     ]
     assert execution["status"] == "FAILED"

@@ -33,7 +33,13 @@ def _execution_output(emulation: Any, case_id: str) -> dict[str, Any]:
 
 
 def _recall(emulation: Any, tenant: str, process: str, payload: dict[str, Any]) -> dict[str, Any]:
-    event = {"step": "recall", "case_id": "probe", "tenant": tenant, "process": process, "input": payload}
+    event = {
+        "step": "recall",
+        "case_id": "probe",
+        "tenant": tenant,
+        "process": process,
+        "input": payload,
+    }
     return emulation.runtime.invoke("memory", json.dumps(event).encode()).json()
 
 
@@ -53,7 +59,10 @@ def test_a_finished_case_is_learned_indexed_and_recalled_into_the_next_decision(
     assert "Outcome: SUCCEEDED" in record["text"]["S"]
     # The stream indexer makes it recallable; the next case with that input gets the lesson.
     wait_for(
-        lambda: any(m["source_case"] == first for m in _recall(emulation, "default", process, body)["memories"]),
+        lambda: any(
+            m["source_case"] == first
+            for m in _recall(emulation, "default", process, body)["memories"]
+        ),
         what="the lesson indexed",
     )
     second = submit(emulation.api_url, process, body, key=str(uuid.uuid4())).json()["case_id"]
@@ -63,7 +72,9 @@ def test_a_finished_case_is_learned_indexed_and_recalled_into_the_next_decision(
     assert marker in memory["summary"]
     # The lesson reached the decision: the plan records the memories its model request carried.
     assert view["plan"]["context_memories"][0] == f"case:{first}"
-    assert f"case:{first}" not in finished_case(emulation.api_url, first)["plan"]["context_memories"]
+    assert (
+        f"case:{first}" not in finished_case(emulation.api_url, first)["plan"]["context_memories"]
+    )
 
 
 def test_recall_never_returns_another_tenants_memory(emulation: Any) -> None:

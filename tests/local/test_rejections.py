@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
+from aios.signing import canonical_json, digest
 from boto3.dynamodb.types import TypeDeserializer
 
-from aios.signing import canonical_json, digest
 from tests.local.conftest import wait_for
 from tests.local.test_end_to_end import example, finished_case, receiver_requests, submit
 
@@ -55,7 +55,9 @@ def _resign(emulation: Any, message: Message, key_id: str | None = None) -> Mess
     if key_id:
         envelope["key_id"] = key_id
     signature = emulation.client("kms").sign(
-        KeyId=envelope["key_id"], Message=canonical_json(envelope), MessageType="RAW",
+        KeyId=envelope["key_id"],
+        Message=canonical_json(envelope),
+        MessageType="RAW",
         SigningAlgorithm="ECDSA_SHA_256",
     )["Signature"]
     message["plan"]["signature"] = base64.b64encode(signature).decode()
@@ -101,7 +103,9 @@ def unknown_capability(emulation: Any, m: Message, ctx: dict[str, Any]) -> Messa
 
 
 def params_fail_schema(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
-    return _with_action(emulation, m, params={"target": "helpdesk", "path": "//evil.example/x", "body": {}})
+    return _with_action(
+        emulation, m, params={"target": "helpdesk", "path": "//evil.example/x", "body": {}}
+    )
 
 
 def host_not_allow_listed(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
@@ -123,7 +127,9 @@ CASES: list[tuple[Callable[..., Message], str]] = [
 def _send(emulation: Any, body: str, group: str) -> None:
     [queue] = [m.queue_url for m in emulation.deployment.event_sources if m.function == "execute"]
     emulation.client("sqs").send_message(
-        QueueUrl=queue, MessageBody=body, MessageGroupId=group,
+        QueueUrl=queue,
+        MessageBody=body,
+        MessageGroupId=group,
         MessageDeduplicationId=str(uuid.uuid4()),  # past the dedup window
     )
 
@@ -139,8 +145,11 @@ def test_forged_message_is_rejected_recorded_and_never_reaches_the_outside(
 ) -> None:
     message = forge(
         emulation,
-        {"task_token": "token-of-a-finished-task", "plan": copy.deepcopy(applied["plan"]),
-         "action": copy.deepcopy(applied["action"])},
+        {
+            "task_token": "token-of-a-finished-task",
+            "plan": copy.deepcopy(applied["plan"]),
+            "action": copy.deepcopy(applied["action"]),
+        },
         applied,
     )
     target_case = message["action"]["case_id"]
@@ -158,16 +167,27 @@ def test_forged_message_is_rejected_recorded_and_never_reaches_the_outside(
     assert audit["chain"]["valid"] is True
 
 
-def test_oversized_message_is_rejected_and_recorded(emulation: Any, applied: dict[str, Any]) -> None:
-    body = json.dumps({"task_token": "t", "plan": applied["plan"], "action": applied["action"],
-                       "padding": "x" * 70_000})
+def test_oversized_message_is_rejected_and_recorded(
+    emulation: Any, applied: dict[str, Any]
+) -> None:
+    body = json.dumps(
+        {
+            "task_token": "t",
+            "plan": applied["plan"],
+            "action": applied["action"],
+            "padding": "x" * 70_000,
+        }
+    )
     _send(emulation, body, "oversized")
     table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
     ddb = emulation.client("dynamodb")
 
     def recorded() -> list[dict[str, Any]]:
-        items = ddb.scan(TableName=table, FilterExpression="kind = :k",
-                         ExpressionAttributeValues={":k": {"S": "rejection"}})["Items"]
+        items = ddb.scan(
+            TableName=table,
+            FilterExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "rejection"}},
+        )["Items"]
         return [i for i in items if "MESSAGE_TOO_LARGE" in i["data"]["S"]]
 
     assert wait_for(recorded, timeout=30, what="oversized rejection")

@@ -18,24 +18,51 @@ from aios.signing import SignedPlan, new_envelope
 def _runnable_action(case_id: str, field: str, value: str) -> ActionSpec:
     create_case(case_id, "RUNNING", {"process": "test"}, [("case.received", {})])
     spec = ActionSpec(
-        action_id=f"{case_id}.p1.a0", case_id=case_id, plan_id=f"{case_id}.p1", index=0,
-        capability="ledger.update_entity", params={"set": {field: value}}, entity_key="customer#42", risk="low",
+        action_id=f"{case_id}.p1.a0",
+        case_id=case_id,
+        plan_id=f"{case_id}.p1",
+        index=0,
+        capability="ledger.update_entity",
+        params={"set": {field: value}},
+        entity_key="customer#42",
+        risk="low",
     )
-    commit(case_id, [("action.attested", {})], ops=(Put(LedgerItem(
-        case_pk(case_id), action_sk(0), kind="action", status="APPROVED",
-        data={"action_id": spec.action_id, "attestation": {"digest": spec.digest()}},
-    )),))
+    commit(
+        case_id,
+        [("action.attested", {})],
+        ops=(
+            Put(
+                LedgerItem(
+                    case_pk(case_id),
+                    action_sk(0),
+                    kind="action",
+                    status="APPROVED",
+                    data={"action_id": spec.action_id, "attestation": {"digest": spec.digest()}},
+                )
+            ),
+        ),
+    )
     return spec
 
 
 def _verified(spec: ActionSpec, capability: Any) -> execution.VerifiedAction:
-    envelope = new_envelope(case_id=spec.case_id, plan_id=spec.plan_id, process="test", tenant="t",
-                            action_digests=[spec.digest()], key_id="k", ttl_seconds=60)
+    envelope = new_envelope(
+        case_id=spec.case_id,
+        plan_id=spec.plan_id,
+        process="test",
+        tenant="t",
+        action_digests=[spec.digest()],
+        key_id="k",
+        ttl_seconds=60,
+    )
     message = ActionMessage(
-        task_token="t", plan=SignedPlan(envelope=envelope, signature=""),
+        task_token="t",
+        plan=SignedPlan(envelope=envelope, signature=""),
         action={**spec.model_dump(), "gate": "auto", "digest": spec.digest()},
     )
-    return execution.VerifiedAction(message=message, capability=capability, params=capability.validate_params(spec.params))
+    return execution.VerifiedAction(
+        message=message, capability=capability, params=capability.validate_params(spec.params)
+    )
 
 
 def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> None:
@@ -56,12 +83,17 @@ def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> 
         return staged
 
     capability = dataclasses.replace(base, stage=racing_stage)
-    actions = [_runnable_action("c-a", "email", "a@example.com"), _runnable_action("c-b", "tier", "gold")]
+    actions = [
+        _runnable_action("c-a", "email", "a@example.com"),
+        _runnable_action("c-b", "tier", "gold"),
+    ]
     results: dict[str, Any] = {}
     settings = load_settings({"AIOS_LEDGER_TABLE": "ledger"})
 
     def apply(spec: ActionSpec) -> None:
-        results[spec.case_id] = execution.apply_action(_verified(spec, capability), settings, lambda *_: {})
+        results[spec.case_id] = execution.apply_action(
+            _verified(spec, capability), settings, lambda *_: {}
+        )
         if spec.case_id == "c-a":
             first_landed.set()
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from aios import cases, execution
 from aios.errors import (
     AttestationMissing,
@@ -24,11 +23,11 @@ from aios.errors import (
     WrongCase,
 )
 from aios.ledger import LedgerItem, action_sk, case_pk
-from aios.plans import ActionMessage
 from aios.planning import CaseInput, decide_case
+from aios.plans import ActionMessage
 from aios.providers import get_provider
 from aios.settings import load_settings
-from aios.signing import PublicKeyCache, SignedPlan, digest
+from aios.signing import PublicKeyCache, digest
 from aios.specs import get_spec
 
 SPEC = get_spec("ticket-triage")
@@ -38,11 +37,18 @@ SPEC = get_spec("ticket-triage")
 def decided(ledger, kms, plan_key):
     started: list[tuple[str, dict[str, Any]]] = []
     submitted = cases.submit_case(
-        "ticket-triage", json.dumps(SPEC.example_input), tenant="t1", idempotency_key=None,
+        "ticket-triage",
+        json.dumps(SPEC.example_input),
+        tenant="t1",
+        idempotency_key=None,
         start_execution=lambda cid, inp: started.append((cid, inp)),
     )
     decision = decide_case(
-        CaseInput(**started[0][1]), provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600
+        CaseInput(**started[0][1]),
+        provider=get_provider("offline"),
+        kms=kms,
+        key_id=plan_key,
+        ttl_seconds=600,
     )
     out = decision.model_dump(mode="json", by_alias=True)
     # These tests exercise the outside call: put the sample plan's http.post action first.
@@ -52,15 +58,24 @@ def decided(ledger, kms, plan_key):
 
 def _message(out: dict[str, Any], **action_changes: Any) -> ActionMessage:
     action = {**out["actions"][0], **action_changes}
-    return ActionMessage.model_validate({"task_token": "token", "plan": out["plan"], "action": action})
+    return ActionMessage.model_validate(
+        {"task_token": "token", "plan": out["plan"], "action": action}
+    )
 
 
-TARGETS = {"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": "http://127.0.0.1:9"})}
+TARGETS = {
+    "AIOS_LEDGER_TABLE": "ledger",
+    "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": "http://127.0.0.1:9"}),
+}
 
 
 def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None, env=TARGETS):
     return execution.verify_action(
-        message, keys=PublicKeyCache.from_kms(kms), trusted_key_ids={plan_key}, settings=load_settings(env), now=now
+        message,
+        keys=PublicKeyCache.from_kms(kms),
+        trusted_key_ids={plan_key},
+        settings=load_settings(env),
+        now=now,
     )
 
 
@@ -72,9 +87,13 @@ def _settings(peer) -> Any:
             Name="aios/http-targets", SecretString=json.dumps({"helpdesk": "s3cret"})
         )["ARN"]
     arn = peer.secret_arn
-    return load_settings({
-        "AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": peer.url}), "AIOS_HTTP_SECRET_ARN": arn,
-    })
+    return load_settings(
+        {
+            "AIOS_LEDGER_TABLE": "ledger",
+            "AIOS_HTTP_TARGETS": json.dumps({"helpdesk": peer.url}),
+            "AIOS_HTTP_SECRET_ARN": arn,
+        }
+    )
 
 
 def _events(case_id: str) -> list[str]:
@@ -84,8 +103,20 @@ def _events(case_id: str) -> list[str]:
 def test_same_idempotency_key_and_body_returns_the_same_case_and_starts_it_by_name(ledger) -> None:
     started: list[str] = []
     body = json.dumps(SPEC.example_input)
-    first = cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-1", start_execution=lambda c, _: started.append(c))
-    again = cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-1", start_execution=lambda c, _: started.append(c))
+    first = cases.submit_case(
+        "ticket-triage",
+        body,
+        tenant="t",
+        idempotency_key="k-1",
+        start_execution=lambda c, _: started.append(c),
+    )
+    again = cases.submit_case(
+        "ticket-triage",
+        body,
+        tenant="t",
+        idempotency_key="k-1",
+        start_execution=lambda c, _: started.append(c),
+    )
     assert first["case_id"] == again["case_id"]
     assert started == [first["case_id"], first["case_id"]]  # Step Functions dedupes by name
     assert _events(first["case_id"]) == ["case.received"]
@@ -93,20 +124,44 @@ def test_same_idempotency_key_and_body_returns_the_same_case_and_starts_it_by_na
 
 def test_same_idempotency_key_with_another_body_is_a_conflict(ledger) -> None:
     body = dict(SPEC.example_input)
-    cases.submit_case("ticket-triage", json.dumps(body), tenant="t", idempotency_key="k-2", start_execution=lambda *_: None)
+    cases.submit_case(
+        "ticket-triage",
+        json.dumps(body),
+        tenant="t",
+        idempotency_key="k-2",
+        start_execution=lambda *_: None,
+    )
     body["subject"] = "something else"
     with pytest.raises(IdempotencyConflict):
-        cases.submit_case("ticket-triage", json.dumps(body), tenant="t", idempotency_key="k-2", start_execution=lambda *_: None)
+        cases.submit_case(
+            "ticket-triage",
+            json.dumps(body),
+            tenant="t",
+            idempotency_key="k-2",
+            start_execution=lambda *_: None,
+        )
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [("{not json", "<body>"), ("[]", "<body>"), (json.dumps({**SPEC.example_input, "ticket_id": "X"}), "ticket_id"),
-     (json.dumps({k: v for k, v in SPEC.example_input.items() if k != "subject"}), "subject")],
+    [
+        ("{not json", "<body>"),
+        ("[]", "<body>"),
+        (json.dumps({**SPEC.example_input, "ticket_id": "X"}), "ticket_id"),
+        (json.dumps({k: v for k, v in SPEC.example_input.items() if k != "subject"}), "subject"),
+    ],
 )
-def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(ledger, body: str, field: str) -> None:
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
+    ledger, body: str, field: str
+) -> None:
     with pytest.raises(InvalidInput) as info:
-        cases.submit_case("ticket-triage", body, tenant="t", idempotency_key="k-3", start_execution=lambda *_: pytest.fail("started"))
+        cases.submit_case(
+            "ticket-triage",
+            body,
+            tenant="t",
+            idempotency_key="k-3",
+            start_execution=lambda *_: pytest.fail("started"),
+        )
     assert info.value.details["field"] == field
     assert list(LedgerItem.scan()) == []
 
@@ -134,11 +189,17 @@ def test_crash_after_the_outside_call_does_not_call_again(decided, kms, plan_key
     verified = _verify(kms, plan_key, _message(out))
     action = out["actions"][0]
     ctx = execution.ActionContext(case_id, action["action_id"], "e", _settings(peer))
-    run_once(action["action_id"], action["digest"], lambda: verified.capability.execute(verified.params, ctx))
+    run_once(
+        action["action_id"],
+        action["digest"],
+        lambda: verified.capability.execute(verified.params, ctx),
+    )
     # The ledger write never happened (the crash); redelivery applies from the idempotency record.
     execution.apply_action(verified, _settings(peer), run_once)
     assert len(peer.requests) == 1
-    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPLIED"
+    assert (
+        LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPLIED"
+    )
 
 
 def test_retryable_failure_leaves_the_action_runnable(decided, kms, plan_key, peer) -> None:
@@ -148,7 +209,9 @@ def test_retryable_failure_leaves_the_action_runnable(decided, kms, plan_key, pe
     verified = _verify(kms, plan_key, _message(out))
     with pytest.raises(RetryableActionError):
         execution.apply_action(verified, _settings(peer), run_once)
-    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPROVED"
+    assert (
+        LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "APPROVED"
+    )
     execution.apply_action(verified, _settings(peer), run_once)
     assert [r["key"] for r in peer.requests] == [out["actions"][0]["action_id"]] * 2
 
@@ -181,7 +244,9 @@ def test_forged_envelope_is_rejected(decided, kms, plan_key) -> None:
     _, out = decided
     plan = json.loads(json.dumps(out["plan"]))
     plan["envelope"]["expires_at"] = "2099-01-01T00:00:00+00:00"
-    message = ActionMessage.model_validate({"task_token": "t", "plan": plan, "action": out["actions"][0]})
+    message = ActionMessage.model_validate(
+        {"task_token": "t", "plan": plan, "action": out["actions"][0]}
+    )
     with pytest.raises(SignatureInvalid):
         _verify(kms, plan_key, message)
 
@@ -219,11 +284,15 @@ def test_rejection_is_recorded_with_its_reason(decided, kms, plan_key) -> None:
         _verify(kms, plan_key, _message(out), now=datetime.now(UTC) + timedelta(hours=1))
     except PlanExpired as exc:
         action = out["actions"][0]
-        assert execution.record_outcome(case_id, action["index"], action["action_id"], "REJECTED", exc.to_dict())
+        assert execution.record_outcome(
+            case_id, action["index"], action["action_id"], "REJECTED", exc.to_dict()
+        )
     audit = cases.audit_view(case_id)
     assert audit["events"][-1]["type"] == "action.rejected"
     assert audit["events"][-1]["data"]["code"] == "PLAN_EXPIRED"
-    assert LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "REJECTED"
+    assert (
+        LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"])).status == "REJECTED"
+    )
     assert audit["chain"]["valid"]
 
 
@@ -231,7 +300,9 @@ def test_invalid_params_are_rejected_even_when_signed(kms, plan_key, ledger) -> 
     from aios.capabilities import get_capability
 
     with pytest.raises(InvalidParams, match="path"):
-        get_capability("http.post").validate_params({"target": "helpdesk", "path": "//evil.example/x", "body": {}})
+        get_capability("http.post").validate_params(
+            {"target": "helpdesk", "path": "//evil.example/x", "body": {}}
+        )
 
 
 def test_edited_audit_event_is_detected(decided) -> None:
@@ -247,11 +318,14 @@ def test_decide_is_idempotent_per_case(decided, kms, plan_key) -> None:
     case = cases.case_view(case_id)
     again = decide_case(
         CaseInput(case_id=case_id, tenant="t1", process="ticket-triage", input=case["input"]),
-        provider=get_provider("offline"), kms=kms, key_id=plan_key, ttl_seconds=600,
+        provider=get_provider("offline"),
+        kms=kms,
+        key_id=plan_key,
+        ttl_seconds=600,
     )
-    assert sorted(again.model_dump(mode="json", by_alias=True)["actions"], key=lambda a: a["index"]) == sorted(
-        out["actions"], key=lambda a: a["index"]
-    )
+    assert sorted(
+        again.model_dump(mode="json", by_alias=True)["actions"], key=lambda a: a["index"]
+    ) == sorted(out["actions"], key=lambda a: a["index"])
     assert again.plan.model_dump(mode="json") == out["plan"]
 
 
@@ -260,20 +334,38 @@ def test_failure_is_recorded_once_with_its_reason_and_what_was_undone(decided) -
     error = {"Error": "Aios.ActionFailed", "Cause": '{"errorMessage": "boom"}'}
     assert cases.finalize_case(case_id, "COMPENSATING", error) == "COMPENSATING"
     assert cases.finalize_case(case_id, "COMPENSATING", error) == "COMPENSATING"
-    assert cases.finalize_case(case_id, "FAILED", compensation={"compensated": ["a"], "not_compensable": []}) == "FAILED"
+    assert (
+        cases.finalize_case(
+            case_id, "FAILED", compensation={"compensated": ["a"], "not_compensable": []}
+        )
+        == "FAILED"
+    )
     assert cases.finalize_case(case_id, "SUCCEEDED") == "FAILED"
     view = cases.case_view(case_id)
-    assert view["error"] == {"error": "Aios.ActionFailed", "cause": {"type": None, "message": "boom"}}
+    assert view["error"] == {
+        "error": "Aios.ActionFailed",
+        "cause": {"type": None, "message": "boom"},
+    }
     assert view["compensation"] == {"compensated": ["a"], "not_compensable": []}
-    assert _events(case_id).count("case.failed") == 1 and _events(case_id).count("case.compensating") == 1
+    assert (
+        _events(case_id).count("case.failed") == 1
+        and _events(case_id).count("case.compensating") == 1
+    )
 
 
-def test_host_not_on_the_allow_list_is_rejected_before_anything_is_sent(decided, kms, plan_key, peer) -> None:
+def test_host_not_on_the_allow_list_is_rejected_before_anything_is_sent(
+    decided, kms, plan_key, peer
+) -> None:
     from aios.errors import HostNotAllowed
 
     _, out = decided
     with pytest.raises(HostNotAllowed):
-        _verify(kms, plan_key, _message(out), env={"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": "{}"})
+        _verify(
+            kms,
+            plan_key,
+            _message(out),
+            env={"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": "{}"},
+        )
     assert peer.requests == []
 
 

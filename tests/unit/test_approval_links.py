@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from aios.approvals import LinkExpired, LinkForbidden, link_token, verify_link_token
 from aios.slack import SlackSignatureInvalid, sign, verify_signature
+from hypothesis import given
+from hypothesis import strategies as st
 
 KEY = b"k" * 32
 

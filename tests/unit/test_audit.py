@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from aios.audit import GENESIS, chain_events, verify_chain
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aios.audit import GENESIS, chain_events, verify_chain
-
 events_st = st.lists(
-    st.tuples(st.sampled_from(["case.received", "plan.signed", "action.applied"]), st.dictionaries(st.text(max_size=5), st.integers(-(2**53) + 1, 2**53 - 1), max_size=3)),
+    st.tuples(
+        st.sampled_from(["case.received", "plan.signed", "action.applied"]),
+        st.dictionaries(st.text(max_size=5), st.integers(-(2**53) + 1, 2**53 - 1), max_size=3),
+    ),
     min_size=1,
     max_size=12,
 )
@@ -48,19 +50,30 @@ def test_a_truncated_tail_is_detected_by_the_case_head(events) -> None:
 
 def test_a_rewritten_chain_with_recomputed_hashes_does_not_match_the_head() -> None:
     chain = _chain([("case.received", {}), ("action.applied", {"amount": 10})])
-    forged = chain_events("c-1", 1, chain[0].hash, [("action.applied", {"amount": 9999})], chain[1].at)
+    forged = chain_events(
+        "c-1", 1, chain[0].hash, [("action.applied", {"amount": 9999})], chain[1].at
+    )
     assert verify_chain([chain[0], *forged]).valid
     assert not verify_chain([chain[0], *forged], 2, chain[-1].hash).valid
 
 
 def _verdict_after(change):
-    chain = _chain([("case.received", {}), ("plan.signed", {"n": 1}), ("action.applied", {"n": 2}), ("case.succeeded", {})])
+    chain = _chain(
+        [
+            ("case.received", {}),
+            ("plan.signed", {"n": 1}),
+            ("action.applied", {"n": 2}),
+            ("case.succeeded", {}),
+        ]
+    )
     return verify_chain(change(list(chain)), len(chain), chain[-1].hash)
 
 
 def test_an_inserted_event_is_detected_at_its_position() -> None:
     def insert(chain):
-        extra = chain_events("c-1", 1, chain[0].hash, [("action.applied", {"n": 99})], chain[0].at)[0]
+        extra = chain_events("c-1", 1, chain[0].hash, [("action.applied", {"n": 99})], chain[0].at)[
+            0
+        ]
         return [chain[0], extra, *chain[1:]]
 
     verdict = _verdict_after(insert)

@@ -9,8 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from aios.memory import HashingEmbedder, bind_memory_table
 from aios.memory.indexing import index_stream_records, reconcile
 from aios.memory.records import (
@@ -23,6 +21,7 @@ from aios.memory.records import (
 )
 from aios.memory.service import recall
 from aios.memory.store import EmbeddedVectorStore, doc_key
+from moto import mock_aws
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 EMBEDDER = HashingEmbedder(64)
@@ -50,7 +49,9 @@ def store(tmp_path: Path) -> Iterator[EmbeddedVectorStore]:
     s.close()
 
 
-def _record(version: int, text: str = "refund a double charge", tenant: str = "acme", **kw: Any) -> MemoryRecord:
+def _record(
+    version: int, text: str = "refund a double charge", tenant: str = "acme", **kw: Any
+) -> MemoryRecord:
     return new_record(
         tenant=tenant, namespace="support", memory_id="m1", text=f"{text} v{version}",
         version=version, embedding_model=EMBEDDER.model, created_at=NOW, **kw,
@@ -77,9 +78,14 @@ def test_a_stale_write_never_wins(table: str) -> None:
 
 def test_out_of_order_stream_records_end_at_the_newest_version(store: EmbeddedVectorStore) -> None:
     v1, v2, v3 = _record(1), _record(2), _record(3)
-    index_stream_records([_stream("INSERT", v1), _stream("MODIFY", v3)], store, EMBEDDER, NOW.timestamp())
+    index_stream_records(
+        [_stream("INSERT", v1), _stream("MODIFY", v3)], store, EMBEDDER, NOW.timestamp()
+    )
     report = index_stream_records(
-        [_stream("MODIFY", v2), _stream("MODIFY", v3), _stream("INSERT", v1)], store, EMBEDDER, NOW.timestamp()
+        [_stream("MODIFY", v2), _stream("MODIFY", v3), _stream("INSERT", v1)],
+        store,
+        EMBEDDER,
+        NOW.timestamp(),
     )
     assert report.upserted == 0 and report.unchanged == 3
     doc = store.inventory()[doc_key("acme", "support", "m1")]
@@ -97,7 +103,9 @@ def test_a_ttl_expiry_removes_the_document(store: EmbeddedVectorStore) -> None:
     assert report.deleted == 1 and store.inventory() == {}
 
 
-def test_a_late_remove_of_an_older_version_keeps_the_newer_document(store: EmbeddedVectorStore) -> None:
+def test_a_late_remove_of_an_older_version_keeps_the_newer_document(
+    store: EmbeddedVectorStore,
+) -> None:
     index_stream_records([_stream("INSERT", _record(2))], store, EMBEDDER, NOW.timestamp())
     index_stream_records([_stream("REMOVE", _record(1))], store, EMBEDDER, NOW.timestamp())
     assert store.inventory()[doc_key("acme", "support", "m1")].version == 2
@@ -115,7 +123,9 @@ def test_the_reconciler_repairs_each_kind_of_drift(table: str, store: EmbeddedVe
     rec("stale", 2)  # the stream record of version 2 was lost
     old_model = HashingEmbedder(64, version="0")
     changed = rec("changed", 1)
-    store.upsert(__import__("aios.memory.indexing", fromlist=["docs_for"]).docs_for([changed], old_model))
+    store.upsert(
+        __import__("aios.memory.indexing", fromlist=["docs_for"]).docs_for([changed], old_model)
+    )
     orphan = new_record(tenant="acme", namespace="support", memory_id="orphan", text="gone",
                         version=1, embedding_model=EMBEDDER.model, created_at=NOW)  # fmt: skip
     index_stream_records([_stream("INSERT", orphan)], store, EMBEDDER, NOW.timestamp())
@@ -124,7 +134,13 @@ def test_the_reconciler_repairs_each_kind_of_drift(table: str, store: EmbeddedVe
 
     later = (NOW + timedelta(hours=2)).timestamp()
     report = reconcile(scan_records(), store, EMBEDDER, later)
-    assert (report.missing, report.stale, report.reembedded, report.orphans, report.expired) == (1, 1, 1, 1, 1)
+    assert (report.missing, report.stale, report.reembedded, report.orphans, report.expired) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
     docs = store.inventory()
     assert set(docs) == {doc_key("acme", "support", m) for m in ("missing", "stale", "changed")}
     assert docs[doc_key("acme", "support", "stale")].version == 2
@@ -141,13 +157,19 @@ def test_recall_never_returns_another_tenants_memory_even_for_an_identical_query
         r = new_record(tenant=tenant, namespace="support", memory_id="m", text=f"{text} ({tenant})",
                        version=1, embedding_model=EMBEDDER.model, created_at=NOW)  # fmt: skip
         index_stream_records([_stream("INSERT", r)], store, EMBEDDER, NOW.timestamp())
-    found = recall(tenant="acme", namespace="support", query=text, store=store, embedder=EMBEDDER, now=NOW)
+    found = recall(
+        tenant="acme", namespace="support", query=text, store=store, embedder=EMBEDDER, now=NOW
+    )
     assert [m.text for m in found.memories] == [f"{text} (acme)"]
-    nothing = recall(tenant="initech", namespace="support", query=text, store=store, embedder=EMBEDDER, now=NOW)
+    nothing = recall(
+        tenant="initech", namespace="support", query=text, store=store, embedder=EMBEDDER, now=NOW
+    )
     assert nothing.memories == [] and nothing.summary == ""
 
 
-def test_recall_weights_recent_memories_above_equally_similar_old_ones(store: EmbeddedVectorStore) -> None:
+def test_recall_weights_recent_memories_above_equally_similar_old_ones(
+    store: EmbeddedVectorStore,
+) -> None:
     for memory_id, age in (("old", 120), ("new", 1)):
         r = new_record(tenant="acme", namespace="support", memory_id=memory_id, text="refund the double charge",
                        version=1, embedding_model=EMBEDDER.model, created_at=NOW - timedelta(days=age))  # fmt: skip

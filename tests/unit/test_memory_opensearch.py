@@ -112,7 +112,7 @@ def test_recall_never_returns_another_tenants_memory(
     assert [m.memory_id for m in context.memories] == ["g1"]
     assert context.memories[0].similarity == pytest.approx(1.0, abs=1e-4)  # score 2 - d mapped back
     hits = _search(store, text, tenant="acme")
-    assert [h.memory_id for h in hits][0] == "m1" and {h.tenant for h in hits} == {"acme"}
+    assert next(h.memory_id for h in hits) == "m1" and {h.tenant for h in hits} == {"acme"}
     # The engine filters (efficient filtering), not only the caller: the k-NN query carries both terms.
     knn = [
         json.loads(r.body)["query"]["knn"]["vector"]

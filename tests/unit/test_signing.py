@@ -5,9 +5,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from aios.errors import SignatureInvalid
 from aios.signing import (
     PublicKeyCache,
@@ -18,10 +15,14 @@ from aios.signing import (
     sign_plan,
     verify_plan,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -38,7 +39,10 @@ def test_canonical_encoding_round_trips(value: object) -> None:
 
 
 def test_canonical_encoding_follows_rfc8785_numbers_and_unicode() -> None:
-    assert canonical_json({"b": 1.0, "a": 1e21, "é": "\u2028"}) == '{"a":1e+21,"b":1,"é":"\u2028"}'.encode()
+    assert (
+        canonical_json({"b": 1.0, "a": 1e21, "é": "\u2028"})
+        == '{"a":1e+21,"b":1,"é":"\u2028"}'.encode()
+    )
 
 
 def test_digest_changes_with_any_change_of_value() -> None:
@@ -89,7 +93,11 @@ def test_added_action_digest_breaks_the_signature(kms, plan_key) -> None:
         update={"action_digests": [*signed.envelope.action_digests, digest({"evil": True})]}
     )
     with pytest.raises(SignatureInvalid):
-        verify_plan(SignedPlan(envelope=forged, signature=signed.signature), PublicKeyCache.from_kms(kms), {plan_key})
+        verify_plan(
+            SignedPlan(envelope=forged, signature=signed.signature),
+            PublicKeyCache.from_kms(kms),
+            {plan_key},
+        )
 
 
 def test_a_plan_signed_by_another_key_is_refused(kms, plan_key) -> None:
@@ -101,16 +109,32 @@ def test_a_plan_signed_by_another_key_is_refused(kms, plan_key) -> None:
 
 def test_garbage_signature_is_refused(kms, plan_key) -> None:
     signed = _signed(kms, plan_key)
-    bad = SignedPlan(envelope=signed.envelope, signature=base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode())
+    bad = SignedPlan(
+        envelope=signed.envelope,
+        signature=base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode(),
+    )
     with pytest.raises(SignatureInvalid):
         verify_plan(bad, PublicKeyCache.from_kms(kms), {plan_key})
     with pytest.raises(SignatureInvalid, match="base64"):
-        verify_plan(SignedPlan(envelope=signed.envelope, signature="!!"), PublicKeyCache.from_kms(kms), {plan_key})
+        verify_plan(
+            SignedPlan(envelope=signed.envelope, signature="!!"),
+            PublicKeyCache.from_kms(kms),
+            {plan_key},
+        )
 
 
 def test_envelope_knows_when_it_expired() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    env = new_envelope(case_id="c", plan_id="p", process="x", tenant="t", action_digests=[], key_id="k", ttl_seconds=60, now=now)
+    env = new_envelope(
+        case_id="c",
+        plan_id="p",
+        process="x",
+        tenant="t",
+        action_digests=[],
+        key_id="k",
+        ttl_seconds=60,
+        now=now,
+    )
     assert not env.expired(now + timedelta(seconds=59))
     assert env.expired(now + timedelta(seconds=60))
 

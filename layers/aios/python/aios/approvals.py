@@ -23,7 +23,16 @@ from pynamodb.expressions.update import Action
 
 from aios.capabilities import get_capability
 from aios.errors import AiosError, LedgerConflict
-from aios.ledger import LedgerItem, Put, Update, action_sk, case_pk, commit, get_case, load_case_items
+from aios.ledger import (
+    LedgerItem,
+    Put,
+    Update,
+    action_sk,
+    case_pk,
+    commit,
+    get_case,
+    load_case_items,
+)
 from aios.ledger.repository import now_iso
 from aios.policy import approval_rule
 from aios.specs import ApprovalRule, ProcessSpec, get_spec
@@ -61,7 +70,11 @@ class ChangesNotAllowed(AiosError):
 
 def _mac(key: bytes, approval_id: str, approver: str, expires: int) -> str:
     message = f"aios-approval-v1\n{approval_id}\n{approver}\n{expires}".encode()
-    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest())
+        .decode()
+        .rstrip("=")
+    )
 
 
 def link_token(key: bytes, approval_id: str, approver: str, expires: int) -> str:
@@ -116,7 +129,9 @@ def _action_item(case_id: str, index: int) -> LedgerItem:
     return LedgerItem.get(case_pk(case_id), action_sk(index), consistent_read=True)
 
 
-def rule_for(spec: ProcessSpec, capability: str, params: dict[str, Any], confidence: float | None) -> ApprovalRule:
+def rule_for(
+    spec: ProcessSpec, capability: str, params: dict[str, Any], confidence: float | None
+) -> ApprovalRule:
     rule = approval_rule(get_capability(capability), spec.policy, params, confidence)
     if rule is None:
         raise AiosError(f"no approval rule of {spec.name} applies to {capability}")
@@ -167,7 +182,10 @@ def open_approval(case_id: str, action: dict[str, Any], now: float | None = None
     approval_id = approval_id_for(action_id)
     try:
         existing = load_approval(approval_id)
-        return step_result(dict(existing.data or {}), "wait" if existing.status == "PENDING" else _outcome_of(existing))
+        return step_result(
+            dict(existing.data or {}),
+            "wait" if existing.status == "PENDING" else _outcome_of(existing),
+        )
     except ApprovalNotFound:
         pass
     items = load_case_items(case_id)
@@ -201,19 +219,44 @@ def open_approval(case_id: str, action: dict[str, Any], now: float | None = None
     }
     iso = now_iso()
     item = LedgerItem(
-        case_pk(case_id), _approval_sk(approval_id), kind="approval", status="PENDING",
-        data=record, seq=0, created_at=iso, updated_at=iso,
+        case_pk(case_id),
+        _approval_sk(approval_id),
+        kind="approval",
+        status="PENDING",
+        data=record,
+        seq=0,
+        created_at=iso,
+        updated_at=iso,
     )
     try:
         commit(
             case_id,
-            [("approval.requested", {k: record[k] for k in ("approval_id", "action_id", "digest", "rule", "approvers", "quorum", "timeout_seconds")})],
+            [
+                (
+                    "approval.requested",
+                    {
+                        k: record[k]
+                        for k in (
+                            "approval_id",
+                            "action_id",
+                            "digest",
+                            "rule",
+                            "approvers",
+                            "quorum",
+                            "timeout_seconds",
+                        )
+                    },
+                )
+            ],
             ops=(Put(item),),
             case_actions=_waiting,
         )
     except LedgerConflict:
         existing = load_approval(approval_id)
-        return step_result(dict(existing.data or {}), "wait" if existing.status == "PENDING" else _outcome_of(existing))
+        return step_result(
+            dict(existing.data or {}),
+            "wait" if existing.status == "PENDING" else _outcome_of(existing),
+        )
     return step_result(record, "wait")
 
 
@@ -232,7 +275,11 @@ def revision(case_id: str) -> dict[str, Any]:
     if not changed:
         raise AiosError(f"case {case_id} has no request for changes")
     latest = max(changed, key=lambda d: int(d.get("round", 0)))
-    rule = next(r for r in get_spec(str(latest["process"])).policy.approval.rules if r.name == latest["rule"])
+    rule = next(
+        r
+        for r in get_spec(str(latest["process"])).policy.approval.rules
+        if r.name == latest["rule"]
+    )
     return {
         "approval_id": latest["approval_id"],
         "round": len(changed),
@@ -274,7 +321,9 @@ def _save(item: LedgerItem, data: dict[str, Any], status: str) -> None:
     )
 
 
-def mark_notified(approval_id: str, approvers: list[str], reminded_level: int | None = None) -> None:
+def mark_notified(
+    approval_id: str, approvers: list[str], reminded_level: int | None = None
+) -> None:
     """Remember who was notified (and reminded at which level); a lost race is harmless."""
     item = load_approval(approval_id)
     data = dict(item.data or {})
@@ -283,7 +332,7 @@ def mark_notified(approval_id: str, approvers: list[str], reminded_level: int | 
         data["reminded_level"] = reminded_level
     try:
         _save(item, data, item.status or "PENDING")
-    except Exception:  # noqa: BLE001 - a concurrent decision wins; the note is advisory
+    except Exception:
         return
 
 
@@ -307,18 +356,35 @@ def escalate(approval_id: str, level: int, now: float | None = None) -> dict[str
     if level < len(rule.escalation):
         approvers, quorum, timeout = _level(rule, level + 1)
         data.update(
-            level=level + 1, approvers=approvers, quorum=quorum, timeout_seconds=timeout,
-            expires_at=int(at + timeout), decisions=[], task_token=None, reminded_level=-1,
+            level=level + 1,
+            approvers=approvers,
+            quorum=quorum,
+            timeout_seconds=timeout,
+            expires_at=int(at + timeout),
+            decisions=[],
+            task_token=None,
+            reminded_level=-1,
         )
-        events = [("approval.escalated", {"approval_id": approval_id, "level": level + 1, "approvers": approvers})]
+        events = [
+            (
+                "approval.escalated",
+                {"approval_id": approval_id, "level": level + 1, "approvers": approvers},
+            )
+        ]
         _commit_record(item, data, "PENDING", version, events)
         return step_result(data, "wait")
     outcome = "fail" if rule.on_final_timeout == "fail" else "reject"
     data.update(outcome=outcome, decided_at=now_iso(), task_token=None)
-    reason = {"code": "APPROVAL_TIMED_OUT", "message": f"nobody decided within the policy's timeouts ({rule.name})"}
+    reason = {
+        "code": "APPROVAL_TIMED_OUT",
+        "message": f"nobody decided within the policy's timeouts ({rule.name})",
+    }
     events = [
         ("approval.timed_out", {"approval_id": approval_id, "level": level, "outcome": outcome}),
-        ("action.skipped", {"action_id": data["action_id"], "reason": reason["message"], "code": reason["code"]}),
+        (
+            "action.skipped",
+            {"action_id": data["action_id"], "reason": reason["message"], "code": reason["code"]},
+        ),
     ]
     _commit_record(item, data, "TIMED_OUT", version, events, action=("SKIPPED", None, reason))
     return step_result(data, outcome)
@@ -352,7 +418,10 @@ def _commit_record(
         action_data = dict(stored.data or {})
         if action_data.get("digest") != data["digest"]:
             raise AiosError(f"action {data['action_id']} changed since its approval was requested")
-        updates: list[Action] = [LedgerItem.status.set(new_status), LedgerItem.updated_at.set(now_iso())]
+        updates: list[Action] = [
+            LedgerItem.status.set(new_status),
+            LedgerItem.updated_at.set(now_iso()),
+        ]
         if attestation is not None:
             action_data["attestation"] = attestation
             updates.append(LedgerItem.data.set(action_data))
@@ -407,7 +476,9 @@ def decide(
             raise LinkForbidden(f"{approver} is not an approver of this approval")
         mine = [d for d in data["decisions"] if d["approver"] == approver]
         if mine:
-            raise AlreadyDecided(f"already decided by {approver} at {mine[0]['at']}", by=approver, at=mine[0]["at"])
+            raise AlreadyDecided(
+                f"already decided by {approver} at {mine[0]['at']}", by=approver, at=mine[0]["at"]
+            )
         at = time.time() if now is None else now
         if at >= int(data["expires_at"]):
             raise LinkExpired("the approval has expired")
@@ -415,27 +486,52 @@ def decide(
         spec = get_spec(str(case.data["process"]))
         rule = next(r for r in spec.policy.approval.rules if r.name == data["rule"])
         if decision == "changes" and int(data.get("round", 0)) >= rule.max_change_rounds:
-            raise ChangesNotAllowed(f"no more change rounds: the policy allows {rule.max_change_rounds}")
+            raise ChangesNotAllowed(
+                f"no more change rounds: the policy allows {rule.max_change_rounds}"
+            )
         if decision == "changes" and not comment.strip():
             raise AiosError("say in the comment what should change")
-        entry = {"approver": approver, "decision": decision, "comment": comment[:2000], "at": now_iso(), "via": via}
+        entry = {
+            "approver": approver,
+            "decision": decision,
+            "comment": comment[:2000],
+            "at": now_iso(),
+            "via": via,
+        }
         data["decisions"] = [*data["decisions"], entry]
         status, outcome = _tally(data, decision, rule)
-        events: list[tuple[str, dict[str, Any]]] = [("approval.decided", {"approval_id": approval_id, **entry})]
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("approval.decided", {"approval_id": approval_id, **entry})
+        ]
         action: tuple[str, dict[str, Any] | None, dict[str, Any] | None] | None = None
         if status == "APPROVED":
             approvers = [d["approver"] for d in data["decisions"] if d["decision"] == "approve"]
             attestation = {
-                "type": "human", "digest": data["digest"], "approval_id": approval_id,
-                "rule": rule.name, "approvers": approvers, "quorum": data["quorum"], "at": entry["at"],
+                "type": "human",
+                "digest": data["digest"],
+                "approval_id": approval_id,
+                "rule": rule.name,
+                "approvers": approvers,
+                "quorum": data["quorum"],
+                "at": entry["at"],
             }
             action = ("APPROVED", attestation, None)
             events.append(("action.attested", {"action_id": data["action_id"], **attestation}))
         elif status in ("REJECTED", "CHANGES_REQUESTED"):
             code = "APPROVAL_REJECTED" if status == "REJECTED" else "CHANGES_REQUESTED"
-            reason = {"code": code, "message": f"{FINAL[decision].lower().replace('_', ' ')} by {approver}: {comment[:500]}".rstrip(": ")}
+            reason = {
+                "code": code,
+                "message": f"{FINAL[decision].lower().replace('_', ' ')} by {approver}: {comment[:500]}".rstrip(
+                    ": "
+                ),
+            }
             action = ("SKIPPED", None, reason)
-            events.append(("action.skipped", {"action_id": data["action_id"], "reason": reason["message"], "code": code}))
+            events.append(
+                (
+                    "action.skipped",
+                    {"action_id": data["action_id"], "reason": reason["message"], "code": code},
+                )
+            )
         if status != "PENDING":
             data.update(outcome=outcome, decided_by=approver, decided_at=entry["at"])
             if decision == "changes":
@@ -489,7 +585,8 @@ def _last(data: dict[str, Any]) -> dict[str, Any]:
 def _decided_text(data: dict[str, Any], status: str) -> str:
     if status == "TIMED_OUT":
         return f"expired: nobody decided in time (closed at {data.get('decided_at')})"
-    return f"already decided by {data.get('decided_by')} at {data.get('decided_at')} ({status.lower().replace('_', ' ')})"
+    outcome = status.lower().replace("_", " ")
+    return f"already decided by {data.get('decided_by')} at {data.get('decided_at')} ({outcome})"
 
 
 def pending_approvals() -> list[LedgerItem]:
@@ -548,13 +645,23 @@ def page_context(approval_id: str) -> dict[str, Any]:
     items = load_case_items(data["case_id"])
     action = _action_item(data["case_id"], int(data["index"]))
     plan = next(
-        (dict(i.data or {}) for i in items if i.kind == "plan" and (i.data or {}).get("plan_id") == (action.data or {}).get("plan_id")),
+        (
+            dict(i.data or {})
+            for i in items
+            if i.kind == "plan"
+            and (i.data or {}).get("plan_id") == (action.data or {}).get("plan_id")
+        ),
         {},
     )
     return {
         "approval": data,
         "status": item.status,
-        "case": {"case_id": case.case_id, "process": case.data.get("process"), "input": case.data.get("input"), "status": case.status},
+        "case": {
+            "case_id": case.case_id,
+            "process": case.data.get("process"),
+            "input": case.data.get("input"),
+            "status": case.status,
+        },
         "plan": {"summary": plan.get("summary"), "classification": plan.get("classification")},
         "action": dict(action.data or {}),
     }
@@ -581,7 +688,9 @@ def link_for(base_url: str, key: bytes, approval_id: str, approver: str, expires
     return f"{base_url.rstrip('/')}/approvals/{approval_id}?t={link_token(key, approval_id, approver, expires)}"
 
 
-def notices(approval_id: str, base_url: str, key: bytes, approvers: list[str], reminder: bool = False) -> list[Notice]:
+def notices(
+    approval_id: str, base_url: str, key: bytes, approvers: list[str], reminder: bool = False
+) -> list[Notice]:
     """The messages for `approvers` of an approval (HTML and text, each with its link)."""
     import html as html_lib
 

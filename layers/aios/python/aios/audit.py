@@ -60,7 +60,9 @@ def chain_events(
         seq += 1
         h = event_hash(case_id, seq, type_, at, data, prev)
         chained.append(
-            AuditEvent(case_id=case_id, seq=seq, type=type_, at=at, data=data, prev_hash=prev, hash=h)
+            AuditEvent(
+                case_id=case_id, seq=seq, type=type_, at=at, data=data, prev_hash=prev, hash=h
+            )
         )
         prev = h
     return chained
@@ -73,7 +75,9 @@ def verify_chain(
     prev = GENESIS
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
-            return _broken(events, f"expected event {expected_seq}, found {event.seq}", expected_seq)
+            return _broken(
+                events, f"expected event {expected_seq}, found {event.seq}", expected_seq
+            )
         if event.prev_hash != prev:
             return _broken(events, f"event {event.seq} does not link to its predecessor", event.seq)
         recomputed = event_hash(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -222,10 +223,8 @@ def _reason(error: dict[str, Any]) -> dict[str, Any]:
     """Step Functions' {Error, Cause}; Cause may itself be JSON from a Lambda error."""
     cause: Any = error.get("Cause")
     if isinstance(cause, str):
-        try:
+        with contextlib.suppress(ValueError):
             cause = json.loads(cause)
-        except ValueError:
-            pass
     if isinstance(cause, dict) and "errorMessage" in cause:
         cause = {"type": cause.get("errorType"), "message": cause.get("errorMessage")}
     return {"error": error.get("Error", "Unknown"), "cause": cause}

@@ -7,6 +7,7 @@ digest, the params match their schema and the process allows the capability.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,7 +70,11 @@ def verify_action(
         raise WrongCase(f"action {action.action_id} does not belong to case {envelope.case_id}")
     computed = action.spec().digest()
     listed = envelope.action_digests
-    if computed != action.digest_hex or action.index >= len(listed) or listed[action.index] != computed:
+    if (
+        computed != action.digest_hex
+        or action.index >= len(listed)
+        or listed[action.index] != computed
+    ):
         raise NotInPlan(f"action {action.action_id} is not the action the signed plan lists")
     if envelope.expired(now or datetime.now(UTC)):
         raise PlanExpired(f"plan {envelope.plan_id} expired at {envelope.expires_at}")
@@ -83,7 +88,9 @@ def verify_action(
         raise UnknownAction(f"the ledger holds no action {action.action_id}")
     attestation = (item.data or {}).get("attestation") or {}
     if attestation.get("digest") != computed:
-        raise AttestationMissing(f"action {action.action_id} has no attestation bound to its digest")
+        raise AttestationMissing(
+            f"action {action.action_id} has no attestation bound to its digest"
+        )
     applied = dict(item.result or {}) if item.status == "APPLIED" else None
     return VerifiedAction(message=message, capability=capability, params=params, applied=applied)
 
@@ -120,7 +127,11 @@ def apply_action(
             staged, result = verified.capability.stage(verified.params, ctx)
         else:
             capability, params = verified.capability, verified.params
-            result = run_once(action.action_id, action.digest_hex, lambda: capability.execute(params, ctx))
+            result = run_once(
+                action.action_id,
+                action.digest_hex,
+                functools.partial(capability.execute, params, ctx),
+            )
         try:
             _record_applied(verified, result, staged)
             return result
@@ -130,7 +141,9 @@ def apply_action(
                 return done
             item = _action_item(action.case_id, action.index)
             if not staged or item is None or item.status not in RUNNABLE:
-                raise TerminalActionError(f"action {action.action_id} is no longer runnable") from None
+                raise TerminalActionError(
+                    f"action {action.action_id} is no longer runnable"
+                ) from None
             # A staged write lost an optimistic lock: re-read and apply on the new version.
     raise RetryableActionError(f"action {action.action_id} kept losing its entity lock")
 
@@ -139,7 +152,12 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
     action = verified.message.action
     commit(
         action.case_id,
-        [("action.applied", {"action_id": action.action_id, "digest": action.digest_hex, "result": result})],
+        [
+            (
+                "action.applied",
+                {"action_id": action.action_id, "digest": action.digest_hex, "result": result},
+            )
+        ],
         ops=(
             *staged,
             Update(
@@ -162,9 +180,14 @@ def record_outcome(
     event = "action.rejected" if status == "REJECTED" else "action.failed"
     ops: tuple[Update, ...] = ()
     item = _action_item(case_id, index) if index is not None else None
-    if item is not None and (item.data or {}).get("action_id") == action_id and item.status in (
-        "PROPOSED",
-        "APPROVED",
+    if (
+        item is not None
+        and (item.data or {}).get("action_id") == action_id
+        and item.status
+        in (
+            "PROPOSED",
+            "APPROVED",
+        )
     ):
         ops = (
             Update(
@@ -185,7 +208,9 @@ def record_outcome(
     return True
 
 
-def record_orphan_rejection(message_id: str, body: str, error: ActionRejected | dict[str, Any]) -> None:
+def record_orphan_rejection(
+    message_id: str, body: str, error: ActionRejected | dict[str, Any]
+) -> None:
     """A message that names no case we hold is still recorded, under its message id."""
     reason = error.to_dict() if isinstance(error, ActionRejected) else error
     now = datetime.now(UTC).isoformat()
@@ -200,7 +225,9 @@ def record_orphan_rejection(message_id: str, body: str, error: ActionRejected | 
     ).save()
 
 
-def idempotent_runner(table_name: str, expires_after_seconds: int = 7 * 24 * 3600) -> tuple[Runner, Any]:
+def idempotent_runner(
+    table_name: str, expires_after_seconds: int = 7 * 24 * 3600
+) -> tuple[Runner, Any]:
     """`run_once(key, digest, call)`: runs `call` once per key (Powertools idempotency, DynamoDB).
 
     A repeat with the same key returns the stored result without calling again; a repeat with
@@ -223,14 +250,17 @@ def idempotent_runner(table_name: str, expires_after_seconds: int = 7 * 24 * 360
     )
     calls: dict[str, Callable[[], dict[str, Any]]] = {}
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+        data_keyword_argument="request", persistence_store=persistence, config=config
+    )
     def _run(request: dict[str, str]) -> dict[str, Any]:
         return calls[request["key"]]()
 
     def run_once(key: str, digest_hex: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         calls[key] = call
         try:
-            return _run(request={"key": key, "digest": digest_hex})
+            result: dict[str, Any] = _run(request={"key": key, "digest": digest_hex})
+            return result
         finally:
             calls.pop(key, None)
 
@@ -276,7 +306,9 @@ def _compensate_one(
     action_id, index = data["action_id"], int(data["index"])
     params = capability.validate_params(data["params"])
     applied = dict(item.result or {})
-    ctx = ActionContext(case_id=case_id, action_id=action_id, entity_key=data["entity_key"], settings=settings)
+    ctx = ActionContext(
+        case_id=case_id, action_id=action_id, entity_key=data["entity_key"], settings=settings
+    )
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []
         if capability.compensate_stage is not None:
@@ -284,7 +316,11 @@ def _compensate_one(
         else:
             compensate = capability.compensate
             assert compensate is not None
-            result = run_once(f"{action_id}.undo", data["digest"], lambda: compensate(params, ctx, applied))
+            result = run_once(
+                f"{action_id}.undo",
+                data["digest"],
+                functools.partial(compensate, params, ctx, applied),
+            )
         try:
             commit(
                 case_id,

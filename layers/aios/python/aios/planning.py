@@ -340,8 +340,9 @@ def decide_case(
     A retry returns the decision already recorded. A re-plan `<case>.p<n>` supersedes the
     earlier plan: its unapplied actions become SUPERSEDED, everything stays on the ledger.
     Nothing the model says is trusted: its answers are parsed strictly, actions must name
-    allowed capabilities with valid params, gates come from the spec's policy. An exhausted budget (no model call is made) or an answer
-    still invalid after one repair hands the case off with no actions and nothing signed.
+    allowed capabilities with valid params, gates come from the spec's policy. An exhausted
+    budget (no model call is made) or an answer still invalid after one repair hands the case
+    off with no actions and nothing signed.
     """
     round_ = case.revision.round if case.revision else 0
     plan_id = plan_id_for(case.case_id, round_)
@@ -475,7 +476,12 @@ def _record_decision(
     for action in actions:
         status = STATUS_FOR_GATE[action.gate]
         attestation = (
-            {"type": "policy", "rule": f"risk<={spec.policy.auto_max_risk}", "digest": action.digest_hex, "at": at}
+            {
+                "type": "policy",
+                "rule": f"risk<={spec.policy.auto_max_risk}",
+                "digest": action.digest_hex,
+                "at": at,
+            }
             if action.gate == "auto"
             else None
         )
@@ -498,12 +504,17 @@ def _record_decision(
             )
         )
         events.append(
-            ("action.proposed", {"action_id": action.action_id, "digest": action.digest_hex, "gate": action.gate})
+            (
+                "action.proposed",
+                {"action_id": action.action_id, "digest": action.digest_hex, "gate": action.gate},
+            )
         )
         if attestation:
             events.append(("action.attested", {"action_id": action.action_id, **attestation}))
         elif action.gate == "deny":
-            events.append(("action.skipped", {"action_id": action.action_id, "reason": "denied by policy"}))
+            events.append(
+                ("action.skipped", {"action_id": action.action_id, "reason": "denied by policy"})
+            )
     commit(
         case.case_id,
         events,

@@ -46,7 +46,9 @@ def _matches(
         return False
     if rule.min_risk is not None and capability.risk < Risk.parse(rule.min_risk):
         return False
-    if rule.confidence_below is not None and (confidence is None or confidence >= rule.confidence_below):
+    if rule.confidence_below is not None and (
+        confidence is None or confidence >= rule.confidence_below
+    ):
         return False
     return all(_holds(t, params) for t in rule.params)
 

@@ -25,7 +25,9 @@ class Settings(BaseModel):
     idempotency_table: str = Field(default="", alias="AIOS_IDEMPOTENCY_TABLE")
     state_machine_arn: str = Field(default="", alias="AIOS_STATE_MACHINE_ARN")
     plan_key_id: str = Field(default="", alias="AIOS_PLAN_KEY_ID")
-    plan_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="AIOS_PLAN_TTL_SECONDS")
+    plan_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, alias="AIOS_PLAN_TTL_SECONDS"
+    )
     model_provider: str = Field(default="offline", alias="AIOS_MODEL_PROVIDER")
     http_targets: dict[str, str] = Field(default_factory=dict, alias="AIOS_HTTP_TARGETS")
     http_secret_arn: str = Field(default="", alias="AIOS_HTTP_SECRET_ARN")
@@ -61,9 +63,7 @@ class Settings(BaseModel):
 
     def require(self, *names: str) -> Settings:
         """Fail fast when a function needs a variable that its environment lacks."""
-        missing = [
-            str(self.model_fields[name].alias) for name in names if not getattr(self, name)
-        ]
+        missing = [str(self.model_fields[name].alias) for name in names if not getattr(self, name)]
         if missing:
             raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
         return self

@@ -72,7 +72,9 @@ class SignedPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     envelope: PlanEnvelope
-    signature: str = Field(description="base64 DER ECDSA signature over sha256(canonical(envelope))")
+    signature: str = Field(
+        description="base64 DER ECDSA signature over sha256(canonical(envelope))"
+    )
 
 
 class KmsClient(Protocol):

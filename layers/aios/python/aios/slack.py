@@ -40,12 +40,17 @@ def verify_signature(
         raise SlackSignatureInvalid("bad Slack signature")
 
 
-def call(base_url: str, token: str, method: str, payload: dict[str, Any], timeout: float = 5) -> dict[str, Any]:
+def call(
+    base_url: str, token: str, method: str, payload: dict[str, Any], timeout: float = 5
+) -> dict[str, Any]:
     """POST a Web API method (e.g. `chat.postMessage`) as JSON; the parsed answer."""
     request = urllib.request.Request(  # noqa: S310 - base URL is configuration
         f"{base_url.rstrip('/')}/{method}",
         data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"},
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Bearer {token}",
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
@@ -58,7 +63,12 @@ def call(base_url: str, token: str, method: str, payload: dict[str, Any], timeou
 
 
 def approval_blocks(
-    approval_id: str, summary: str, action: dict[str, Any], risk: str, link: str | None, allow_changes: bool
+    approval_id: str,
+    summary: str,
+    action: dict[str, Any],
+    risk: str,
+    link: str | None,
+    allow_changes: bool,
 ) -> list[dict[str, Any]]:
     """Block Kit: the summary, the exact action and risk, and the decision buttons."""
     params = json.dumps(action.get("params"), indent=1, sort_keys=True)[:2500]
@@ -69,7 +79,14 @@ def approval_blocks(
          "action_id": "reject", "value": f"{approval_id}|reject"},
     ]  # fmt: skip
     if link:
-        buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": link, "action_id": "open"})
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open"},
+                "url": link,
+                "action_id": "open",
+            }
+        )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Approval needed"[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": summary[:2900]}},
@@ -81,5 +98,10 @@ def approval_blocks(
         {"type": "actions", "block_id": f"approval:{approval_id}"[:255], "elements": buttons},
     ]  # fmt: skip
     if allow_changes:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "To request changes, open the page."}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "To request changes, open the page."}],
+            }
+        )
     return blocks

@@ -74,7 +74,9 @@ class ApprovalRule(BaseModel):
         if len(set(self.approvers)) != len(self.approvers):
             raise ValueError(f"rule {self.name}: approvers must be distinct")
         if self.quorum > len(self.approvers):
-            raise ValueError(f"rule {self.name}: quorum {self.quorum} > {len(self.approvers)} approvers")
+            raise ValueError(
+                f"rule {self.name}: quorum {self.quorum} > {len(self.approvers)} approvers"
+            )
         return self
 
 
@@ -211,7 +213,7 @@ class ProcessSpec(BaseModel):
     def _validator(self) -> Callable[[Any], Any]:
         import fastjsonschema
 
-        return fastjsonschema.compile(self.input_schema)  # type: ignore[no-any-return]
+        return fastjsonschema.compile(self.input_schema)
 
     @property
     def allowed(self) -> frozenset[str]:

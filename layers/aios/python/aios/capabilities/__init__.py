@@ -66,6 +66,7 @@ class Capability:
     @property
     def compensable(self) -> bool:
         return self.compensate is not None or self.compensate_stage is not None
+
     retryable_errors: tuple[type[Exception], ...] = field(default=())
 
     def validate_params(self, params: Mapping[str, Any]) -> BaseModel:

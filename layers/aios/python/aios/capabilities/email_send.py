@@ -16,7 +16,9 @@ from aios.capabilities import ActionContext, Capability, Risk
 from aios.credentials import assume_capability_role
 from aios.errors import RetryableActionError, TerminalActionError
 
-RETRYABLE_CODES = frozenset({"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure"})
+RETRYABLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure"}
+)
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 

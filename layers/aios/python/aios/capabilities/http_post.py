@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -94,7 +93,7 @@ def post(params: HttpPostParams, ctx: ActionContext) -> dict[str, Any]:
         if status in RETRYABLE_STATUSES or status >= 500:
             raise RetryableActionError(message, status=status) from exc
         raise TerminalActionError(message, status=status) from exc
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise RetryableActionError(f"{params.target} unreachable: {exc}") from exc
     try:
         payload: Any = json.loads(raw) if raw else None

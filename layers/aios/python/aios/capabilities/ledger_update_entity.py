@@ -27,7 +27,9 @@ def entity_pk(entity_key: str) -> str:
     return f"ENTITY#{entity_key}"
 
 
-def stage_update(params: UpdateEntityParams, ctx: ActionContext) -> tuple[list[Any], dict[str, Any]]:
+def stage_update(
+    params: UpdateEntityParams, ctx: ActionContext
+) -> tuple[list[Any], dict[str, Any]]:
     """The ledger operations of this update against the entity as it is now, and the result."""
     from aios.ledger import LedgerItem
 
@@ -70,12 +72,23 @@ def _write(
     item = LedgerItem(entity_pk(ctx.entity_key), "ENTITY")
     if version == 0:
         op: Any = Put(
-            LedgerItem(entity_pk(ctx.entity_key), "ENTITY", kind="entity", data=state, seq=1, head=ctx.action_id)
+            LedgerItem(
+                entity_pk(ctx.entity_key),
+                "ENTITY",
+                kind="entity",
+                data=state,
+                seq=1,
+                head=ctx.action_id,
+            )
         )
     else:
         op = Update(
             item,
-            actions=[LedgerItem.data.set(state), LedgerItem.seq.set(version + 1), LedgerItem.head.set(ctx.action_id)],
+            actions=[
+                LedgerItem.data.set(state),
+                LedgerItem.seq.set(version + 1),
+                LedgerItem.head.set(ctx.action_id),
+            ],
             condition=LedgerItem.seq == version,
         )
     return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state, **extra}

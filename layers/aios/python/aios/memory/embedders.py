@@ -8,6 +8,7 @@ embedded by another model and must be re-embedded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -54,12 +55,10 @@ class HashingEmbedder:
 
     def _one(self, text: str) -> list[float]:
         words = _WORD.findall(text.lower())
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         vector = [0.0] * self._dimensions
         for feature in features:
-            digest = hashlib.blake2b(
-                f"{self._version}:{feature}".encode(), digest_size=8
-            ).digest()
+            digest = hashlib.blake2b(f"{self._version}:{feature}".encode(), digest_size=8).digest()
             slot = int.from_bytes(digest[:4], "big") % self._dimensions
             vector[slot] += 1.0 if digest[4] & 1 else -1.0
         return _normalised(vector)

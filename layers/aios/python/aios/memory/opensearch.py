@@ -193,8 +193,10 @@ class OpenSearchVectorStore:
                 if src["key"] in found and found[src["key"]].version >= int(src["version"]):
                     continue
                 found[src["key"]] = DocState(
-                    key=src["key"], version=int(src["version"]),
-                    embedding_model=src["embedding_model"], expires_at=src.get("expires_at"),
+                    key=src["key"],
+                    version=int(src["version"]),
+                    embedding_model=src["embedding_model"],
+                    expires_at=src.get("expires_at"),
                 )
             if len(hits) < PAGE:
                 return found

@@ -117,13 +117,16 @@ def summarize(memories: list[RecalledMemory]) -> str:
 
 def lesson_text(case: dict[str, Any], outcome: str) -> str:
     """What a finished case teaches: its input, what was done, and how it turned out."""
-    done = "; ".join(
-        f"{a.get('capability')} {a.get('status')}" for a in case.get("actions") or []
-    ) or "no actions"
+    done = (
+        "; ".join(f"{a.get('capability')} {a.get('status')}" for a in case.get("actions") or [])
+        or "no actions"
+    )
     reason = ""
     error = case.get("error") or {}
     if outcome != "SUCCEEDED" and isinstance(error, dict) and error:
-        reason = f" Reason: {error.get('code') or error.get('Error') or ''} {error.get('message') or error.get('Cause') or ''}".rstrip()
+        code = error.get("code") or error.get("Error") or ""
+        message = error.get("message") or error.get("Cause") or ""
+        reason = f" Reason: {code} {message}".rstrip()
     text = (
         f"{case_text(str(case.get('process')), case.get('input') or {})}. "
         f"Actions: {done}. Outcome: {outcome}.{reason}"

@@ -147,10 +147,18 @@ class EmbeddedVectorStore:
                            AND docs.embedding_model <> excluded.embedding_model)
                     """,
                     (
-                        doc.key, doc.tenant, doc.namespace, doc.memory_id, doc.version,
-                        doc.embedding_model, doc.text, doc.created_at, doc.expires_at,
-                        doc.source_case, np.asarray(doc.vector, dtype=np.float32).tobytes(),
-                    ),  # fmt: skip
+                        doc.key,
+                        doc.tenant,
+                        doc.namespace,
+                        doc.memory_id,
+                        doc.version,
+                        doc.embedding_model,
+                        doc.text,
+                        doc.created_at,
+                        doc.expires_at,
+                        doc.source_case,
+                        np.asarray(doc.vector, dtype=np.float32).tobytes(),
+                    ),
                 )
                 written += cursor.rowcount
             self._bump()
@@ -194,10 +202,15 @@ class EmbeddedVectorStore:
         top = np.argsort(-scores, kind="stable")[: max(0, k)]
         return [
             MemoryHit(
-                tenant=tenant, namespace=namespace, memory_id=rows[i][0], version=rows[i][1],
-                text=rows[i][2], created_at=rows[i][3], source_case=rows[i][4],
+                tenant=tenant,
+                namespace=namespace,
+                memory_id=rows[i][0],
+                version=rows[i][1],
+                text=rows[i][2],
+                created_at=rows[i][3],
+                source_case=rows[i][4],
                 score=float(scores[i]),
-            )  # fmt: skip
+            )
             for i in top
             if np.isfinite(scores[i])
         ]
@@ -207,7 +220,10 @@ class EmbeddedVectorStore:
             rows = self._db.execute(
                 "SELECT key, version, embedding_model, expires_at FROM docs"
             ).fetchall()
-        return {r[0]: DocState(key=r[0], version=r[1], embedding_model=r[2], expires_at=r[3]) for r in rows}
+        return {
+            r[0]: DocState(key=r[0], version=r[1], embedding_model=r[2], expires_at=r[3])
+            for r in rows
+        }
 
     def close(self) -> None:
         self._db.close()
@@ -238,7 +254,7 @@ class EmbeddedVectorStore:
         if fetched:
             matrix = np.vstack([np.frombuffer(r[6], dtype=np.float32) for r in fetched])
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            matrix = matrix / np.where(norms == 0, 1.0, norms)
+            matrix = (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         else:
             matrix = np.zeros((0, 0), dtype=np.float32)
         self._cache[(tenant, namespace)] = (generation, matrix, rows)

@@ -23,7 +23,13 @@ _URGENT = re.compile(r"\b(urgent|asap|immediately|outage|down)\b", re.I)
 
 def _classify_ticket(data: dict[str, Any]) -> dict[str, Any]:
     text = f"{data.get('subject', '')} {data.get('body', '')}"
-    intent = "billing" if _BILLING.search(text) else "technical" if _TECHNICAL.search(text) else "general"
+    intent = (
+        "billing"
+        if _BILLING.search(text)
+        else "technical"
+        if _TECHNICAL.search(text)
+        else "general"
+    )
     urgency = "high" if _URGENT.search(text) or data.get("priority") == "high" else "normal"
     return {
         "intent": intent,
@@ -43,7 +49,11 @@ def _plan_ticket(data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
             {
                 "capability": "ledger.update_entity",
                 "params": {
-                    "set": {"status": "triaged", "category": triage["intent"], "urgency": triage["urgency"]}
+                    "set": {
+                        "status": "triaged",
+                        "category": triage["intent"],
+                        "urgency": triage["urgency"],
+                    }
                 },
                 "reason": "Keep the ticket's canonical state in step with the triage.",
             },
@@ -60,13 +70,19 @@ def _plan_ticket(data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any
                     },
                 },
                 "reason": f"The ticket reads as {triage['intent']} with {triage['urgency']} urgency.",
-            }
+            },
         ],
     }
 
 
 def _classify_refund(data: dict[str, Any]) -> dict[str, Any]:
-    return {"intent": "refund", "urgency": "normal", "language": "en", "risk": "medium", "confidence": 0.8}
+    return {
+        "intent": "refund",
+        "urgency": "normal",
+        "language": "en",
+        "risk": "medium",
+        "confidence": 0.8,
+    }
 
 
 _AMOUNT = re.compile(r"\bamount\s*(?:to|=|:)?\s*([0-9]+(?:\.[0-9]{1,2})?)", re.I)
@@ -111,14 +127,26 @@ class OfflineProvider:
     def complete(self, request: ModelRequest) -> ModelResponse:
         rules = _RULES.get(request.process)
         if request.task == "classify":
-            out = rules[0](request.input) if rules else {
-                "intent": "unknown", "urgency": "normal", "language": "en",
-                "risk": "low", "confidence": 0.0,
-            }
+            out = (
+                rules[0](request.input)
+                if rules
+                else {
+                    "intent": "unknown",
+                    "urgency": "normal",
+                    "language": "en",
+                    "risk": "low",
+                    "confidence": 0.0,
+                }
+            )
         else:
-            out = rules[1](request.input, request.context) if rules else {
-                "summary": "no offline rules for this process", "actions": [],
-            }
+            out = (
+                rules[1](request.input, request.context)
+                if rules
+                else {
+                    "summary": "no offline rules for this process",
+                    "actions": [],
+                }
+            )
         text = json.dumps(out)
         prompt_tokens = len(json.dumps(request.input)) // 4 + 50
         return ModelResponse(
