@@ -26,7 +26,8 @@ setup: $(STAMP) $(NODE_STAMP)
 # The browser test drives Debian's chromium (never a downloaded one): installed once, as root.
 $(CHROMIUM):
 	command -v apt-get >/dev/null || { echo "install chromium at $@ (no apt-get here)" >&2; exit 1; }
-	apt-get update && apt-get install -y chromium
+	DEBIAN_FRONTEND=noninteractive apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 	test -x $@
 
 synth: setup
@@ -55,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
+	$(BIN)/python bench/memory_recall.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
