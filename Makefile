@@ -27,7 +27,7 @@ setup: $(STAMP) $(NODE_STAMP)
 $(CHROMIUM):
 	command -v apt-get >/dev/null || { echo "install chromium at $@ (no apt-get here)" >&2; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 	test -x $@
 
 synth: setup
