@@ -19,7 +19,7 @@ from aios.planning import CaseInput, decide_case
 from aios.policy import gate_for
 from aios.providers import ModelRequest, ModelResponse
 from aios.providers.offline import OfflineProvider
-from aios.specs import Policy, get_spec, load_specs
+from aios.specs import ApprovalPolicy, Policy, get_spec, load_specs
 from aios.tiering import offline_config
 
 SPEC = get_spec("ticket-triage")
@@ -143,8 +143,18 @@ def test_the_prompt_fences_the_ticket_as_data(ledger, kms, plan_key) -> None:
 @pytest.fixture
 def strict_process(monkeypatch: pytest.MonkeyPatch) -> str:
     """ticket-triage with only low-risk actions automatic: http.post (medium) needs a person."""
+    approval = ApprovalPolicy.model_validate(
+        {
+            "approvers": {"lead": {"email": "lead@example.com"}},
+            "rules": [{"name": "any-post", "capabilities": ["http.post"], "approvers": ["lead"]}],
+            "default_rule": "any-post",
+        }
+    )
     strict = SPEC.model_copy(
-        update={"name": "ticket-triage-strict", "policy": Policy(auto_max_risk="low")}
+        update={
+            "name": "ticket-triage-strict",
+            "policy": Policy(auto_max_risk="low", approval=approval),
+        }
     )
     monkeypatch.setitem(load_specs(), strict.name, strict)
     return strict.name
@@ -168,7 +178,8 @@ def test_high_risk_action_from_an_obeyed_injection_still_waits_for_a_person(
     gates = {a.capability: a.gate for a in decision.actions}
     policy = get_spec(strict_process).policy
     expected = gate_for(get_capability("http.post", {"http.post"}), policy)
-    assert gates == {"ledger.update_entity": "auto", "http.post": expected} and expected != "auto"
+    assert expected == "approve"  # a person decides; the model's wishes play no part
+    assert gates == {"ledger.update_entity": "auto", "http.post": "approve"}
     statuses = {
         i.data["capability"]: (i.status, i.data["attestation"])
         for i in load_case_items(case.case_id)
