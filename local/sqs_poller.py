@@ -32,11 +32,11 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from local.assembly import EventSourceMappingSpec
+from local.polling import PollingLoop
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class SqsPoller:
+class SqsPoller(PollingLoop):
     """Polls one queue for one function until `stop()`."""
 
     def __init__(
@@ -110,32 +110,8 @@ class SqsPoller:
         self.visibility_timeout = (
             visibility_timeout if visibility_timeout is not None else visibility_override()
         )
-        self.idle_wait_s = idle_wait_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"sqs-poller-{mapping.function}", daemon=True
-        )
+        super().__init__(f"sqs-poller-{mapping.function}", idle_wait_s)
         self.batches = 0  # invocations made; useful in tests and logs
-
-    def start(self) -> SqsPoller:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if not self.poll_once():
-                    self._stop.wait(self.idle_wait_s)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                logger.exception("poller for %s failed; retrying", self.mapping.function)
-                self._stop.wait(1.0)
 
     def poll_once(self) -> int:
         """Receive one batch and process it; returns how many messages were received."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from local.polling import PollingLoop
 from local.sqs_poller import Invoke
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class StreamMappingSpec:
     logical_id: str = ""
 
 
-class StreamPoller:
+class StreamPoller(PollingLoop):
     """Polls every shard of one stream for one function until `stop()`."""
 
     def __init__(
@@ -47,33 +47,9 @@ class StreamPoller:
         self.mapping = mapping
         self.streams = streams_client
         self.invoke = invoke
-        self.idle_wait_s = idle_wait_s
+        super().__init__(f"stream-poller-{mapping.function}", idle_wait_s)
         self._iterators: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"stream-poller-{mapping.function}", daemon=True
-        )
         self.batches = 0
-
-    def start(self) -> StreamPoller:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if not self.poll_once():
-                    self._stop.wait(self.idle_wait_s)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                logger.exception("stream poller for %s failed; retrying", self.mapping.function)
-                self._stop.wait(1.0)
 
     def poll_once(self) -> int:
         """Deliver at most one batch per shard; returns how many records were delivered."""
