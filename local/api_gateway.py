@@ -20,17 +20,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.assembly import Route
+from local.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +168,8 @@ def proxy_event(
     }
 
 
-class ApiServer:
-    """ThreadingHTTPServer on 127.0.0.1 invoking the routes' functions."""
+class ApiServer(LoopbackServer):
+    """The API on 127.0.0.1, invoking the routes' functions."""
 
     def __init__(
         self,
@@ -190,24 +190,7 @@ class ApiServer:
         class Handler(_Handler):
             api = server
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="api-server", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> ApiServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Handler, port, "api-server")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,12 @@ class ReceivedRequest:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[ReceivedRequest] = field(default_factory=list)
-    faults: list[int] = field(default_factory=list)  # statuses for the next requests
+    # (status, path substring) for the next matching requests
+    faults: list[tuple[int, str]] = field(default_factory=list)
     next_id: int = 1
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """A recording HTTP endpoint; `start()` binds 127.0.0.1 on `port` (0 = any free port)."""
 
     def __init__(self, port: int = 0) -> None:
@@ -55,24 +58,7 @@ class Receiver:
             pass
 
         Handler.state = state
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="receiver", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Handler, port, "receiver")
 
     @property
     def requests(self) -> list[ReceivedRequest]:

@@ -84,11 +84,15 @@ def handle_record(record: SQSRecord) -> None:
         )
         metrics.add_metric(name="ActionsRejected", unit=MetricUnit.Count, value=1)
         return
-    if '"compensate"' in record.body:
-        handle_compensation(record)
+    try:
+        payload: Any = json.loads(record.body)
+    except ValueError:
+        payload = None  # refused below as a malformed message, with the validation error
+    if isinstance(payload, dict) and "compensate" in payload:
+        handle_compensation(record, payload)
         return
     try:
-        message = ActionMessage.model_validate_json(record.body)
+        message = ActionMessage.model_validate(payload)
     except ValidationError as exc:
         logger.error("malformed action message", extra={"message_id": record.message_id})
         record_orphan_rejection(
@@ -144,10 +148,10 @@ def _applied(action_id: str, result: dict[str, Any]) -> dict[str, Any]:
     return {"action_id": action_id, "status": "APPLIED", "result": result}
 
 
-def handle_compensation(record: SQSRecord) -> None:
+def handle_compensation(record: SQSRecord, payload: dict[str, Any]) -> None:
     """Roll back a failing case's applied actions, newest first, and answer the state machine."""
     try:
-        message = CompensationMessage.model_validate_json(record.body)
+        message = CompensationMessage.model_validate(payload)
     except ValidationError as exc:
         record_orphan_rejection(
             record.message_id,

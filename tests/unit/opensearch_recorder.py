@@ -36,9 +36,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from local.loopback import LoopbackServer
 
 ENGINES = {"faiss", "lucene", "nmslib"}
 FIELD_TYPES = {
@@ -99,7 +101,7 @@ class Index:
         return next((k, v) for k, v in self.properties.items() if v["type"] == "knn_vector")
 
 
-class OpenSearchRecorder:
+class OpenSearchRecorder(LoopbackServer):
     """Serve on 127.0.0.1 (an ephemeral port) until `stop()`; `requests` is what it saw."""
 
     def __init__(
@@ -149,20 +151,7 @@ class OpenSearchRecorder:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> OpenSearchRecorder:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler, 0, "opensearch-recorder")
 
     # -- routing
 

@@ -201,10 +201,9 @@ def record_outcome(
             ),
         )
     try:
-        get_case(case_id)
+        commit(case_id, [(event, {"action_id": action_id, **error})], ops=ops)
     except CaseNotFound:
         return False
-    commit(case_id, [(event, {"action_id": action_id, **error})], ops=ops)
     return True
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -77,9 +76,3 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
         raise RuntimeError(f"invalid environment variables: {fields}: {exc}") from exc
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """Settings of this cold start."""
-    return load_settings()

@@ -1,14 +1,16 @@
 """The capability registry: the only way anything changes outside the ledger.
 
 Each capability names a pydantic params model, a risk level, an executor and optionally a
-compensation. Model output can only ever name a capability from here, and a process may use
-only the capabilities its spec allows.
+compensation. Executors classify their own failures by raising RetryableActionError (back to
+the queue with backoff) or TerminalActionError (the case is told at once). Model output can
+only ever name a capability from here, and a process may use only the capabilities its spec
+allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -66,8 +68,6 @@ class Capability:
     @property
     def compensable(self) -> bool:
         return self.compensate is not None or self.compensate_stage is not None
-
-    retryable_errors: tuple[type[Exception], ...] = field(default=())
 
     def validate_params(self, params: Mapping[str, Any]) -> BaseModel:
         """Parse params into the capability's model; raises InvalidParams naming the fields."""

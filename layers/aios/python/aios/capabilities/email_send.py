@@ -91,5 +91,4 @@ CAPABILITY = Capability(
     risk=Risk.MEDIUM,
     execute=send,
     description="Send one email through SES to the listed recipients.",
-    retryable_errors=(RetryableActionError,),
 )

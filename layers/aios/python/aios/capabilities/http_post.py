@@ -108,6 +108,5 @@ CAPABILITY = Capability(
     risk=Risk.MEDIUM,
     execute=post,
     description="POST JSON to an allow-listed webhook target, idempotent by action id.",
-    retryable_errors=(RetryableActionError,),
     authorize=authorize,
 )
