@@ -33,6 +33,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event.get("error"),
         event.get("compensation"),
         event.get("handoff"),
+        event.get("compensation_key"),
     )
     logger.info("case finished", extra={"status": status})
     if status in ("SUCCEEDED", "FAILED"):

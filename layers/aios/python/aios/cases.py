@@ -151,6 +151,14 @@ def audit_view(case_id: str) -> dict[str, Any]:
     }
 
 
+COMPENSATION_KEY_FIELD = "compensation_key_sha256"
+
+
+def compensation_key_hash(key: str) -> str:
+    """What the ledger keeps of a compensation key: its SHA-256, never the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "SUCCEEDED": OPEN,
     "COMPENSATING": OPEN,
@@ -166,10 +174,13 @@ def finalize_case(
     error: dict[str, Any] | None = None,
     compensation: dict[str, Any] | None = None,
     handoff: dict[str, Any] | None = None,
+    compensation_key: str | None = None,
 ) -> str:
     """Move a case towards its end once: SUCCEEDED, or COMPENSATING then FAILED.
 
-    The reason is recorded when the case starts compensating; FAILED adds what was undone.
+    The reason is recorded when the case starts compensating, with the hash of the case
+    machine's one-time compensation key (execute undoes nothing without the key); FAILED adds
+    what was undone.
     A repeat (a retried Lambda) returns the status the case has and writes nothing.
     """
     if outcome not in TRANSITIONS:
@@ -191,6 +202,8 @@ def finalize_case(
             data["compensation"] = undone
         if handed is not None:
             data["handoff"] = handed
+        if compensation_key:
+            data[COMPENSATION_KEY_FIELD] = compensation_key_hash(compensation_key)
         return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
 
     details = {

@@ -126,6 +126,34 @@ class UnknownAction(ActionRejected):
     code = "ACTION_UNKNOWN"
 
 
+class MalformedMessage(ActionRejected):
+    """The queue message is not an action or compensation message the kit could have sent."""
+
+    code = "MALFORMED_MESSAGE"
+
+
+class UnknownProcess(ActionRejected):
+    code = "PROCESS_UNKNOWN"
+
+
+class ActionReplayed(ActionRejected):
+    """The action was applied already and no task waits for it: a replayed message."""
+
+    code = "ACTION_REPLAYED"
+
+
+class CompensationRefused(ActionRejected):
+    """A compensation request the case machine did not send (unknown or healthy case, wrong key)."""
+
+    code = "COMPENSATION_REFUSED"
+
+
+class MessageUnprocessable(ActionRejected):
+    """Verification hit an error no retry can fix; the message is refused, never retried."""
+
+    code = "MESSAGE_UNPROCESSABLE"
+
+
 # Execution plane: outcomes of applying an action.
 class RetryableActionError(AiosError):
     """The outside system may succeed later: the message goes back to the queue."""

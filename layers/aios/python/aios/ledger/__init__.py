@@ -19,13 +19,16 @@ from aios.ledger.repository import (
     Put,
     Update,
     action_sk,
+    action_status_update,
     case_pk,
     commit,
     create_case,
+    get_action,
     get_case,
     load_audit,
     load_case_items,
     now_iso,
+    put_rejection,
 )
 
 __all__ = [
@@ -34,12 +37,15 @@ __all__ = [
     "Put",
     "Update",
     "action_sk",
+    "action_status_update",
     "bind_ledger",
     "case_pk",
     "commit",
     "create_case",
+    "get_action",
     "get_case",
     "load_audit",
     "load_case_items",
     "now_iso",
+    "put_rejection",
 ]

@@ -105,6 +105,53 @@ def get_case(case_id: str) -> CaseRecord:
         raise CaseNotFound(f"no case {case_id!r}") from None
 
 
+def get_action(case_id: str, index: int) -> LedgerItem | None:
+    """The action item at `index` of the case (consistent read); None when there is none."""
+    try:
+        return LedgerItem.get(case_pk(case_id), action_sk(index), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def action_status_update(
+    case_id: str,
+    index: int,
+    status: str,
+    *,
+    allowed_from: Sequence[str],
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> Update:
+    """A commit op moving an action to `status`, only from one of `allowed_from`."""
+    actions: list[Action] = [
+        LedgerItem.status.set(status),
+        LedgerItem.updated_at.set(now_iso()),
+    ]
+    if result is not None:
+        actions.append(LedgerItem.result.set(result))
+    if error is not None:
+        actions.append(LedgerItem.error.set(error))
+    return Update(
+        LedgerItem(case_pk(case_id), action_sk(index)),
+        actions=actions,
+        condition=LedgerItem.status.is_in(*allowed_from),
+    )
+
+
+def put_rejection(message_id: str, reason: dict[str, Any], body: str) -> None:
+    """An orphan rejection: a refused queue message that names no case the ledger holds."""
+    at = now_iso()
+    LedgerItem(
+        f"REJECTION#{message_id}",
+        "REJECTION",
+        kind="rejection",
+        status="REJECTED",
+        data={"reason": reason, "body": body},
+        created_at=at,
+        updated_at=at,
+    ).save()
+
+
 def load_case_items(case_id: str) -> list[LedgerItem]:
     """Every item of the case in key order: actions, audit, case, plans."""
     return list(LedgerItem.query(case_pk(case_id), consistent_read=True))
