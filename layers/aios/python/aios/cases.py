@@ -12,7 +12,15 @@ from typing import Any
 
 from aios.audit import verify_chain
 from aios.errors import IdempotencyConflict, InvalidInput, LedgerConflict
-from aios.ledger import LedgerItem, commit, create_case, get_case, load_audit, load_case_items
+from aios.ledger import (
+    CaseRecord,
+    LedgerItem,
+    create_case,
+    get_case,
+    load_audit,
+    load_case_items,
+    transition_case,
+)
 from aios.signing import digest
 from aios.specs import get_spec
 
@@ -183,7 +191,7 @@ def finalize_case(
         else None
     )
 
-    def changes(current: Any) -> list[Any]:
+    def changes(current: CaseRecord) -> dict[str, Any]:
         data = dict(current.data)
         if reason:
             data["error"] = reason
@@ -191,7 +199,7 @@ def finalize_case(
             data["compensation"] = undone
         if handed is not None:
             data["handoff"] = handed
-        return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
+        return data
 
     details = {
         k: v
@@ -199,11 +207,12 @@ def finalize_case(
         if v is not None
     }
     try:
-        commit(
+        transition_case(
             case_id,
             [(f"case.{outcome.lower()}", details)],
-            case_actions=changes,
-            case_condition=LedgerItem.status.is_in(*TRANSITIONS[outcome]),
+            to_status=outcome,
+            from_statuses=TRANSITIONS[outcome],
+            data=changes,
         )
     except LedgerConflict:
         return get_case(case_id).status
