@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from aios.errors import StaleMemoryWrite
 from aios.memory import HashingEmbedder, bind_memory_table
 from aios.memory.indexing import index_stream_records, reconcile
 from aios.memory.records import (
     MemoryRecord,
-    StaleMemoryWrite,
     get_record,
     new_record,
     put_record,

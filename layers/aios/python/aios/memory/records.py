@@ -18,13 +18,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
-from aios.errors import AiosError
-
-
-class StaleMemoryWrite(AiosError):
-    """A write carried a version not newer than the stored one; the stored record stands."""
-
-    code = "MEMORY_STALE_WRITE"
+from aios.errors import StaleMemoryWrite
 
 
 class MemoryRecord(Model):
