@@ -9,6 +9,7 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | plan     | `CASE#<case_id>`     | `PLAN#<plan_id>`       |
 | action   | `CASE#<case_id>`     | `ACTION#<index:03d>`   |
 | handoff  | `CASE#<case_id>`     | `HANDOFF`              |
+| approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
 

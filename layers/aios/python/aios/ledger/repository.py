@@ -123,7 +123,7 @@ def get_action(case_id: str, index: int) -> LedgerItem | None:
 
 
 def load_case_items(case_id: str) -> list[LedgerItem]:
-    """Every item of the case in key order: actions, audit, case, plans."""
+    """Every item of the case in key order: actions, approvals, audit, case, handoff, plans."""
     return list(LedgerItem.query(case_pk(case_id), consistent_read=True))
 
 
