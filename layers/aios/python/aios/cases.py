@@ -12,7 +12,15 @@ from typing import Any
 
 from aios.audit import verify_chain
 from aios.errors import IdempotencyConflict, InvalidInput, LedgerConflict
-from aios.ledger import LedgerItem, commit, create_case, get_case, load_audit, load_case_items
+from aios.ledger import (
+    CaseRecord,
+    LedgerItem,
+    create_case,
+    get_case,
+    load_audit,
+    load_case_items,
+    transition_case,
+)
 from aios.signing import digest
 from aios.specs import get_spec
 
@@ -194,7 +202,7 @@ def finalize_case(
         else None
     )
 
-    def changes(current: Any) -> list[Any]:
+    def changes(current: CaseRecord) -> dict[str, Any]:
         data = dict(current.data)
         if reason:
             data["error"] = reason
@@ -204,7 +212,7 @@ def finalize_case(
             data["handoff"] = handed
         if compensation_key:
             data[COMPENSATION_KEY_FIELD] = compensation_key_hash(compensation_key)
-        return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
+        return data
 
     details = {
         k: v
@@ -212,11 +220,12 @@ def finalize_case(
         if v is not None
     }
     try:
-        commit(
+        transition_case(
             case_id,
             [(f"case.{outcome.lower()}", details)],
-            case_actions=changes,
-            case_condition=LedgerItem.status.is_in(*TRANSITIONS[outcome]),
+            to_status=outcome,
+            from_statuses=TRANSITIONS[outcome],
+            data=changes,
         )
     except LedgerConflict:
         return get_case(case_id).status

@@ -40,6 +40,25 @@ class IdempotencyConflict(AiosError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class RouteNotFound(AiosError):
+    """The API has no route for the request's method and path."""
+
+    code = "ROUTE_NOT_FOUND"
+
+
+class SlackSignatureInvalid(AiosError):
+    """A request claiming to come from Slack is unsigned, stale or wrongly signed."""
+
+    code = "SLACK_SIGNATURE_INVALID"
+
+
+# Server errors: what a client sees of a failure it did not cause.
+class InternalError(AiosError):
+    """Stands in, at a boundary, for an error the boundary has no mapping for."""
+
+    code = "INTERNAL"
+
+
 # Decision plane: model output that cannot become a proposal.
 class InvalidPlan(AiosError):
     code = "INVALID_PLAN"
@@ -171,3 +190,16 @@ class LedgerConflict(AiosError):
     """A conditional ledger write lost a race; the caller re-reads and decides."""
 
     code = "LEDGER_CONFLICT"
+
+
+# Memory: canonical records and the case state's claim checks.
+class StaleMemoryWrite(AiosError):
+    """A write carried a version not newer than the stored one; the stored record stands."""
+
+    code = "MEMORY_STALE_WRITE"
+
+
+class ClaimCheckError(AiosError):
+    """A claim check could not be redeemed: missing object or content that does not match."""
+
+    code = "CLAIM_CHECK_INVALID"

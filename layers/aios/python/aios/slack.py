@@ -13,13 +13,9 @@ import time
 import urllib.request
 from typing import Any
 
-from aios.errors import AiosError
+from aios.errors import SlackSignatureInvalid
 
 MAX_SKEW_SECONDS = 300
-
-
-class SlackSignatureInvalid(AiosError):
-    code = "SLACK_SIGNATURE_INVALID"
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:
