@@ -105,6 +105,14 @@ def get_case(case_id: str) -> CaseRecord:
         raise CaseNotFound(f"no case {case_id!r}") from None
 
 
+def get_action(case_id: str, index: int) -> LedgerItem | None:
+    """The action at `index` of the case (a consistent read); None if it has none there."""
+    try:
+        return LedgerItem.get(case_pk(case_id), action_sk(index), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def load_case_items(case_id: str) -> list[LedgerItem]:
     """Every item of the case in key order: actions, audit, case, plans."""
     return list(LedgerItem.query(case_pk(case_id), consistent_read=True))
