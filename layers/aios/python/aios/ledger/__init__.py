@@ -11,32 +11,41 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | handoff  | `CASE#<case_id>`     | `HANDOFF`              |
 | approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
+| finding  | `CASE#<case_id>`     | `FINDING#<kind>#<subject>` |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
 events and moves the case's audit head in the same transaction: a change without its audit
-record cannot happen. The decision store (`decision_store`, model `DecisionItem`) holds the
-model-output cache and the daily budgets.
+record cannot happen. Case items also carry `process`, the key of the sparse `ByProcess`
+index (process, created_at), which lists a process's cases in a time window (`cases_by_process`).
+The table streams its changes (NEW_AND_OLD_IMAGES) to the case events publisher. The
+decision store (`decision_store`, model `DecisionItem`) holds the model-output cache and the
+daily budgets.
 """
 
 from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
 from aios.ledger.models import DecisionItem, LedgerItem, bind_decision_store, bind_ledger
 from aios.ledger.repository import (
     CaseRecord,
+    CaseRef,
     Put,
     Update,
     action_sk,
     action_status_update,
     case_pk,
+    cases_by_process,
     commit,
     create_case,
     get_action,
     get_case,
+    iso,
     load_audit,
     load_case_items,
+    load_plans,
     now_iso,
     put_rejection,
     stage_action,
+    stage_finding,
     stage_handoff,
     stage_plan,
     stage_status,
@@ -45,6 +54,7 @@ from aios.ledger.repository import (
 
 __all__ = [
     "CaseRecord",
+    "CaseRef",
     "DecisionItem",
     "Entity",
     "LedgerItem",
@@ -55,18 +65,22 @@ __all__ = [
     "bind_decision_store",
     "bind_ledger",
     "case_pk",
+    "cases_by_process",
     "commit",
     "create_case",
     "entity_pk",
     "get_action",
     "get_case",
     "get_entity",
+    "iso",
     "load_audit",
     "load_case_items",
+    "load_plans",
     "now_iso",
     "put_rejection",
     "stage_action",
     "stage_entity_write",
+    "stage_finding",
     "stage_handoff",
     "stage_plan",
     "stage_status",

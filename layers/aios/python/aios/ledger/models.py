@@ -13,7 +13,20 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+
+
+class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
+    """Sparse index of case items (only they carry `process`): a process's cases by creation
+    time, with their status, for the KPIs and the reconciler."""
+
+    class Meta:
+        index_name = "ByProcess"
+        projection = IncludeProjection(["status", "updated_at"])
+
+    process = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
 
 
 class LedgerItem(Model):
@@ -35,6 +48,9 @@ class LedgerItem(Model):
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    process = UnicodeAttribute(null=True)
+    """Only on case items: the key of the sparse `ByProcess` index."""
+    by_process = ByProcessIndex()
 
 
 class DecisionItem(Model):
