@@ -1,8 +1,10 @@
 """The capability registry: the only way anything changes outside the ledger.
 
 Each capability names a pydantic params model, a risk level, an executor and optionally a
-compensation. Executors classify their own failures by raising RetryableActionError (back to
-the queue with backoff) or TerminalActionError (the case is told at once). Model output can
+compensation and a state reader (`read_state`, used by the reconciler to report drift between
+the ledger and the outside system; it never writes). Executors classify their own failures by
+raising RetryableActionError (back to the queue with backoff) or TerminalActionError (the case
+is told at once). Model output can
 only ever name a capability from here, and a process may use only the capabilities its spec
 allows.
 """
@@ -36,12 +38,34 @@ class Risk(IntEnum):
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What an executor knows about the action it applies."""
+    """What an executor knows about the action it applies, with its causal metadata: the
+    tenant and process, the plan and step, and the model and prompt version that proposed it
+    (empty when unknown)."""
 
     case_id: str
     action_id: str
     entity_key: str
     settings: Settings
+    plan_id: str = ""
+    step: int | None = None
+    tenant: str = ""
+    process: str = ""
+    model_id: str = ""
+    prompt_version: str = ""
+
+    def causal_ids(self) -> dict[str, str]:
+        """The known causal ids, by name: what logs, request headers and events carry."""
+        ids = {
+            "tenant": self.tenant,
+            "process": self.process,
+            "case_id": self.case_id,
+            "plan_id": self.plan_id,
+            "action_id": self.action_id,
+            "step": "" if self.step is None else str(self.step),
+            "model_id": self.model_id,
+            "prompt_version": self.prompt_version,
+        }
+        return {name: value for name, value in ids.items() if value}
 
 
 Executor = Callable[[Any, ActionContext], dict[str, Any]]
@@ -49,6 +73,9 @@ Authorizer = Callable[[Any, Settings], None]
 Stager = Callable[[Any, ActionContext], tuple[list[Any], dict[str, Any]]]
 Compensator = Callable[[Any, ActionContext, dict[str, Any]], dict[str, Any]]
 UndoStager = Callable[[Any, ActionContext, dict[str, Any]], tuple[list[Any], dict[str, Any]]]
+StateReader = Callable[[Any, ActionContext, dict[str, Any]], dict[str, Any]]
+"""(params, context, applied result) -> what the outside system holds now, with `in_sync`:
+False when it no longer holds what the action applied (drift), plus any detail to report."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,8 @@ class Capability:
     authorize: Authorizer | None = None
     stage: Stager | None = None
     """Capabilities that change only the ledger stage their writes into the apply transaction."""
+    read_state: StateReader | None = None
+    """Read what the outside system holds for an applied action; never writes anything."""
 
     @property
     def compensable(self) -> bool:

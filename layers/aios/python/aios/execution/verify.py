@@ -3,7 +3,8 @@
 Nothing reaches an outside system unless the plan signature verifies with a trusted key, the
 action is the one the plan lists at its index, the plan has not expired, the process exists and
 allows the capability, the params match their model, the capability authorizes them, and the
-ledger holds the action with an attestation bound to its digest.
+ledger holds the action with an attestation bound to its digest, still runnable (APPROVED) or
+applied already (the answer is then the recorded result).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 
 from aios.capabilities import Capability, get_capability
 from aios.errors import (
+    ActionNotRunnable,
     AttestationMissing,
     NotInPlan,
     PlanExpired,
@@ -29,6 +31,9 @@ from aios.plans import ActionMessage
 from aios.settings import Settings
 from aios.signing import PublicKeyCache, verify_plan
 from aios.specs import get_spec
+
+
+RUNNABLE_OR_APPLIED = ("APPROVED", "APPLIED")
 
 
 @dataclass(frozen=True)
@@ -79,5 +84,7 @@ def verify_action(
         raise AttestationMissing(
             f"action {action.action_id} has no attestation bound to its digest"
         )
+    if item.status not in RUNNABLE_OR_APPLIED:
+        raise ActionNotRunnable(f"action {action.action_id} is {item.status}: it will not run")
     applied = dict(item.result or {}) if item.status == "APPLIED" else None
     return VerifiedAction(message=message, capability=capability, params=params, applied=applied)
