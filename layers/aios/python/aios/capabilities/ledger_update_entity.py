@@ -63,6 +63,38 @@ def _write(
     return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state, **extra}
 
 
+def read_state(
+    params: UpdateEntityParams, ctx: ActionContext, applied: dict[str, Any]
+) -> dict[str, Any]:
+    """Whether the entity still holds what this action wrote.
+
+    In sync when the entity is at the version the action wrote and holds its fields, or when a
+    later action of the kit wrote it since (the ledger records that change too); drift when
+    the entity is gone or was changed at the action's version without the kit.
+    """
+    entity = get_entity(ctx.entity_key)
+    version = int(applied.get("version") or 0)
+    if entity is None:
+        return {"in_sync": False, "reason": "the entity is gone", "expected_version": version}
+    if entity.version > version:
+        return {"in_sync": True, "version": entity.version, "reason": "written later by the kit"}
+    differs = {
+        name: entity.state.get(name)
+        for name, value in params.set.items()
+        if entity.state.get(name) != value
+    }
+    present = [name for name in params.remove if name in entity.state]
+    if entity.version != version or differs or present:
+        return {
+            "in_sync": False,
+            "version": entity.version,
+            "expected_version": version,
+            "differs": differs,
+            "not_removed": present,
+        }
+    return {"in_sync": True, "version": entity.version}
+
+
 def _not_direct(params: UpdateEntityParams, ctx: ActionContext) -> dict[str, Any]:
     raise TerminalActionError("ledger.update_entity is applied inside the ledger transaction")
 
@@ -75,4 +107,5 @@ CAPABILITY = Capability(
     description="Update canonical entity state in the ledger, version-checked.",
     stage=stage_update,
     compensate_stage=stage_undo,
+    read_state=read_state,
 )
