@@ -4,6 +4,9 @@ aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGT
 aios demo [--port N]       start it, run the sample case end to end, print what happened;
                            exits non-zero unless the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios kpi                   decision-quality KPIs from the ledger (table, or --json)
+aios dlq list|redrive      the action dead-letter queue: inspect, move back
+aios webhooks replay       move failed webhook deliveries back to their queue
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli
+from local import audit_cli, signals_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -62,6 +65,8 @@ def _banner(emu: Emulation) -> str:
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
             f" --endpoint-url {emu.aws_endpoint} stepfunctions list-executions"
             f" --state-machine-arn {sm}",
+            "  for aios audit|kpi|dlq|webhooks in another shell:",
+            *(f"    export {k}={v}" for k, v in emu.cli_environment().items()),
         ]
     )
 
@@ -199,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=None, help="API port (default: a free one)"
     )
     audit_cli.add_parser(commands)
+    signals_cli.add_parsers(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -208,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return local_up(args.port)
     if args.command == "audit":
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     return demo(args.port)
 
 

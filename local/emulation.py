@@ -24,6 +24,7 @@ Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -277,6 +279,40 @@ class Emulation:
                     values["slack_bot_token"] = f"xoxb-local-{secrets.token_hex(8)}"
                     values["slack_signing_secret"] = secrets.token_hex(16)
                     sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+
+    def cli_environment(self) -> dict[str, str]:
+        """What `aios kpi|dlq|webhooks|audit` read, pointed at this emulation."""
+        assert self.deployment is not None, "start() first"
+        functions = self.deployment.functions
+        reconciler = functions["case_reconciler"].environment
+        webhook_queue = next(
+            m.queue_url for m in self.deployment.event_sources if m.function == "webhooks"
+        )
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AIOS_LEDGER_TABLE": reconciler["AIOS_LEDGER_TABLE"],
+            "AIOS_ACTION_QUEUE_URL": reconciler["AIOS_ACTION_QUEUE_URL"],
+            "AIOS_ACTION_DLQ_URL": reconciler["AIOS_ACTION_DLQ_URL"],
+            "AIOS_WEBHOOK_QUEUE_URL": webhook_queue,
+            "AIOS_WEBHOOK_DLQ_URL": functions["webhooks"].environment["AIOS_WEBHOOK_DLQ_URL"],
+        }
+
+    @contextlib.contextmanager
+    def paused(self, function: str) -> Iterator[None]:
+        """No event source delivers to `function` inside the block (messages stay queued)."""
+        pollers = [
+            p for p in [*self.pollers, *self.stream_pollers] if p.mapping.function == function
+        ]
+        for poller in pollers:
+            poller.pause()
+        try:
+            yield
+        finally:
+            for poller in pollers:
+                poller.resume()
 
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,

@@ -77,3 +77,4 @@ class Deployment:
     keys: dict[str, str] = field(default_factory=dict)  # logical id -> key ARN
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
+    event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
