@@ -62,6 +62,29 @@ def ledger(aws: None) -> str:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
         )
+    # The ledger's sparse index of case items, as stacks/ledger.py declares it.
+    ddb.update_table(
+        TableName="ledger",
+        AttributeDefinitions=[
+            {"AttributeName": "process", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "ByProcess",
+                    "KeySchema": [
+                        {"AttributeName": "process", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["status", "updated_at"],
+                    },
+                }
+            }
+        ],
+    )
     bind_ledger("ledger")
     LedgerItem._connection = None
     return "ledger"
