@@ -45,8 +45,8 @@ def _library(endpoint_url: str | None) -> None:
 
 
 def _cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
+    if value is None or value == "":
+        return "-"  # no denominator, or no model proposed (a handoff before any plan)
     if key in PERCENT:
         return f"{100 * value:.1f}%"
     if key == "model_cost_per_case_usd":
