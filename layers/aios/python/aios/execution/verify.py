@@ -32,7 +32,6 @@ from aios.settings import Settings
 from aios.signing import PublicKeyCache, verify_plan
 from aios.specs import get_spec
 
-
 RUNNABLE_OR_APPLIED = ("APPROVED", "APPLIED")
 
 
