@@ -314,6 +314,27 @@ class Emulation:
             for poller in pollers:
                 poller.resume()
 
+    def dead_letter(self, case_id: str, timeout_s: float = 30.0) -> float:
+        """Receive the case's queued action message until SQS moves it to the dead-letter queue
+        (after the queue's maxReceiveCount receives), as a consumer failing every time would;
+        returns `time.monotonic()` when it moved. Pause the consumer first (`paused`)."""
+        sqs = self.client("sqs")
+        queue_url = next(
+            p.mapping.queue_url for p in self.pollers if p.mapping.function == "execute"
+        )
+        received, deadline = 0, time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
+            ).get("Messages", [])
+            if messages:
+                if case_id not in messages[0]["Body"]:
+                    raise RuntimeError("the action queue holds another case's message first")
+                received += 1
+            elif received:
+                return time.monotonic()
+        raise TimeoutError(f"no action message of {case_id} reached the dead-letter queue")
+
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,
         destinations, subject and body (moto keeps the HTML part when there is one)."""

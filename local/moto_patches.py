@@ -25,7 +25,10 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    (`moto.dynamodbstreams.models.ShardIterator.stream_shard`) keep reading the old one, so
    every later change is never delivered. The patch runs each transaction, each single-item
    write and each `get_records` under one lock (a transaction is atomic for other requests,
-   as on AWS), and points an iterator at its table's current shard before it reads.
+   as on AWS), and points an iterator at its table's current shard before it reads. The copy
+   also no longer copies the stream's records (the shard's copy shares them; a failed
+   transaction's records are cut off again): copying them made every transaction slower as
+   the stream grew.
 
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
@@ -34,6 +37,7 @@ silently call a Docker-backed Lambda or the wrong port.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
 import threading
@@ -45,6 +49,7 @@ PINNED_MOTO_VERSION = "5.2.5"
 _BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
 _SQS_MODELS_MODULE = "moto.sqs.models"
 _DYNAMODB_MODULE = "moto.dynamodb.models"
+_DYNAMODB_TABLE_MODULE = "moto.dynamodb.models.table"
 _STREAMS_MODULE = "moto.dynamodbstreams.models"
 _DYNAMODB_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item")
 _LAMBDA_EVAL_MODULE = (
@@ -62,6 +67,7 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
     *((_DYNAMODB_MODULE, f"DynamoDBBackend.{name}") for name in _DYNAMODB_WRITES),
     (_DYNAMODB_MODULE, "DynamoDBBackend.get_table"),
+    (_DYNAMODB_TABLE_MODULE, "StreamShard.add"),
     (_STREAMS_MODULE, "DynamoDBStreamsBackend.get_records"),
 )
 #: Data attributes the SQS patch reads (checked on the classes or their instances' init).
@@ -202,8 +208,31 @@ def fix_stream_transactions() -> None:
 
         return locked
 
-    for name in _DYNAMODB_WRITES:
+    for name in _DYNAMODB_WRITES[1:]:
         setattr(backend, name, serialized(getattr(backend, name)))
+    original_transact = backend.transact_write_items
+
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            shards = [t.stream_shard for t in self.tables.values() if t.stream_shard is not None]
+            lengths = [(shard.items, len(shard.items)) for shard in shards]
+            try:
+                return original_transact(self, *args, **kwargs)
+            except BaseException:
+                for items, length in lengths:  # the rollback's shard shares this list
+                    del items[length:]
+                raise
+
+    backend.transact_write_items = transact_write_items
+    shard_class = importlib.import_module(_DYNAMODB_TABLE_MODULE).StreamShard
+
+    def shard_copy(self: Any, memo: dict[int, Any]) -> Any:
+        clone = copy.copy(self)  # the records list is shared, not copied
+        memo[id(self)] = clone
+        clone.table = copy.deepcopy(self.table, memo)
+        return clone
+
+    shard_class.__deepcopy__ = shard_copy
     original_get_records = streams.get_records
 
     def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
