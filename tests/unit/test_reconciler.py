@@ -36,8 +36,12 @@ LATER = timedelta(days=2)  # past every grace period and SLA below
 
 
 @pytest.fixture
-def env(ledger: str) -> dict[str, Any]:
-    """A state machine (moto runs no ASL in-process: executions stay RUNNING) and a FIFO DLQ."""
+def env(ledger: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A state machine whose executions stay RUNNING (moto runs no ASL here, even after the
+    emulation turned it on for the process) and a FIFO DLQ."""
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": False})
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="cases",
