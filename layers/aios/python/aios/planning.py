@@ -8,6 +8,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +38,6 @@ from aios.plans import (
     parse_model_json,
 )
 from aios.policy import gate_for
-from aios.prompts import load_prompt
 from aios.providers import ModelProvider, ModelRequest, Task
 from aios.signing import KmsClient, SignedPlan, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
@@ -177,7 +177,7 @@ def _ask(
 
     Raises InvalidPlan when the repaired answer is still invalid (the case goes to a person).
     """
-    template = load_prompt(spec.decision.prompts[task])
+    template = spec.prompt(task)
     usage.prompts[task] = template.version
     schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
 
@@ -335,6 +335,45 @@ def _plan(
     )
 
 
+@dataclass
+class Proposal:
+    """What the decision plane proposes for a case before anything is signed or recorded:
+    the validated, gated actions, or the reason the case goes to a person."""
+
+    classification: Classification | None
+    plan: ModelPlan | None
+    actions: list[PlannedAction]
+    usage: Usage
+    handoff: Handoff | None = None
+
+
+def propose(
+    models: ModelConfig,
+    case: CaseInput,
+    spec: ProcessSpec,
+    plan_id: str,
+    first_index: int = 0,
+) -> Proposal:
+    """Classify, plan, validate and gate: the decision up to the signature, with no ledger
+    read or write and no KMS call (`aios eval` replays cases through it in shadow mode).
+
+    An exhausted budget or an answer still invalid after one repair becomes a handoff.
+    """
+    usage = Usage()
+    classification: Classification | None = None
+    try:
+        classification = _classify(models, usage, case, spec)
+        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first_index)
+    except BudgetExhausted as exc:
+        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
+        return Proposal(classification, None, [], usage, handoff)
+    except InvalidPlan as exc:
+        detail = f"model output invalid after one repair: {exc.message}"[:2000]
+        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
+        return Proposal(classification, None, [], usage, handoff)
+    return Proposal(classification, plan, actions, usage)
+
+
 def decide_case(
     case: CaseInput,
     *,
@@ -368,19 +407,12 @@ def decide_case(
             raise ValueError("decide_case needs a provider or a model config")
         models = offline_config(provider)
     spec = get_spec(case.process)
-    usage = Usage()
-    classification: Classification | None = None
-    try:
-        classification = _classify(models, usage, case, spec)
-        first = len(earlier_actions)
-        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first)
-    except BudgetExhausted as exc:
-        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
-        return _hand_off(case, handoff, usage, classification)
-    except InvalidPlan as exc:
-        detail = f"model output invalid after one repair: {exc.message}"[:2000]
-        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
-        return _hand_off(case, handoff, usage, classification)
+    proposal = propose(models, case, spec, plan_id, first_index=len(earlier_actions))
+    usage, classification = proposal.usage, proposal.classification
+    if proposal.handoff is not None:
+        return _hand_off(case, proposal.handoff, usage, classification)
+    assert proposal.plan is not None and classification is not None
+    plan, actions = proposal.plan, proposal.actions
     signed = sign_plan(
         kms,
         new_envelope(
