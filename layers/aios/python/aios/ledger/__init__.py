@@ -20,6 +20,7 @@ model-output cache and the daily budgets.
 """
 
 from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
+from aios.ledger.history import RecordedDecision, recorded_decisions
 from aios.ledger.models import DecisionItem, LedgerItem, bind_decision_store, bind_ledger
 from aios.ledger.repository import (
     CaseRecord,
@@ -49,6 +50,7 @@ __all__ = [
     "Entity",
     "LedgerItem",
     "Put",
+    "RecordedDecision",
     "Update",
     "action_sk",
     "action_status_update",
@@ -65,6 +67,7 @@ __all__ = [
     "load_case_items",
     "now_iso",
     "put_rejection",
+    "recorded_decisions",
     "stage_action",
     "stage_entity_write",
     "stage_handoff",
