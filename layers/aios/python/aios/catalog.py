@@ -82,14 +82,15 @@ def validate_workspace() -> Catalog:
     except SpecError as exc:
         catalog.problems.append(_problem(exc))
     for folder in process_folders():
+        prompts = _check_prompts(folder, catalog.problems)
+        _check_offline_rules(folder, catalog.problems)
         try:
             spec = load_process(folder)
         except SpecError as exc:
             catalog.problems.append(_problem(exc))
             continue
         catalog.processes[spec.name] = spec
-        catalog.prompts[spec.name] = _check_prompts(folder, catalog.problems)
-        _check_offline_rules(folder, catalog.problems)
+        catalog.prompts[spec.name] = prompts
         catalog.examples[spec.name] = _check_examples(spec, folder, catalog.problems)
     return catalog
 
