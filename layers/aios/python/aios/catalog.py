@@ -81,6 +81,16 @@ def validate_workspace() -> Catalog:
         catalog.capabilities = {name: src for name, (_, src) in all_capabilities().items()}
     except SpecError as exc:
         catalog.problems.append(_problem(exc))
+        reset_user_capabilities(discover=False)  # check the specs against the built-ins
+    try:
+        _check_processes(catalog)
+    finally:
+        if not catalog.ok:
+            reset_user_capabilities()
+    return catalog
+
+
+def _check_processes(catalog: Catalog) -> None:
     for folder in process_folders():
         prompts = _check_prompts(folder, catalog.problems)
         _check_offline_rules(folder, catalog.problems)
@@ -92,7 +102,6 @@ def validate_workspace() -> Catalog:
         catalog.processes[spec.name] = spec
         catalog.prompts[spec.name] = prompts
         catalog.examples[spec.name] = _check_examples(spec, folder, catalog.problems)
-    return catalog
 
 
 def _check_prompts(folder: Path, problems: list[Problem]) -> list[str]:

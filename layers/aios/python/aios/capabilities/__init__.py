@@ -281,12 +281,14 @@ def _ensure_user_capabilities() -> None:
         raise
 
 
-def reset_user_capabilities() -> None:
-    """Forget the user's capabilities, so the next lookup discovers them again (tests, tools)."""
+def reset_user_capabilities(*, discover: bool = True) -> None:
+    """Forget the user's capabilities, so the next lookup discovers them again (tests, tools);
+    with `discover=False` the next lookups see the built-ins only (a check that goes on after
+    the user's package failed to load)."""
     for name in [n for n, where in _SOURCES.items() if where != BUILTIN]:
         del _REGISTRY[name]
         del _SOURCES[name]
-    _state["user_loaded"] = False
+    _state["user_loaded"] = not discover
     _state["pending"] = None
 
 
