@@ -164,8 +164,7 @@ class TokenizedOffline:
 
 def _tables(suffix: str) -> None:
     import boto3
-    from aios.decision_store import DecisionItem, bind_decision_store
-    from aios.ledger import LedgerItem, bind_ledger
+    from aios.ledger import DecisionItem, LedgerItem, bind_decision_store, bind_ledger
 
     ddb = boto3.client("dynamodb")
     for name, keys in ((f"ledger-{suffix}", ("pk", "sk")), (f"decisions-{suffix}", ("item_key",))):

@@ -76,7 +76,7 @@ def ledger(aws: None) -> str:
 @pytest.fixture
 def decision_table(aws: None) -> str:
     """The decision store (model-output cache and budgets) as the stack creates it."""
-    from aios.decision_store import DecisionItem, bind_decision_store
+    from aios.ledger import DecisionItem, bind_decision_store
 
     boto3.client("dynamodb").create_table(
         TableName="decisions",

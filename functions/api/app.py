@@ -6,7 +6,15 @@ import json
 from typing import Any
 
 from aios import aws, cases
-from aios.errors import AiosError, CaseNotFound, IdempotencyConflict, InvalidInput, ProcessNotFound
+from aios.errors import (
+    AiosError,
+    CaseNotFound,
+    IdempotencyConflict,
+    InternalError,
+    InvalidInput,
+    ProcessNotFound,
+    RouteNotFound,
+)
 from aios.ledger import bind_ledger
 from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
@@ -28,15 +36,16 @@ HTTP_STATUS: dict[type[AiosError], int] = {
     InvalidInput: 400,
     ProcessNotFound: 404,
     CaseNotFound: 404,
+    RouteNotFound: 404,
     IdempotencyConflict: 409,
 }
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> Response[str]:
+def _error(status: int, exc: AiosError) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": {"code": code, "message": message, **extra}}),
+        body=json.dumps({"error": exc.to_dict()}),
     )
 
 
@@ -45,8 +54,8 @@ def _domain_error(exc: AiosError) -> Response[str]:
     status = next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
     if status >= 500:
         logger.exception("unmapped domain error")
-        return _error(500, "INTERNAL", "internal error")
-    return _error(status, exc.code, exc.message, **exc.details)
+        return _error(500, InternalError("internal error"))
+    return _error(status, exc)
 
 
 def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
@@ -113,7 +122,7 @@ def openapi() -> Response[str]:
 
 @app.not_found
 def _not_found(_: Exception) -> Response[str]:
-    return _error(404, "ROUTE_NOT_FOUND", f"no route {app.current_event.path}")
+    return _domain_error(RouteNotFound(f"no route {app.current_event.path}"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

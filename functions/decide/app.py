@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aios import aws
-from aios.decision_store import bind_decision_store
-from aios.ledger import bind_ledger
+from aios.ledger import bind_decision_store, bind_ledger
 from aios.memory.context import check_out_case_input
 from aios.planning import CaseInput, decide_case
 from aios.pricing import ModelPrice

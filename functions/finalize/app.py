@@ -1,18 +1,22 @@
 """finalize: record a case's outcome and its audit event, once.
 
 Outcomes: SUCCEEDED; HANDED_OFF (waiting for a person, with the decision's reason); or
-COMPENSATING then FAILED.
+COMPENSATING then FAILED. The state machine's four finalize Tasks (RecordSuccess,
+RecordHandoff, BeginCompensation, RecordFailure) each send one of the payloads below.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aios.cases import finalize_case
 from aios.ledger import bind_ledger
+from aios.plans import Handoff
 from aios.settings import load_settings
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
 tracer = Tracer()
@@ -21,19 +25,65 @@ settings = load_settings().require("ledger_table")
 bind_ledger(settings.ledger_table)
 
 
+class _Outcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+
+
+class RecordSuccess(_Outcome):
+    outcome: Literal["SUCCEEDED"]
+
+
+class RecordHandoff(_Outcome):
+    outcome: Literal["HANDED_OFF"]
+    handoff: Handoff
+
+
+class BeginCompensation(_Outcome):
+    outcome: Literal["COMPENSATING"]
+    error: dict[str, Any]
+    """What stopped the case: Step Functions' {Error, Cause}."""
+    compensation_key: str = Field(min_length=1, max_length=64)
+    """The case machine's one-time compensation key; the ledger keeps only its hash."""
+
+
+class RecordFailure(_Outcome):
+    outcome: Literal["FAILED"]
+    compensation: dict[str, Any]
+    """What the execute function undid, or the {Error, Cause} that stopped it."""
+
+
+FinalizeRequest = Annotated[
+    RecordSuccess | RecordHandoff | BeginCompensation | RecordFailure,
+    Field(discriminator="outcome"),
+]
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    case_id = str(event["case_id"])
-    logger.append_keys(case_id=case_id)
-    status = finalize_case(
-        case_id,
-        str(event["outcome"]),
-        event.get("error"),
-        event.get("compensation"),
-        event.get("handoff"),
-    )
+@event_parser(model=FinalizeRequest)
+def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
+    logger.append_keys(case_id=request.case_id)
+    match request:
+        case RecordSuccess():
+            status = finalize_case(request.case_id, request.outcome)
+        case RecordHandoff():
+            status = finalize_case(
+                request.case_id, request.outcome, handoff=request.handoff.model_dump()
+            )
+        case BeginCompensation():
+            status = finalize_case(
+                request.case_id,
+                request.outcome,
+                error=request.error,
+                compensation_key=request.compensation_key,
+            )
+        case RecordFailure():
+            status = finalize_case(
+                request.case_id, request.outcome, compensation=request.compensation
+            )
     logger.info("case finished", extra={"status": status})
     if status in ("SUCCEEDED", "FAILED"):
         metrics.add_metric(
@@ -41,4 +91,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             unit=MetricUnit.Count,
             value=1,
         )
-    return {"case_id": case_id, "status": status}
+    return {"case_id": request.case_id, "status": status}

@@ -7,18 +7,20 @@ record; the indexer embeds it from the table's stream. With memory off both answ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aios import aws
 from aios.cases import case_view
 from aios.ledger import bind_ledger
 from aios.memory import bind_memory_table
 from aios.memory.config import load_memory_settings, open_embedder, open_store
-from aios.memory.context import check_out_case_input
+from aios.memory.context import check_out
 from aios.memory.service import case_text, learn, recall
 from aios.settings import load_settings
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
 tracer = Tracer()
@@ -31,26 +33,53 @@ store = open_store(memory)
 embedder = open_embedder(memory)
 
 
+class Recall(BaseModel):
+    """The Recall Task: the case as submitted (its `input` may be a claim check)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["recall"]
+    case_id: str
+    tenant: str
+    process: str
+    input: dict[str, Any]
+
+
+class Learn(BaseModel):
+    """The LearnSuccess and LearnFailure Tasks: the case has ended with `outcome`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["learn"]
+    case_id: str
+    outcome: Literal["SUCCEEDED", "FAILED"]
+
+
+MemoryRequest = Annotated[Recall | Learn, Field(discriminator="step")]
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    case_id = str(event["case_id"])
-    logger.append_keys(case_id=case_id, process=event.get("process"))
-    if event.get("step") == "learn":
-        return _learn(case_id, str(event["outcome"]))
-    return _recall(event)
+@event_parser(model=MemoryRequest)
+def handler(request: MemoryRequest, context: Any) -> dict[str, Any]:
+    logger.append_keys(case_id=request.case_id)
+    match request:
+        case Recall():
+            logger.append_keys(process=request.process)
+            return _recall(request)
+        case Learn():
+            return _learn(request)
 
 
-def _recall(event: dict[str, Any]) -> dict[str, Any]:
-    process = str(event["process"])
+def _recall(request: Recall) -> dict[str, Any]:
     if store is None:
-        return {"namespace": process, "embedding_model": "", "memories": [], "summary": ""}
-    event = check_out_case_input(event, aws.client("s3"))
+        return {"namespace": request.process, "embedding_model": "", "memories": [], "summary": ""}
+    data = check_out(request.input, s3=aws.client("s3"))
     context = recall(
-        tenant=str(event["tenant"]),
-        namespace=process,
-        query=case_text(process, dict(event.get("input") or {})),
+        tenant=request.tenant,
+        namespace=request.process,
+        query=case_text(request.process, dict(data or {})),
         store=store,
         embedder=embedder,
         k=memory.top_k,
@@ -61,13 +90,13 @@ def _recall(event: dict[str, Any]) -> dict[str, Any]:
     return context.model_dump()
 
 
-def _learn(case_id: str, outcome: str) -> dict[str, Any]:
+def _learn(request: Learn) -> dict[str, Any]:
     if store is None:
         return {"learned": False}
-    case = case_view(case_id)
+    case = case_view(request.case_id)
     record = learn(
         case=case,
-        outcome=outcome,
+        outcome=request.outcome,
         namespace=str(case["process"]),
         embedding_model=embedder.model,
         ttl_days=memory.ttl_days,

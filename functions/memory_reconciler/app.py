@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aios.memory import bind_memory_table
 from aios.memory.config import load_memory_settings, open_embedder, open_store
@@ -17,6 +17,8 @@ from aios.memory.indexing import reconcile
 from aios.memory.records import scan_records
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
 tracer = Tracer()
@@ -29,13 +31,37 @@ bind_memory_table(memory.table)
 embedder = open_embedder(memory)
 
 
+class _IndexResource(BaseModel):
+    """A CloudFormation custom resource request for the index (only the fields answered)."""
+
+    # CloudFormation also sends ServiceToken, ResourceType, ResourceProperties, ...
+    model_config = ConfigDict(extra="ignore")
+
+    response_url: str = Field(alias="ResponseURL")  # pre-signed: used exactly as sent
+    stack_id: str = Field(alias="StackId")
+    request_id: str = Field(alias="RequestId")
+    logical_resource_id: str = Field(alias="LogicalResourceId")
+
+
+class EnsureIndex(_IndexResource):
+    request_type: Literal["Create", "Update"] = Field(alias="RequestType")
+
+
+class KeepIndex(_IndexResource):
+    request_type: Literal["Delete"] = Field(alias="RequestType")
+
+
+IndexResourceRequest = Annotated[EnsureIndex | KeepIndex, Field(discriminator="request_type")]
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     assert store is not None
     if "RequestType" in event:  # the index custom resource (CloudFormation calls it directly)
-        return _index_resource(event)
+        return _index_resource(parse(event=event, model=IndexResourceRequest))
+    # Anything else is the hourly schedule (or a person asking for a run): its payload is unused.
     report = reconcile(scan_records(), store, embedder, time.time())
     logger.info("memory reconciled", extra={**report.model_dump(), "drift": report.total})
     metrics.add_metric(name="MemoryDrift", unit=MetricUnit.Count, value=report.total)
@@ -48,13 +74,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return report.model_dump()
 
 
-def _index_resource(event: dict[str, Any]) -> dict[str, Any]:
+def _index_resource(request: EnsureIndex | KeepIndex) -> dict[str, Any]:
     """Create the index on Create/Update (idempotent); keep it on Delete (the records are the
     truth and the index is rebuilt from them). Answers CloudFormation's pre-signed URL."""
     assert store is not None
     status, reason = "SUCCESS", ""
     try:
-        if event["RequestType"] in ("Create", "Update"):
+        if isinstance(request, EnsureIndex):
             store.ensure_index(embedder.dimensions)
     except Exception as exc:  # boundary: CloudFormation must hear about any failure
         logger.exception("index custom resource failed")
@@ -63,14 +89,14 @@ def _index_resource(event: dict[str, Any]) -> dict[str, Any]:
         "Status": status,
         "Reason": reason or "ok",
         "PhysicalResourceId": f"index/{memory.index}",
-        "StackId": event["StackId"],
-        "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"],
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_resource_id,
     }
     body = json.dumps(answer).encode()
-    request = urllib.request.Request(  # noqa: S310 - CloudFormation's https pre-signed URL
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": ""}
+    put = urllib.request.Request(  # noqa: S310 - CloudFormation's https pre-signed URL
+        request.response_url, data=body, method="PUT", headers={"Content-Type": ""}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(put, timeout=10) as response:  # noqa: S310
         response.read()
     return answer

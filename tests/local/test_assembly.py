@@ -322,3 +322,25 @@ def test_load_stack_reads_the_manifest(tmp_path: Path) -> None:
     assert "Ledger" in template["Resources"]
     with pytest.raises(AssemblyError, match=r"manifest\.json missing"):
         load_stack(tmp_path / "nowhere")
+
+
+def test_routes_need_no_aws_and_api_resources_with_unknown_parents_fail(project: Path) -> None:
+    def no_aws(service: str) -> Any:
+        raise AssertionError(f"routes asked for a {service} client")
+
+    template = stack_template()
+    api_only = {
+        lid: res
+        for lid, res in template["Resources"].items()
+        if res["Type"].startswith("AWS::ApiGateway::") or lid in ("Decide", "DecideRole")
+    }
+    api_only["Decide"] = {**api_only["Decide"], "Properties": {"Handler": "app.handler"}}
+    d = provision({"Resources": api_only}, "Routes", no_aws, project)
+    assert [(r.method, r.path, r.function) for r in d.routes] == [
+        ("GET", "/cases/{case_id}", "decide")
+    ]
+    assert (d.api_id, d.stage) == ("api", "prod")
+
+    orphan = {**api_only["ApiCase"], "Properties": {"ParentId": "Elsewhere", "PathPart": "x"}}
+    with pytest.raises(AssemblyError, match=r"API resources with unknown parents: \['Orphan'\]"):
+        provision({"Resources": {**api_only, "Orphan": orphan}}, "Routes", no_aws, project)

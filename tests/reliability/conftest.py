@@ -50,3 +50,32 @@ def peer() -> Iterator[Peer]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield state
     server.shutdown()
+
+
+@pytest.fixture
+def decided(ledger, kms, plan_key):
+    """A submitted ticket-triage case and its signed decision (http.post action first)."""
+    from aios import cases
+    from aios.planning import CaseInput, decide_case
+    from aios.providers import get_provider
+    from aios.specs import get_spec
+
+    started: list[tuple[str, dict[str, Any]]] = []
+    submitted = cases.submit_case(
+        "ticket-triage",
+        json.dumps(get_spec("ticket-triage").example_input),
+        tenant="t1",
+        idempotency_key=None,
+        start_execution=lambda cid, inp: started.append((cid, inp)),
+    )
+    decision = decide_case(
+        CaseInput(**started[0][1]),
+        provider=get_provider("offline"),
+        kms=kms,
+        key_id=plan_key,
+        ttl_seconds=600,
+    )
+    out = decision.model_dump(mode="json", by_alias=True)
+    # These tests exercise the outside call: put the sample plan's http.post action first.
+    out["actions"].sort(key=lambda a: a["capability"] != "http.post")
+    return submitted["case_id"], out

@@ -33,29 +33,6 @@ from aios.specs import get_spec
 SPEC = get_spec("ticket-triage")
 
 
-@pytest.fixture
-def decided(ledger, kms, plan_key):
-    started: list[tuple[str, dict[str, Any]]] = []
-    submitted = cases.submit_case(
-        "ticket-triage",
-        json.dumps(SPEC.example_input),
-        tenant="t1",
-        idempotency_key=None,
-        start_execution=lambda cid, inp: started.append((cid, inp)),
-    )
-    decision = decide_case(
-        CaseInput(**started[0][1]),
-        provider=get_provider("offline"),
-        kms=kms,
-        key_id=plan_key,
-        ttl_seconds=600,
-    )
-    out = decision.model_dump(mode="json", by_alias=True)
-    # These tests exercise the outside call: put the sample plan's http.post action first.
-    out["actions"].sort(key=lambda a: a["capability"] != "http.post")
-    return submitted["case_id"], out
-
-
 def _message(out: dict[str, Any], **action_changes: Any) -> ActionMessage:
     action = {**out["actions"][0], **action_changes}
     return ActionMessage.model_validate(

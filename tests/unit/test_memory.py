@@ -9,15 +9,16 @@ from typing import Any
 
 import boto3
 import pytest
+from aios.errors import StaleMemoryWrite
 from aios.memory import HashingEmbedder, bind_memory_table
 from aios.memory.indexing import index_stream_records, reconcile
 from aios.memory.records import (
     MemoryRecord,
-    StaleMemoryWrite,
     get_record,
     new_record,
     put_record,
     scan_records,
+    set_embedding_model,
 )
 from aios.memory.service import recall
 from aios.memory.store import EmbeddedVectorStore, doc_key
@@ -74,6 +75,17 @@ def test_a_stale_write_never_wins(table: str) -> None:
     put_record(_record(3))
     stored = get_record("acme", "support", "m1")
     assert stored is not None and int(stored.version) == 3
+
+
+def test_noting_the_embedding_model_never_touches_a_newer_version(table: str) -> None:
+    old = put_record(_record(1))
+    put_record(_record(2))
+    assert set_embedding_model(old, "other@1") is False
+    stored = get_record("acme", "support", "m1")
+    assert stored is not None and stored.embedding_model == EMBEDDER.model
+    assert set_embedding_model(stored, "other@1") is True
+    again = get_record("acme", "support", "m1")
+    assert again is not None and again.embedding_model == "other@1" and int(again.version) == 2
 
 
 def test_out_of_order_stream_records_end_at_the_newest_version(store: EmbeddedVectorStore) -> None:

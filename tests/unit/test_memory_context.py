@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
+from aios.errors import ClaimCheckError
 from aios.memory.context import (
     CLAIM,
-    ClaimCheckError,
     check_in,
     check_in_case_input,
     check_out,

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
-from aios.decision_store import DecisionItem
 from aios.errors import BudgetExhausted
+from aios.ledger.decision_store import add_spend, get_spend, reserve_spend
 from aios.specs import Budget
 
 KEEP_DAYS = 7  # budget items stay readable for a week, then TTL removes them
@@ -53,31 +51,19 @@ def reserve_budget(
         raise BudgetExhausted(
             f"one call ({usd:.6f} USD, {tokens} tokens) exceeds the daily budget", budget=pk
         )
-    item = DecisionItem(pk)
-    condition = (
-        DecisionItem.spent_micros.does_not_exist()
-        | (DecisionItem.spent_micros <= limit_micros - micros)
-    ) & (
-        DecisionItem.spent_tokens.does_not_exist()
-        | (DecisionItem.spent_tokens <= limits.daily_tokens - tokens)
-    )
     expires = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(days=KEEP_DAYS)
-    try:
-        item.update(
-            actions=[
-                DecisionItem.kind.set("budget"),
-                DecisionItem.spent_micros.add(micros),
-                DecisionItem.spent_tokens.add(tokens),
-                DecisionItem.expires_at.set(expires),
-            ],
-            condition=condition,
+    reserved = reserve_spend(
+        pk,
+        micros,
+        tokens,
+        max_micros=limit_micros,
+        max_tokens=limits.daily_tokens,
+        expires_at=expires,
+    )
+    if not reserved:
+        raise BudgetExhausted(
+            f"daily budget of tenant {tenant!r} for {process!r} is exhausted", budget=pk
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise BudgetExhausted(
-                f"daily budget of tenant {tenant!r} for {process!r} is exhausted", budget=pk
-            ) from None
-        raise
     return Reservation(pk=pk, usd_micros=micros, tokens=tokens)
 
 
@@ -87,12 +73,7 @@ def settle_budget(reservation: Reservation, usd: float, tokens: int) -> None:
     delta_tokens = tokens - reservation.tokens
     if delta_micros == 0 and delta_tokens == 0:
         return
-    DecisionItem(reservation.pk).update(
-        actions=[
-            DecisionItem.spent_micros.add(delta_micros),
-            DecisionItem.spent_tokens.add(delta_tokens),
-        ]
-    )
+    add_spend(reservation.pk, delta_micros, delta_tokens)
 
 
 def release_budget(reservation: Reservation) -> None:
@@ -103,8 +84,5 @@ def release_budget(reservation: Reservation) -> None:
 def budget_spent(tenant: str, process: str, day: date | None = None) -> dict[str, Any]:
     """The day's spend: {"usd", "tokens"} (zero when nothing was spent)."""
     pk = budget_key(tenant, process, day or _today())
-    try:
-        item = DecisionItem.get(pk, consistent_read=True)
-    except DecisionItem.DoesNotExist:
-        return {"usd": 0.0, "tokens": 0}
-    return {"usd": int(item.spent_micros or 0) / 1e6, "tokens": int(item.spent_tokens or 0)}
+    micros, tokens = get_spend(pk)
+    return {"usd": micros / 1e6, "tokens": tokens}

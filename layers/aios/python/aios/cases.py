@@ -12,7 +12,15 @@ from typing import Any
 
 from aios.audit import verify_chain
 from aios.errors import IdempotencyConflict, InvalidInput, LedgerConflict
-from aios.ledger import LedgerItem, commit, create_case, get_case, load_audit, load_case_items
+from aios.ledger import (
+    CaseRecord,
+    LedgerItem,
+    create_case,
+    get_case,
+    load_audit,
+    load_case_items,
+    transition_case,
+)
 from aios.signing import digest
 from aios.specs import get_spec
 
@@ -151,6 +159,14 @@ def audit_view(case_id: str) -> dict[str, Any]:
     }
 
 
+COMPENSATION_KEY_FIELD = "compensation_key_sha256"
+
+
+def compensation_key_hash(key: str) -> str:
+    """What the ledger keeps of a compensation key: its SHA-256, never the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "SUCCEEDED": OPEN,
     "COMPENSATING": OPEN,
@@ -166,10 +182,13 @@ def finalize_case(
     error: dict[str, Any] | None = None,
     compensation: dict[str, Any] | None = None,
     handoff: dict[str, Any] | None = None,
+    compensation_key: str | None = None,
 ) -> str:
     """Move a case towards its end once: SUCCEEDED, or COMPENSATING then FAILED.
 
-    The reason is recorded when the case starts compensating; FAILED adds what was undone.
+    The reason is recorded when the case starts compensating, with the hash of the case
+    machine's one-time compensation key (execute undoes nothing without the key); FAILED adds
+    what was undone.
     A repeat (a retried Lambda) returns the status the case has and writes nothing.
     """
     if outcome not in TRANSITIONS:
@@ -183,7 +202,7 @@ def finalize_case(
         else None
     )
 
-    def changes(current: Any) -> list[Any]:
+    def changes(current: CaseRecord) -> dict[str, Any]:
         data = dict(current.data)
         if reason:
             data["error"] = reason
@@ -191,7 +210,9 @@ def finalize_case(
             data["compensation"] = undone
         if handed is not None:
             data["handoff"] = handed
-        return [LedgerItem.status.set(outcome), LedgerItem.data.set(data)]
+        if compensation_key:
+            data[COMPENSATION_KEY_FIELD] = compensation_key_hash(compensation_key)
+        return data
 
     details = {
         k: v
@@ -199,11 +220,12 @@ def finalize_case(
         if v is not None
     }
     try:
-        commit(
+        transition_case(
             case_id,
             [(f"case.{outcome.lower()}", details)],
-            case_actions=changes,
-            case_condition=LedgerItem.status.is_in(*TRANSITIONS[outcome]),
+            to_status=outcome,
+            from_statuses=TRANSITIONS[outcome],
+            data=changes,
         )
     except LedgerConflict:
         return get_case(case_id).status

@@ -40,6 +40,85 @@ class IdempotencyConflict(AiosError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class RouteNotFound(AiosError):
+    """The API has no route for the request's method and path."""
+
+    code = "ROUTE_NOT_FOUND"
+
+
+# Approvals: a person's answer, from a link or a Slack button, that cannot be applied.
+class ApprovalNotFound(AiosError):
+    code = "APPROVAL_NOT_FOUND"
+
+
+class LinkForbidden(AiosError):
+    """A forged token, another approval's token, or a person who is not an approver."""
+
+    code = "APPROVAL_FORBIDDEN"
+
+
+class LinkExpired(AiosError):
+    """The link's level timed out: the approval escalated or closed since it was sent."""
+
+    code = "APPROVAL_EXPIRED"
+
+
+class AlreadyDecided(AiosError):
+    """This approver decided already, or the approval is closed."""
+
+    code = "APPROVAL_ALREADY_DECIDED"
+
+
+class ChangesNotAllowed(AiosError):
+    """The rule's rounds of "request changes" are used up: approve or reject remain."""
+
+    code = "APPROVAL_NO_MORE_CHANGES"
+
+
+class InvalidDecision(AiosError):
+    """Not one of approve, reject, changes; or a request for changes that says nothing."""
+
+    code = "APPROVAL_INVALID_DECISION"
+
+
+class SlackSignatureInvalid(AiosError):
+    """A Slack request without Slack's signature, with a wrong one, or too old."""
+
+    code = "SLACK_SIGNATURE_INVALID"
+
+
+# Server errors: what a client sees of a failure it did not cause.
+class InternalError(AiosError):
+    """Stands in, at a boundary, for an error the boundary has no mapping for."""
+
+    code = "INTERNAL"
+
+
+# Approvals: the state machine asked for something the ledger does not support.
+class ActionNotProposed(AiosError):
+    """An approval was asked for an action that is not a PROPOSED action of the case."""
+
+    code = "APPROVAL_ACTION_NOT_PROPOSED"
+
+
+class ActionChanged(AiosError):
+    """The action's digest differs from the one its approval was requested for."""
+
+    code = "APPROVAL_ACTION_CHANGED"
+
+
+class NoApprovalRule(AiosError):
+    """No rule of the process's approval policy applies to the action."""
+
+    code = "APPROVAL_NO_RULE"
+
+
+class NoChangeRequest(AiosError):
+    """A revision was asked for a case whose approvals never requested changes."""
+
+    code = "APPROVAL_NO_CHANGE_REQUEST"
+
+
 # Decision plane: model output that cannot become a proposal.
 class InvalidPlan(AiosError):
     code = "INVALID_PLAN"
@@ -126,6 +205,34 @@ class UnknownAction(ActionRejected):
     code = "ACTION_UNKNOWN"
 
 
+class MalformedMessage(ActionRejected):
+    """The queue message is not an action or compensation message the kit could have sent."""
+
+    code = "MALFORMED_MESSAGE"
+
+
+class UnknownProcess(ActionRejected):
+    code = "PROCESS_UNKNOWN"
+
+
+class ActionReplayed(ActionRejected):
+    """The action was applied already and no task waits for it: a replayed message."""
+
+    code = "ACTION_REPLAYED"
+
+
+class CompensationRefused(ActionRejected):
+    """A compensation request the case machine did not send (unknown or healthy case, wrong key)."""
+
+    code = "COMPENSATION_REFUSED"
+
+
+class MessageUnprocessable(ActionRejected):
+    """Verification hit an error no retry can fix; the message is refused, never retried."""
+
+    code = "MESSAGE_UNPROCESSABLE"
+
+
 # Execution plane: outcomes of applying an action.
 class RetryableActionError(AiosError):
     """The outside system may succeed later: the message goes back to the queue."""
@@ -143,3 +250,16 @@ class LedgerConflict(AiosError):
     """A conditional ledger write lost a race; the caller re-reads and decides."""
 
     code = "LEDGER_CONFLICT"
+
+
+# Memory: canonical records and the case state's claim checks.
+class StaleMemoryWrite(AiosError):
+    """A write carried a version not newer than the stored one; the stored record stands."""
+
+    code = "MEMORY_STALE_WRITE"
+
+
+class ClaimCheckError(AiosError):
+    """A claim check could not be redeemed: missing object or content that does not match."""
+
+    code = "CLAIM_CHECK_INVALID"

@@ -14,7 +14,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aios.decision_store import DecisionItem
+from aios.ledger.decision_store import get_cached, put_cached
 from aios.providers import ModelResponse
 from aios.signing import digest
 
@@ -51,22 +51,20 @@ def cache_key(
 
 def cached_answer(key: str, *, now: datetime | None = None) -> ModelResponse | None:
     """The stored answer under `key`, unless absent or expired."""
-    try:
-        item = DecisionItem.get(key, consistent_read=False)
-    except DecisionItem.DoesNotExist:
+    cached = get_cached(key)
+    if cached is None:
         return None
-    if item.expires_at is not None and item.expires_at <= (now or datetime.now(UTC)):
+    if cached.expires_at is not None and cached.expires_at <= (now or datetime.now(UTC)):
         return None
-    return ModelResponse.model_validate(item.value)
+    return ModelResponse.model_validate(cached.value)
 
 
 def store_answer(key: str, response: ModelResponse, ttl_seconds: int) -> None:
     """Store a validated answer for `ttl_seconds` (last writer wins: answers are equivalent)."""
     now = datetime.now(UTC)
-    DecisionItem(
+    put_cached(
         key,
-        kind="cache",
-        value=response.model_dump(mode="json"),
+        response.model_dump(mode="json"),
         created_at=now.isoformat(timespec="milliseconds"),
         expires_at=now + timedelta(seconds=ttl_seconds),
-    ).save()
+    )

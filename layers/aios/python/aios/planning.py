@@ -14,8 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import get_capability
 from aios.errors import AiosError, BudgetExhausted, InvalidPlan
-from aios.ledger import LedgerItem, Put, Update, action_sk, case_pk, commit, load_case_items
-from aios.ledger.repository import now_iso
+from aios.ledger import (
+    LedgerItem,
+    Put,
+    Update,
+    load_case_items,
+    now_iso,
+    stage_action,
+    stage_handoff,
+    stage_plan,
+    stage_status,
+    transition_case,
+)
 from aios.model_cache import normalize
 from aios.plans import (
     ActionSpec,
@@ -398,29 +408,26 @@ def _hand_off(
     at = now_iso()
     recorded = usage.to_dict()
     summary = f"handed to a person: {handoff.reason}"
-    item = LedgerItem(
-        case_pk(case.case_id),
-        "HANDOFF",
-        kind="handoff",
-        status=handoff.reason,
-        data={
+    handoff_op = stage_handoff(
+        case.case_id,
+        handoff.reason,
+        {
             "summary": summary,
             "handoff": handoff.model_dump(),
             "classification": classification.model_dump() if classification else None,
             "usage": recorded,
         },
-        created_at=at,
-        updated_at=at,
+        at,
     )
-    commit(
+    transition_case(
         case.case_id,
         [
             *([] if case.revision else [("case.running", {})]),
             ("decision.handed_off", {**handoff.model_dump(), "usage": recorded}),
         ],
-        ops=(Put(item),),
-        case_actions=[LedgerItem.status.set("RUNNING")],
-        case_condition=LedgerItem.status == ("RUNNING" if case.revision else "RECEIVED"),
+        to_status="RUNNING",
+        from_statuses=[_planned_from(case)],
+        ops=(handoff_op,),
     )
     return Decision(plan=None, actions=[], summary=summary, handoff=handoff, usage=recorded)
 
@@ -437,25 +444,20 @@ def _record_decision(
 ) -> None:
     at = now_iso()
     plan_id = signed.envelope.plan_id
-    pk = case_pk(case.case_id)
     ops: list[Put | Update] = [
-        Put(
-            LedgerItem(
-                pk,
-                f"PLAN#{plan_id}",
-                kind="plan",
-                status="SIGNED",
-                data={
-                    "plan_id": plan_id,
-                    "summary": summary,
-                    "classification": classification.model_dump(),
-                    "usage": usage,
-                    "context_memories": _memory_ids(case),
-                    "signed": signed.model_dump(mode="json"),
-                },
-                created_at=at,
-                updated_at=at,
-            )
+        stage_plan(
+            case.case_id,
+            plan_id,
+            "SIGNED",
+            {
+                "plan_id": plan_id,
+                "summary": summary,
+                "classification": classification.model_dump(),
+                "usage": usage,
+                "context_memories": _memory_ids(case),
+                "signed": signed.model_dump(mode="json"),
+            },
+            at,
         )
     ]
     superseded = _supersede(case, plan_id, earlier or [], at)
@@ -486,21 +488,17 @@ def _record_decision(
             else None
         )
         ops.append(
-            Put(
-                LedgerItem(
-                    pk,
-                    action_sk(action.index),
-                    kind="action",
-                    status=status,
-                    data={
-                        **action.model_dump(mode="json", by_alias=True, exclude={"gate"}),
-                        "gate": action.gate,
-                        "attestation": attestation,
-                        "planned": action.model_dump(mode="json", by_alias=True),
-                    },
-                    created_at=at,
-                    updated_at=at,
-                )
+            stage_action(
+                case.case_id,
+                action.index,
+                status,
+                {
+                    **action.model_dump(mode="json", by_alias=True, exclude={"gate"}),
+                    "gate": action.gate,
+                    "attestation": attestation,
+                    "planned": action.model_dump(mode="json", by_alias=True),
+                },
+                at,
             )
         )
         events.append(
@@ -515,13 +513,18 @@ def _record_decision(
             events.append(
                 ("action.skipped", {"action_id": action.action_id, "reason": "denied by policy"})
             )
-    commit(
+    transition_case(
         case.case_id,
         events,
+        to_status="RUNNING",
+        from_statuses=[_planned_from(case)],
         ops=tuple(ops),
-        case_actions=[LedgerItem.status.set("RUNNING")],
-        case_condition=LedgerItem.status == ("RUNNING" if case.revision else "RECEIVED"),
     )
+
+
+def _planned_from(case: CaseInput) -> str:
+    """The status a case is planned from: RECEIVED first, RUNNING when re-planned."""
+    return "RUNNING" if case.revision else "RECEIVED"
 
 
 def _supersede(
@@ -539,10 +542,5 @@ def _supersede(
             event = ("action.superseded", {"action_id": data.get("action_id"), "by": plan_id})
         else:
             continue
-        update = Update(
-            LedgerItem(item.pk, item.sk),
-            actions=[LedgerItem.status.set("SUPERSEDED"), LedgerItem.updated_at.set(at)],
-            condition=LedgerItem.status == item.status,
-        )
-        out.append((update, event))
+        out.append((stage_status(item, "SUPERSEDED", at), event))
     return out

@@ -119,6 +119,7 @@ class CompensationTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     case_id: str = Field(min_length=1, max_length=80)
+    key: str = Field(min_length=1, max_length=64, description="the one-time compensation key")
 
 
 class CompensationMessage(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import ActionContext, Capability, Risk
 from aios.errors import TerminalActionError
+from aios.ledger import get_entity, stage_entity_write
 
 
 class UpdateEntityParams(BaseModel):
@@ -23,21 +24,12 @@ class UpdateEntityParams(BaseModel):
     remove: list[str] = Field(default_factory=list, max_length=50)
 
 
-def entity_pk(entity_key: str) -> str:
-    return f"ENTITY#{entity_key}"
-
-
 def stage_update(
     params: UpdateEntityParams, ctx: ActionContext
 ) -> tuple[list[Any], dict[str, Any]]:
     """The ledger operations of this update against the entity as it is now, and the result."""
-    from aios.ledger import LedgerItem
-
-    try:
-        current = LedgerItem.get(entity_pk(ctx.entity_key), "ENTITY", consistent_read=True)
-        state, version = dict(current.data or {}), int(current.seq or 0)
-    except LedgerItem.DoesNotExist:
-        state, version = {}, 0
+    entity = get_entity(ctx.entity_key)
+    state, version = (dict(entity.state), entity.version) if entity else ({}, 0)
     if set(params.remove) & set(params.set):
         raise TerminalActionError("a field cannot be both set and removed")
     touched = [*params.set, *params.remove]
@@ -52,45 +44,22 @@ def stage_undo(
     params: UpdateEntityParams, ctx: ActionContext, applied: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """Put back the fields this action changed, on top of whatever version the entity has now."""
-    from aios.ledger import LedgerItem
-
-    current = LedgerItem.get(entity_pk(ctx.entity_key), "ENTITY", consistent_read=True)
-    state, version = dict(current.data or {}), int(current.seq or 0)
+    entity = get_entity(ctx.entity_key)
+    if entity is None:
+        raise TerminalActionError(f"entity {ctx.entity_key!r} is not in the ledger")
+    state = dict(entity.state)
     for name, value in dict(applied.get("previous") or {}).items():
         if value is None:
             state.pop(name, None)
         else:
             state[name] = value
-    return _write(ctx, state, version, {"restored": applied.get("previous") or {}})
+    return _write(ctx, state, entity.version, {"restored": applied.get("previous") or {}})
 
 
 def _write(
     ctx: ActionContext, state: dict[str, Any], version: int, extra: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
-    from aios.ledger import LedgerItem, Put, Update
-
-    item = LedgerItem(entity_pk(ctx.entity_key), "ENTITY")
-    if version == 0:
-        op: Any = Put(
-            LedgerItem(
-                entity_pk(ctx.entity_key),
-                "ENTITY",
-                kind="entity",
-                data=state,
-                seq=1,
-                head=ctx.action_id,
-            )
-        )
-    else:
-        op = Update(
-            item,
-            actions=[
-                LedgerItem.data.set(state),
-                LedgerItem.seq.set(version + 1),
-                LedgerItem.head.set(ctx.action_id),
-            ],
-            condition=LedgerItem.seq == version,
-        )
+    op = stage_entity_write(ctx.entity_key, state, version=version, action_id=ctx.action_id)
     return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state, **extra}
 
 

@@ -1,4 +1,7 @@
-"""The ledger table's one pynamodb model."""
+"""The pynamodb models of the tables the ledger package owns: one model per table.
+
+Only the repositories of this package use them; domain modules call repository functions.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +37,30 @@ class LedgerItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class DecisionItem(Model):
+    """An item of the decision store; `kind` is `cache` or `budget`."""
+
+    class Meta:
+        table_name = "aios-decisions-unbound"
+
+    pk = UnicodeAttribute(hash_key=True, attr_name="item_key")
+    kind = UnicodeAttribute()
+    value: Any = JSONAttribute(null=True)
+    spent_micros = NumberAttribute(null=True)
+    spent_tokens = NumberAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 def bind_ledger(table_name: str) -> None:
     """Point the model at the deployed table (named by the environment, not by code)."""
     if LedgerItem.Meta.table_name != table_name:
         LedgerItem.Meta.table_name = table_name
         LedgerItem._connection = None
+
+
+def bind_decision_store(table_name: str) -> None:
+    """Point the model at the deployed table (named by the environment, not by code)."""
+    if DecisionItem.Meta.table_name != table_name:
+        DecisionItem.Meta.table_name = table_name
+        DecisionItem._connection = None

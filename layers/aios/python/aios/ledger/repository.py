@@ -1,4 +1,8 @@
-"""Reads and transactional writes of the ledger."""
+"""Reads and transactional writes of the ledger's case items.
+
+Writes are ops (`Put`, `Update`) staged by the `stage_*` functions and applied by `commit` or
+`transition_case`, in one transaction with the case's audit events.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from aios.errors import CaseNotFound, LedgerConflict
 from aios.ledger.models import LedgerItem
 
 CASE_SK = "CASE"
+HANDOFF_SK = "HANDOFF"
 MAX_COMMIT_ATTEMPTS = 8
 _connection: Connection | None = None
 
@@ -39,6 +44,10 @@ def case_pk(case_id: str) -> str:
 
 def action_sk(index: int) -> str:
     return f"ACTION#{index:03d}"
+
+
+def plan_sk(plan_id: str) -> str:
+    return f"PLAN#{plan_id}"
 
 
 def audit_sk(seq: int) -> str:
@@ -105,8 +114,55 @@ def get_case(case_id: str) -> CaseRecord:
         raise CaseNotFound(f"no case {case_id!r}") from None
 
 
+def get_action(case_id: str, index: int) -> LedgerItem | None:
+    """The case's action item at `index`, read consistently; None when absent."""
+    try:
+        return LedgerItem.get(case_pk(case_id), action_sk(index), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def action_status_update(
+    case_id: str,
+    index: int,
+    status: str,
+    *,
+    allowed_from: Sequence[str],
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> Update:
+    """A commit op moving an action to `status`, only from one of `allowed_from`."""
+    actions: list[Action] = [
+        LedgerItem.status.set(status),
+        LedgerItem.updated_at.set(now_iso()),
+    ]
+    if result is not None:
+        actions.append(LedgerItem.result.set(result))
+    if error is not None:
+        actions.append(LedgerItem.error.set(error))
+    return Update(
+        LedgerItem(case_pk(case_id), action_sk(index)),
+        actions=actions,
+        condition=LedgerItem.status.is_in(*allowed_from),
+    )
+
+
+def put_rejection(message_id: str, reason: dict[str, Any], body: str) -> None:
+    """An orphan rejection: a refused queue message that names no case the ledger holds."""
+    at = now_iso()
+    LedgerItem(
+        f"REJECTION#{message_id}",
+        "REJECTION",
+        kind="rejection",
+        status="REJECTED",
+        data={"reason": reason, "body": body},
+        created_at=at,
+        updated_at=at,
+    ).save()
+
+
 def load_case_items(case_id: str) -> list[LedgerItem]:
-    """Every item of the case in key order: actions, audit, case, plans."""
+    """Every item of the case in key order: actions, approvals, audit, case, handoff, plans."""
     return list(LedgerItem.query(case_pk(case_id), consistent_read=True))
 
 
@@ -210,3 +266,71 @@ def commit(
             ) from exc
         return chained
     raise LedgerConflict(f"audit head of case {case_id} kept moving; gave up")
+
+
+def transition_case(
+    case_id: str,
+    events: list[tuple[str, dict[str, Any]]],
+    *,
+    to_status: str,
+    from_statuses: Sequence[str],
+    data: Callable[[CaseRecord], dict[str, Any]] | None = None,
+    ops: tuple[Put | Update, ...] = (),
+) -> list[AuditEvent]:
+    """Move the case from one of `from_statuses` to `to_status` with its audit events and `ops`.
+
+    One transaction (see `commit`): when the case is in another status, LedgerConflict is
+    raised and nothing is written. `data`, given the case as it is, returns its new data.
+    """
+
+    def changes(case: CaseRecord) -> list[Action]:
+        actions: list[Action] = [LedgerItem.status.set(to_status)]
+        if data is not None:
+            actions.append(LedgerItem.data.set(data(case)))
+        return actions
+
+    return commit(
+        case_id,
+        events,
+        ops=ops,
+        case_actions=changes,
+        case_condition=LedgerItem.status.is_in(*from_statuses),
+    )
+
+
+def _new_item(case_id: str, sk: str, kind: str, status: str, data: dict[str, Any], at: str) -> Put:
+    return Put(
+        LedgerItem(
+            case_pk(case_id),
+            sk,
+            kind=kind,
+            status=status,
+            data=data,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+
+
+def stage_plan(case_id: str, plan_id: str, status: str, data: dict[str, Any], at: str) -> Put:
+    """A new plan item; the commit fails if the plan exists."""
+    return _new_item(case_id, plan_sk(plan_id), "plan", status, data, at)
+
+
+def stage_action(case_id: str, index: int, status: str, data: dict[str, Any], at: str) -> Put:
+    """A new action item at `index`; the commit fails if the case already has that action."""
+    return _new_item(case_id, action_sk(index), "action", status, data, at)
+
+
+def stage_handoff(case_id: str, reason: str, data: dict[str, Any], at: str) -> Put:
+    """The case's handoff item (one per case); the commit fails if the case has one."""
+    return _new_item(case_id, HANDOFF_SK, "handoff", reason, data, at)
+
+
+def stage_status(item: LedgerItem, status: str, at: str) -> Update:
+    """Set `item`'s status, compare-and-set on the status it was read with."""
+    return Update(
+        LedgerItem(item.pk, item.sk),
+        actions=[LedgerItem.status.set(status), LedgerItem.updated_at.set(at)],
+        condition=LedgerItem.status == item.status,
+    )

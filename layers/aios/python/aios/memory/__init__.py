@@ -12,7 +12,7 @@ memory in step with the records (stream indexer and scheduled reconciler).
 """
 
 from aios.memory.embedders import Embedder, HashingEmbedder, TitanEmbedder, get_embedder
-from aios.memory.records import MemoryRecord, StaleMemoryWrite, bind_memory_table
+from aios.memory.records import MemoryRecord, bind_memory_table
 from aios.memory.store import MemoryDoc, MemoryHit, VectorStore
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "MemoryDoc",
     "MemoryHit",
     "MemoryRecord",
-    "StaleMemoryWrite",
     "TitanEmbedder",
     "VectorStore",
     "bind_memory_table",

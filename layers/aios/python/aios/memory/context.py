@@ -17,16 +17,10 @@ import json
 import os
 from typing import Any
 
-from aios.errors import AiosError
+from aios.errors import ClaimCheckError
 
 CLAIM = "$claim"
 DEFAULT_MAX_BYTES = 64 * 1024
-
-
-class ClaimCheckError(AiosError):
-    """A claim check could not be redeemed: missing object or content that does not match."""
-
-    code = "CLAIM_CHECK_INVALID"
 
 
 def _encode(value: Any) -> bytes:

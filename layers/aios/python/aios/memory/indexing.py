@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aios.memory.embedders import Embedder
-from aios.memory.records import MemoryRecord, record_from_image
+from aios.memory.records import MemoryRecord, record_from_image, set_embedding_model
 from aios.memory.store import MemoryDoc, VectorStore, doc_key, epoch
 
 
@@ -137,23 +137,9 @@ def reconcile(
         store.upsert(docs_for(batch, embedder))
         for record in batch:
             if record.embedding_model != embedder.model:
-                _set_model(record, embedder.model)
+                # Refused if a newer version was written meanwhile: its stream record re-indexes it.
+                set_embedding_model(record, embedder.model)
     return report
-
-
-def _set_model(record: MemoryRecord, model: str) -> None:
-    """Note the model of the record's current vector; the version stays (same content)."""
-    from pynamodb.exceptions import UpdateError
-
-    try:
-        record.update(
-            actions=[MemoryRecord.embedding_model.set(model)],
-            condition=MemoryRecord.version == int(record.version),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        # A newer version was written meanwhile: its own stream record re-indexes it.
 
 
 def _created(record: MemoryRecord) -> float:

@@ -1,5 +1,8 @@
 """Canonical memory records: the DynamoDB table that is the truth behind vector memory.
 
+This module is the memory table's data-access layer: its one pynamodb model and every read
+and write of it. Other memory modules call these functions.
+
 One item per memory: `pk = "<tenant>#<namespace>"`, `sk = memory_id`. The table's stream
 (NEW_AND_OLD_IMAGES) feeds the indexer; its TTL attribute `expires_at` expires memories, and
 DynamoDB's TTL deletion arrives on the stream as a REMOVE.
@@ -12,16 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
-from aios.errors import AiosError
-
-
-class StaleMemoryWrite(AiosError):
-    """A write carried a version not newer than the stored one; the stored record stands."""
-
-    code = "MEMORY_STALE_WRITE"
+from aios.errors import StaleMemoryWrite
 
 
 class MemoryRecord(Model):
@@ -114,6 +111,24 @@ def get_record(tenant: str, namespace: str, memory_id: str) -> MemoryRecord | No
         return MemoryRecord.get(partition(tenant, namespace), memory_id, consistent_read=True)
     except MemoryRecord.DoesNotExist:
         return None
+
+
+def set_embedding_model(record: MemoryRecord, model: str) -> bool:
+    """Note the model of the record's current vector; the version stays (same content).
+
+    Compare-and-set on the version: False (nothing written) when a newer version was written
+    meanwhile.
+    """
+    try:
+        record.update(
+            actions=[MemoryRecord.embedding_model.set(model)],
+            condition=MemoryRecord.version == int(record.version),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def scan_records() -> Iterator[MemoryRecord]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from aios.errors import StaleMemoryWrite
 from aios.memory.embedders import Embedder
-from aios.memory.records import MemoryRecord, StaleMemoryWrite, get_record, new_record, put_record
+from aios.memory.records import MemoryRecord, get_record, new_record, put_record
 from aios.memory.store import VectorStore
 
 SUMMARY_MAX_CHARS = 4000  # the summary rides in the state input: keep it far below 256 KiB

@@ -1,0 +1,205 @@
+"""The execution plane: verify a proposed action, then apply it at most once.
+
+`run_message` is the whole decision tree for one queue message and returns an `Outcome`:
+
+- `applied`: verified and applied (or applied before, and the waiting task now has its answer);
+- `rejected`: refused before anything was applied, recorded with its reason;
+- `retry`: the outside system may succeed later; the message goes back to the queue;
+- `failed`: the outside system refused for good; recorded, and the case is told;
+- `compensated`: a failing case's applied actions were undone.
+
+Trust rule: the message is untrusted until the case machine vouches for it. A refused message
+changes the state of an action only when its task token is accepted by Step Functions (only
+the case machine holds live tokens); otherwise the refusal is an audit event on the named
+case's chain, or an orphan rejection record, and no genuine plan, action, approval or case
+changes. Anything that can never succeed is refused at once; only retryable failures (the
+outside system, AWS throttling) go back to the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aios.capabilities import ActionContext
+from aios.errors import (
+    ActionRejected,
+    ActionReplayed,
+    CompensationRefused,
+    MessageUnprocessable,
+    RetryableActionError,
+    TerminalActionError,
+)
+from aios.execution.apply import Runner, applied_result, apply_action, idempotent_runner
+from aios.execution.compensation import authenticate_compensation, compensate_case
+from aios.execution.messages import MAX_MESSAGE_BYTES, parse_message
+from aios.execution.records import record_case_event, record_orphan_rejection, record_outcome
+from aios.execution.verify import VerifiedAction, verify_action
+from aios.plans import ActionMessage, CompensationMessage
+from aios.settings import Settings
+from aios.signing import PublicKeyCache
+
+OutcomeKind = Literal["applied", "rejected", "retry", "failed", "compensated"]
+# (token, output) -> True when a waiting task took the answer
+SucceedTask = Callable[[str, dict[str, Any]], bool]
+# (token, error name, cause) -> True when a waiting task took the answer
+FailTask = Callable[[str, str, dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    case_id: str | None = None
+    action_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    answered: bool = False
+    """Whether a waiting task took the answer (False for forged or replayed messages)."""
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What the decision tree needs from its environment, wired once per cold start."""
+
+    settings: Settings
+    keys: PublicKeyCache
+    trusted_key_ids: frozenset[str]
+    run_once: Runner
+    succeed_task: SucceedTask
+    fail_task: FailTask
+    log_keys: Callable[..., None] = field(default=lambda **_: None)
+
+
+def _transient(exc: BaseException) -> bool:
+    """AWS or network trouble: another attempt may succeed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    return isinstance(exc, BotoCoreError | ClientError | PynamoDBException | OSError)
+
+
+def run_message(message_id: str, body: str, ctx: ExecutionContext) -> Outcome:
+    """Decide and do what one queue message asks, at most once; see the module docstring."""
+    try:
+        message = parse_message(body)
+    except ActionRejected as exc:
+        record_orphan_rejection(message_id, body, exc)
+        return Outcome("rejected", error=exc.to_dict())
+    if isinstance(message, CompensationMessage):
+        return run_compensation(message, message_id, body, ctx)
+    return run_action(message, message_id, body, ctx)
+
+
+def run_action(
+    message: ActionMessage, message_id: str, body: str, ctx: ExecutionContext
+) -> Outcome:
+    """Verify the action, apply it at most once, and answer the task that waits for it."""
+    action = message.action
+    ctx.log_keys(case_id=action.case_id, plan_id=action.plan_id, action_id=action.action_id)
+    try:
+        verified = verify_action(
+            message, keys=ctx.keys, trusted_key_ids=set(ctx.trusted_key_ids), settings=ctx.settings
+        )
+    except ActionRejected as exc:
+        return _reject(message, message_id, body, exc, ctx)
+    except Exception as exc:
+        if _transient(exc):
+            raise
+        refused = MessageUnprocessable(f"verification failed: {type(exc).__name__}: {exc}"[:2000])
+        return _reject(message, message_id, body, refused, ctx)
+    if verified.applied is not None:
+        return _answer_applied(verified, message_id, body, ctx)
+    try:
+        result = apply_action(verified, ctx.settings, ctx.run_once)
+    except RetryableActionError as exc:
+        return Outcome("retry", action.case_id, action.action_id, error=exc.to_dict())
+    except TerminalActionError as exc:
+        record_outcome(action.case_id, action.index, action.action_id, "FAILED", exc.to_dict())
+        answered = ctx.fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
+        return Outcome(
+            "failed", action.case_id, action.action_id, error=exc.to_dict(), answered=answered
+        )
+    answered = ctx.succeed_task(message.task_token, _applied(action.action_id, result))
+    return Outcome("applied", action.case_id, action.action_id, result=result, answered=answered)
+
+
+def _applied(action_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {"action_id": action_id, "status": "APPLIED", "result": result}
+
+
+def _answer_applied(
+    verified: VerifiedAction, message_id: str, body: str, ctx: ExecutionContext
+) -> Outcome:
+    """Applied before: a redelivery after a crash answers its task; anything else is a replay."""
+    message, action = verified.message, verified.message.action
+    done = verified.applied or {}
+    if ctx.succeed_task(message.task_token, _applied(action.action_id, done)):
+        return Outcome("applied", action.case_id, action.action_id, result=done, answered=True)
+    return _reject(message, message_id, body, ActionReplayed("the action was applied already"), ctx)
+
+
+def _reject(
+    message: ActionMessage, message_id: str, body: str, exc: ActionRejected, ctx: ExecutionContext
+) -> Outcome:
+    """Tell the waiting task first: only a token it accepts lets the refusal change the action."""
+    action = message.action
+    genuine = ctx.fail_task(message.task_token, f"Aios.{type(exc).__name__}", exc.to_dict())
+    recorded = record_outcome(
+        action.case_id,
+        action.index,
+        action.action_id,
+        "REJECTED",
+        exc.to_dict(),
+        change_action=genuine,
+    )
+    if not recorded:
+        record_orphan_rejection(message_id, body, exc)
+    return Outcome(
+        "rejected", action.case_id, action.action_id, error=exc.to_dict(), answered=genuine
+    )
+
+
+def run_compensation(
+    message: CompensationMessage, message_id: str, body: str, ctx: ExecutionContext
+) -> Outcome:
+    """Undo a failing case's applied actions once the case machine's request is authenticated."""
+    target = message.compensate
+    ctx.log_keys(case_id=target.case_id)
+    try:
+        authenticate_compensation(target.case_id, target.key)
+        summary = compensate_case(target.case_id, ctx.settings, ctx.run_once)
+    except CompensationRefused as exc:
+        answered = ctx.fail_task(message.task_token, "Aios.CompensationRefused", exc.to_dict())
+        reason = {k: v for k, v in exc.to_dict().items() if k != "case_exists"}
+        if not record_case_event(target.case_id, "compensation.rejected", reason):
+            record_orphan_rejection(message_id, body, reason)
+        return Outcome("rejected", target.case_id, error=reason, answered=answered)
+    except RetryableActionError as exc:
+        return Outcome("retry", target.case_id, error=exc.to_dict())
+    except TerminalActionError as exc:
+        answered = ctx.fail_task(message.task_token, "Aios.CompensationFailed", exc.to_dict())
+        return Outcome("failed", target.case_id, error=exc.to_dict(), answered=answered)
+    answered = ctx.succeed_task(message.task_token, summary)
+    return Outcome("compensated", target.case_id, result=summary, answered=answered)
+
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "ActionContext",
+    "ExecutionContext",
+    "Outcome",
+    "VerifiedAction",
+    "applied_result",
+    "apply_action",
+    "compensate_case",
+    "idempotent_runner",
+    "parse_message",
+    "record_case_event",
+    "record_orphan_rejection",
+    "record_outcome",
+    "run_action",
+    "run_compensation",
+    "run_message",
+    "verify_action",
+]

@@ -1,0 +1,131 @@
+"""Apply a verified action at most once per action id and record it APPLIED with its audit event."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aios.capabilities import ActionContext
+from aios.errors import LedgerConflict, RetryableActionError, TerminalActionError
+from aios.execution.verify import VerifiedAction
+from aios.ledger import action_status_update, commit, get_action
+from aios.settings import Settings
+
+RUNNABLE = ("APPROVED",)
+Runner = Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]
+MAX_STAGE_ATTEMPTS = 5
+
+
+def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
+    item = get_action(case_id, index)
+    if item is not None and item.status == "APPLIED":
+        return dict(item.result or {})
+    return None
+
+
+def apply_action(
+    verified: VerifiedAction,
+    settings: Settings,
+    run_once: Runner,
+) -> dict[str, Any]:
+    """Apply the action at most once per action id and record it APPLIED with its audit event.
+
+    `run_once` wraps the executor in an idempotency store keyed by action id, so a crash
+    between the outside call and the ledger write never calls the outside system again.
+    """
+    action = verified.message.action
+    if verified.applied is not None:
+        return verified.applied
+    ctx = ActionContext(
+        case_id=action.case_id,
+        action_id=action.action_id,
+        entity_key=action.entity_key,
+        settings=settings,
+    )
+    for _ in range(MAX_STAGE_ATTEMPTS):
+        staged: list[Any] = []
+        if verified.capability.stage is not None:
+            staged, result = verified.capability.stage(verified.params, ctx)
+        else:
+            capability, params = verified.capability, verified.params
+            result = run_once(
+                action.action_id,
+                action.digest_hex,
+                functools.partial(capability.execute, params, ctx),
+            )
+        try:
+            _record_applied(verified, result, staged)
+            return result
+        except LedgerConflict:
+            done = applied_result(action.case_id, action.index)
+            if done is not None:
+                return done
+            item = get_action(action.case_id, action.index)
+            if not staged or item is None or item.status not in RUNNABLE:
+                raise TerminalActionError(
+                    f"action {action.action_id} is no longer runnable"
+                ) from None
+            # A staged write lost an optimistic lock: re-read and apply on the new version.
+    raise RetryableActionError(f"action {action.action_id} kept losing its entity lock")
+
+
+def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
+    action = verified.message.action
+    commit(
+        action.case_id,
+        [
+            (
+                "action.applied",
+                {"action_id": action.action_id, "digest": action.digest_hex, "result": result},
+            )
+        ],
+        ops=(
+            *staged,
+            action_status_update(
+                action.case_id, action.index, "APPLIED", allowed_from=RUNNABLE, result=result
+            ),
+        ),
+    )
+
+
+def idempotent_runner(
+    table_name: str, expires_after_seconds: int = 7 * 24 * 3600
+) -> tuple[Runner, Any]:
+    """`run_once(key, digest, call)`: runs `call` once per key (Powertools idempotency, DynamoDB).
+
+    A repeat with the same key returns the stored result without calling again; a repeat with
+    the same key but another digest is refused. Returns the runner and its IdempotencyConfig,
+    on which the handler registers the Lambda context so that an in-progress record expires
+    with the invocation that wrote it.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="digest",
+        expires_after_seconds=expires_after_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    calls: dict[str, Callable[[], dict[str, Any]]] = {}
+
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+        data_keyword_argument="request", persistence_store=persistence, config=config
+    )
+    def _run(request: dict[str, str]) -> dict[str, Any]:
+        return calls[request["key"]]()
+
+    def run_once(key: str, digest_hex: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        calls[key] = call
+        try:
+            result: dict[str, Any] = _run(request={"key": key, "digest": digest_hex})
+            return result
+        finally:
+            calls.pop(key, None)
+
+    return run_once, config
