@@ -13,6 +13,7 @@ from stacks.approvals import PUBLIC_ROUTES, Approvals
 from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
+from stacks.console import Console
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
@@ -63,6 +64,14 @@ class AiosStack(Stack):
             layers=[self.functions.domain_layer, self.functions.dependencies_layer],
             removal_policy=retention,
         )
+        self.console = Console(
+            self,
+            "Console",
+            config=config,
+            ledger=self.ledger,
+            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            removal_policy=retention,
+        )
         self.memory = Memory(
             self,
             "Memory",
@@ -102,6 +111,7 @@ class AiosStack(Stack):
             self.api.rest_api,
             STAGE,
         )
+        self.console.attach(self.case_machine.state_machine, self.api)
         self.observability = Observability(
             self,
             "Observability",
@@ -109,7 +119,12 @@ class AiosStack(Stack):
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
             dead_letter_queue=self.action_bus.dead_letter_queue,
-            functions=[*self.functions.all, *self.approvals.all, *self.memory.functions],
+            functions=[
+                *self.functions.all,
+                *self.approvals.all,
+                self.console.function,
+                *self.memory.functions,
+            ],
             rest_api=self.api.rest_api,
         )
 
@@ -117,4 +132,6 @@ class AiosStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
+        CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
