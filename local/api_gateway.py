@@ -11,8 +11,13 @@ Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, oth
 `{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a function error or a malformed proxy response:
 502 `{"message": "Internal server error"}`, as API Gateway answers.
 
-Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) authorizers,
-API keys, usage plans and throttling are not checked.
+A method behind a Cognito user pool authorizer is enforced as API Gateway does it
+(`local.cognito.CognitoAuthorizer`): without a valid ID token of the pool in the authorizer's
+header it answers 401 `{"message": "Unauthorized"}` and the function never runs; with one, the
+event carries the claims as `requestContext.authorizer.claims`.
+
+Locally there is no stage prefix in the URL, and IAM (SigV4) authorization, API keys, usage
+plans and throttling are not checked.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.assembly import Route
+from local.cognito import CognitoAuthorizer, Unauthorized
 from local.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
@@ -107,8 +113,9 @@ def proxy_event(
     stage: str,
     api_id: str,
     account: str,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event for one request."""
+    """The REST API (v1) Lambda proxy event for one request (`claims` from its authorizer)."""
     assert match.route is not None
     split = urlsplit(raw_path)
     path = split.path or "/"
@@ -124,7 +131,7 @@ def proxy_event(
         text, is_base64 = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     request_id = str(uuid.uuid4())
-    return {
+    event: dict[str, Any] = {
         "resource": match.route.path,
         "path": path,
         "httpMethod": method,
@@ -166,6 +173,9 @@ def proxy_event(
             },
         },
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims}
+    return event
 
 
 class ApiServer(LoopbackServer):
@@ -179,8 +189,10 @@ class ApiServer(LoopbackServer):
         stage: str = "local",
         api_id: str = "local",
         account: str = "123456789012",
+        authorizers: dict[str, CognitoAuthorizer] | None = None,
     ) -> None:
         self.router = Router(routes)
+        self.authorizers = authorizers or {}
         self.invoke = invoke
         self.stage = stage
         self.api_id = api_id
@@ -241,6 +253,17 @@ class _Handler(BaseHTTPRequestHandler):
                 [("Allow", ", ".join(match.allowed))],
             )
             return
+        claims = None
+        if match.route.authorizer:
+            authorizer = self.api.authorizers.get(match.route.authorizer)
+            try:
+                if authorizer is None:  # fail closed
+                    raise Unauthorized(f"authorizer {match.route.authorizer} is not emulated")
+                claims = authorizer.claims(dict(self.headers.items()))
+            except Unauthorized as exc:
+                logger.info("%s %s -> 401 (%s)", self.command, path, exc)
+                self._send(401, b'{"message":"Unauthorized"}')
+                return
         event = proxy_event(
             match,
             self.command,
@@ -251,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.stage,
             self.api.api_id,
             self.api.account,
+            claims,
         )
         result = self.api.invoke(match.route.function, json.dumps(event).encode())
         status, payload, headers = _proxy_response(result)

@@ -114,6 +114,11 @@ class Console(Construct):
             disable_o_auth=True,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
+            # The ID token carries the person's address (the console names approvers by it).
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True
+            ),
+            write_attributes=cognito.ClientAttributes(),
             id_token_validity=ID_TOKEN_VALIDITY,
             access_token_validity=ID_TOKEN_VALIDITY,
             refresh_token_validity=Duration.hours(8),

@@ -24,13 +24,20 @@ from local.assembly.cloud_assembly import FUNCTION_METADATA_KEY, asset_files, lo
 from local.assembly.errors import AssemblyError
 from local.assembly.intrinsics import DEFAULT_ACCOUNT, DEFAULT_REGION, resolve_value
 from local.assembly.provisioning import provision
-from local.assembly.specs import Deployment, EventSourceMappingSpec, FunctionSpec, Route
+from local.assembly.specs import (
+    CognitoAuthorizerSpec,
+    Deployment,
+    EventSourceMappingSpec,
+    FunctionSpec,
+    Route,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REGION",
     "FUNCTION_METADATA_KEY",
     "AssemblyError",
+    "CognitoAuthorizerSpec",
     "Deployment",
     "EventSourceMappingSpec",
     "FunctionSpec",
