@@ -150,7 +150,8 @@ def proxy_event(
             "resourcePath": match.route.path,
             "httpMethod": method,
             "stage": stage,
-            "path": f"/{stage}{path}",
+            # The path as the client asked for it: locally the URL has no stage prefix.
+            "path": path,
             "protocol": "HTTP/1.1",
             "requestId": request_id,
             "extendedRequestId": request_id,
