@@ -68,7 +68,7 @@ def page(
             f"<a href='{esc(base)}'>Queues</a>"
             f"<span>Signed in as <b id=who>{esc(signed_in_as)}</b></span>"
             f"<form method=post action='{esc(base)}/sign-out'>"
-            f"<input type=hidden name=csrf value='{esc(csrf)}'>"
+            f"{hidden('csrf', csrf)}"
             "<button>Sign out</button></form>"
         )
     return (
