@@ -81,6 +81,31 @@ class InvalidDecision(AiosError):
     code = "APPROVAL_INVALID_DECISION"
 
 
+# People in the loop: an operator's move on a handed-off case that cannot be made.
+class Forbidden(AiosError):
+    """The person's roles do not allow this move on this process."""
+
+    code = "FORBIDDEN"
+
+
+class HeldByOther(AiosError):
+    """Another operator holds the case; `holder` in the details names them."""
+
+    code = "HELD_BY_OTHER"
+
+
+class HandoffNotFound(CaseNotFound):
+    """The case has no such handoff, or was never handed off."""
+
+    code = "HANDOFF_NOT_FOUND"
+
+
+class CaseNotWaiting(AiosError):
+    """The case is not waiting for a person (any more): someone moved it, or it timed out."""
+
+    code = "CASE_NOT_WAITING"
+
+
 class SlackSignatureInvalid(AiosError):
     """A Slack request without Slack's signature, with a wrong one, or too old."""
 

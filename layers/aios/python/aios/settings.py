@@ -37,6 +37,8 @@ class Settings(BaseModel):
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
+    console_url: str = Field(default="", alias="AIOS_CONSOLE_URL")
+    """The operator console's base URL; unset, `<public API URL>console`."""
     slack_api_url: str = Field(default="https://slack.com/api", alias="AIOS_SLACK_API_URL")
     # Decision plane: tiers map to model ids (first = primary, rest = fallback chain); prices
     # are USD per million tokens, {"model": {"input_per_mtok": ..., "output_per_mtok": ...}}.
