@@ -18,12 +18,14 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from aios.errors import CsrfRejected
 
 SIGN_IN_FORM_SECONDS = 30 * 60
 FIELD = "csrf"
+KEY_MAX_AGE_SECONDS = 300
 
 
 def _mac(key: bytes, *parts: str) -> str:
@@ -75,3 +77,14 @@ def check_origin(headers: Mapping[str, str]) -> None:
     host = lower.get("host", "")
     if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
         raise CsrfRejected("the form was posted from another origin")
+
+
+def csrf_key(secret_arn: str) -> bytes:
+    """The HMAC key (`csrf_key` of the console secret), cached for five minutes."""
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    values: Any = get_secret(secret_arn, transform="json", max_age=KEY_MAX_AGE_SECONDS)
+    key = str(values.get("csrf_key") or "") if isinstance(values, dict) else ""
+    if not key:
+        raise RuntimeError("the console secret holds no csrf_key")
+    return key.encode()

@@ -38,6 +38,6 @@ def decide_approval(
     """
     record = approvals.load_approval(approval_id)
     require(operator, "approver", record.process)
-    name = approver_name(record.process, operator.email)
+    name = approver_name(record.process, operator.email or "")
     decided = approvals.decide(approval_id, name, decision, comment, via="console")
     return approvals.answer_task(decided)

@@ -95,8 +95,7 @@ def _input(path: str, node: Mapping[str, Any], kind: str, required: bool) -> str
         return f"<select {attrs}>{''.join(options)}</select>"
     if kind == "boolean":
         choices = ("", "true", "false") if not required else ("true", "false")
-        options = "".join(f"<option>{c}</option>" for c in choices)
-        return f"<select {attrs}>{options}</select>"
+        return f"<select {attrs}>{''.join(f'<option>{c}</option>' for c in choices)}</select>"
     if kind in ("integer", "number"):
         bounds = "".join(
             f" {attr}='{esc(node[key])}'"

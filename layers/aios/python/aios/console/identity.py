@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from aios.errors import SignInFailed
+from aios.operator import Operator
 
 _GROUP = re.compile(r"^[\w:.@+=,-]{1,128}$")
 
@@ -36,10 +37,8 @@ def parse_groups(value: Any) -> frozenset[str]:
         names = [str(v) for v in value]
     else:
         text = str(value or "").strip()
-        if text.startswith("[") and text.endswith("]"):
-            names = text[1:-1].split()
-        else:
-            names = text.split(",")
+        bracketed = text.startswith("[") and text.endswith("]")
+        names = text[1:-1].split() if bracketed else text.split(",")
     return frozenset(n.strip() for n in names if _GROUP.match(n.strip()))
 
 
@@ -57,3 +56,8 @@ def session_from_claims(claims: Mapping[str, Any] | None) -> Session:
         groups=parse_groups(claims.get("cognito:groups")),
         token_id=token_id,
     )
+
+
+def operator_of(session: Session) -> Operator:
+    """The person as the operator library knows them."""
+    return Operator(username=session.username, email=session.email or None, groups=session.groups)

@@ -105,3 +105,10 @@ def session_cookie(signed_in: SignedIn) -> str:
 def cleared_cookie() -> str:
     """The Set-Cookie value that removes the session cookie."""
     return f"signed-out; Max-Age=0; {COOKIE_ATTRIBUTES}"
+
+
+def safe_next(base: str, next_path: str) -> str:
+    """Where to go after signing in: a console path only (never another site), else the queues."""
+    if next_path.startswith(f"{base}/") and "//" not in next_path and "\\" not in next_path:
+        return next_path
+    return base
