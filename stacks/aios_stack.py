@@ -16,6 +16,7 @@ from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
+from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
@@ -63,6 +64,14 @@ class AiosStack(Stack):
             layers=[self.functions.domain_layer, self.functions.dependencies_layer],
             removal_policy=retention,
         )
+        self.handoffs = Handoffs(
+            self,
+            "Handoffs",
+            config=config,
+            ledger=self.ledger,
+            approvals=self.approvals,
+            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+        )
         self.memory = Memory(
             self,
             "Memory",
@@ -80,6 +89,7 @@ class AiosStack(Stack):
             decide=self.functions.decide.function,
             finalize=self.functions.finalize.function,
             approval_request=self.approvals.request.function,
+            handoff=self.handoffs.handoff.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
         )
@@ -102,6 +112,7 @@ class AiosStack(Stack):
             self.api.rest_api,
             STAGE,
         )
+        self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
         self.observability = Observability(
             self,
             "Observability",
@@ -109,7 +120,12 @@ class AiosStack(Stack):
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
             dead_letter_queue=self.action_bus.dead_letter_queue,
-            functions=[*self.functions.all, *self.approvals.all, *self.memory.functions],
+            functions=[
+                *self.functions.all,
+                *self.approvals.all,
+                *self.handoffs.all,
+                *self.memory.functions,
+            ],
             rest_api=self.api.rest_api,
         )
 
