@@ -17,6 +17,7 @@ from stacks.console import Console
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
+from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
@@ -64,6 +65,14 @@ class AiosStack(Stack):
             layers=[self.functions.domain_layer, self.functions.dependencies_layer],
             removal_policy=retention,
         )
+        self.handoffs = Handoffs(
+            self,
+            "Handoffs",
+            config=config,
+            ledger=self.ledger,
+            approvals=self.approvals,
+            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+        )
         self.console = Console(
             self,
             "Console",
@@ -89,6 +98,7 @@ class AiosStack(Stack):
             decide=self.functions.decide.function,
             finalize=self.functions.finalize.function,
             approval_request=self.approvals.request.function,
+            handoff=self.handoffs.handoff.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
         )
@@ -111,7 +121,8 @@ class AiosStack(Stack):
             self.api.rest_api,
             STAGE,
         )
-        self.console.attach(self.case_machine.state_machine, self.api)
+        self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
+        self.console.attach(self.api, self.handoffs)
         self.observability = Observability(
             self,
             "Observability",
@@ -122,6 +133,7 @@ class AiosStack(Stack):
             functions=[
                 *self.functions.all,
                 *self.approvals.all,
+                *self.handoffs.all,
                 self.console.function,
                 *self.memory.functions,
             ],

@@ -15,12 +15,12 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.api import Api
 from stacks.config import AiosConfig
-from stacks.functions import LEDGER_READ, LEDGER_WRITE, AiosFunction
+from stacks.functions import AiosFunction
+from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.nag import acknowledge
 
@@ -163,14 +163,13 @@ class Console(Construct):
                 "AIOS_CONSOLE_CLIENT_ID": self.client.user_pool_client_id,
             },
         )
-        # Reads the ledger; records operator moves and approval decisions through the library.
-        ledger.table.grant(self.function.role, *LEDGER_READ, *LEDGER_WRITE)
         self.secret.grant_read(self.function.role)
 
-    def attach(self, machine: sfn.IStateMachine, api: Api) -> None:
-        """Answer the case machine's waiting tasks; serve the console routes on ``api``."""
-        self.function.add_environment("AIOS_STATE_MACHINE_ARN", machine.state_machine_arn)
-        machine.grant_task_response(self.function.role)
+    def attach(self, api: Api, handoffs: Handoffs) -> None:
+        """Serve the console routes on ``api``; record operator moves and approval decisions
+        (ledger reads and compare-and-set writes, the queues index, answers to the case
+        machine's waiting tasks) with exactly what the handoffs construct grants for them."""
+        handoffs.grant_operator_moves(self.function.role)
         api.add_public_routes(
             self.function.function,
             PUBLIC_ROUTES,

@@ -572,6 +572,7 @@ def _hand_off(
         round_.plan_id,
         {
             "summary": summary,
+            "process": case.process,
             "handoff": handoff.model_dump(),
             "classification": classification.model_dump() if classification else None,
             "usage": recorded,

@@ -30,6 +30,7 @@ class HandoffRecord(BaseModel):
 
     case_id: str
     handoff_id: str
+    process: str = ""
     status: HandoffStatus
     version: int = 0
     reason: str

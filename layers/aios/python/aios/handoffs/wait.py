@@ -39,6 +39,8 @@ class Awaited:
     record: HandoffRecord
     notified: list[str] = field(default_factory=list)
     answered: bool = False
+    first: bool = False
+    """This await sent the handoff's first notice."""
 
 
 def _answer(token: str, record: HandoffRecord) -> None:
@@ -60,7 +62,7 @@ def await_operator(case_id: str, handoff_id: str, token: str, settings: Settings
         return Awaited(record)
     sent = notices.send(record, settings)
     _remember(case_id, handoff_id, "handoff.notified", "notified", sent)
-    return Awaited(load_handoff(case_id, handoff_id)[0], notified=sent)
+    return Awaited(load_handoff(case_id, handoff_id)[0], notified=sent, first=True)
 
 
 def _remember(case_id: str, handoff_id: str, event: str, who: str, sent: list[str]) -> None:
@@ -100,6 +102,9 @@ class Resumed:
     error: dict[str, str] | None = None
     remaining_seconds: int = 1
     operator: str | None = None
+    """Who moved, when a person did."""
+    timed_out: bool = False
+    """The outcome is the policy's `on_timeout`."""
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -113,7 +118,7 @@ class Resumed:
 def resume(case_id: str, handoff_id: str, *, timed_out: bool, now: float | None = None) -> Resumed:
     """The move recorded on the handoff, or the final timeout's outcome (recorded once)."""
     record, _ = load_handoff(case_id, handoff_id)
-    process = _process_of(case_id)
+    process = record.process
     if record.status == "WAITING" and timed_out:
         record = _time_out(record, process)
     if record.status == "WAITING":
@@ -123,10 +128,11 @@ def resume(case_id: str, handoff_id: str, *, timed_out: bool, now: float | None 
     move = dict(record.move or {})
     if record.status == "TIMED_OUT":
         if move.get("outcome") == "resolve":
-            return Resumed("resolve", process)
+            return Resumed("resolve", process, timed_out=True)
         return Resumed(
             "fail",
             process,
+            timed_out=True,
             error={
                 "Error": TIMED_OUT_ERROR,
                 "Cause": f"nobody took the handed-off case within {record.timeout_seconds}s",
@@ -143,12 +149,6 @@ def resume(case_id: str, handoff_id: str, *, timed_out: bool, now: float | None 
             "manual": name == "manual",
         }
     return Resumed(name, process, revision=revision, operator=str(move.get("operator")))
-
-
-def _process_of(case_id: str) -> str:
-    from aios.ledger import get_case
-
-    return str(get_case(case_id).data.get("process"))
 
 
 def _time_out(record: HandoffRecord, process: str) -> HandoffRecord:
