@@ -13,8 +13,8 @@ from stacks.approvals import PUBLIC_ROUTES, Approvals
 from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
-from stacks.console import Console
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.console import Console
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.handoffs import Handoffs

@@ -7,13 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from aios.capabilities.email_send import EmailParams
 from aios.capabilities.http_post import HttpPostParams
 from aios.console import csrf, forms, identity, markup, session
 from aios.errors import CsrfRejected, InvalidInput, SignInFailed
+from hypothesis import given
+from hypothesis import strategies as st
 
 KEY = b"k" * 32
 
