@@ -90,7 +90,11 @@ def handed_off(emulation: Any) -> Iterator[list[str]]:
     day = datetime.now(UTC).date().isoformat()
     tenant = emulation.deployment.functions["api"].environment.get("AIOS_TENANT", "default")
     key = {"item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day}"}}
-    spent = {"kind": {"S": "budget"}, "spent_micros": {"N": str(10**12)}, "spent_tokens": {"N": "0"}}
+    spent = {
+        "kind": {"S": "budget"},
+        "spent_micros": {"N": str(10**12)},
+        "spent_tokens": {"N": "0"},
+    }
     ddb.put_item(TableName=table, Item={**key, **spent})
     try:
         process, body = example(emulation.api_url)

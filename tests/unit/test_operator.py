@@ -380,3 +380,72 @@ def test_a_review_after_an_operator_return_is_a_new_round(handed_off, kms, plan_
     )
     ids = [returned.plan.envelope.plan_id, reviewed.plan.envelope.plan_id]
     assert ids == [f"{case_id}.p2", f"{case_id}.p3"]
+
+
+@pytest.fixture
+def notifying(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The approvals secret and sender the handoff function notifies with (SES, no Slack)."""
+    import boto3
+    from aios.settings import Settings
+
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="approvals", SecretString=json.dumps({"link_key": "a2V5", "slack_bot_token": ""})
+    )
+    boto3.client("ses").verify_email_identity(EmailAddress="approvals@example.com")
+    return Settings.model_validate(
+        {
+            "AIOS_APPROVALS_SECRET_ARN": secret["ARN"],
+            "AIOS_APPROVALS_SENDER": "approvals@example.com",
+            "AIOS_PUBLIC_API_URL": "https://api.example.com/prod/",
+        }
+    )
+
+
+def _sent() -> list[dict[str, Any]]:
+    from moto.backends import get_backend
+
+    backend = get_backend("ses")["123456789012"]["us-east-1"]
+    return [
+        {"to": m.destinations["ToAddresses"], "subject": m.subject, "body": m.body}
+        for m in backend.sent_messages
+    ]
+
+
+def test_the_handlers_are_told_once_and_reminded_once_when_the_sla_passes(
+    handed_off, notifying
+) -> None:
+    case_id = handed_off()
+    handoff_id = get_case(case_id).data["handoff"]["handoff_id"]
+    awaited = wait.await_operator(case_id, handoff_id, "token-1", notifying)
+    assert awaited.first and awaited.notified == ["support-lead"]
+    [mail] = _sent()
+    assert mail["to"] == ["lead@support.example.com"]
+    assert f"https://api.example.com/prod/console/cases/{case_id}" in mail["body"]
+    again = wait.await_operator(case_id, handoff_id, "token-2", notifying)  # after the SLA wait
+    assert not again.first and len(_sent()) == 1
+    record, _ = load_handoff(case_id, handoff_id)
+    remaining = wait.remind(case_id, handoff_id, notifying, now=record.due_at + 1)
+    assert remaining == int(record.expires_at - record.due_at - 1)
+    wait.remind(case_id, handoff_id, notifying, now=record.due_at + 2)
+    reminders = [m for m in _sent() if m["subject"].startswith("Reminder")]
+    assert len(reminders) == 1 and _events(case_id).count("handoff.sla_missed") == 1
+    assert case_page(case_id).handoff.reminded == ["support-lead"]
+
+
+def test_pending_approvals_are_listed_with_their_rule_and_timeout(
+    ledger, kms, plan_key, decision_table
+) -> None:
+    from aios import approvals
+
+    case = _submit("refund-request", get_spec("refund-request").example_input)
+    decision = decide_case(
+        case, models=config(CountingOffline()), kms=kms, key_id=plan_key, ttl_seconds=600
+    )
+    [action] = decision.actions
+    assert action.gate == "approve"
+    approvals.open_approval(case.case_id, action.model_dump(mode="json", by_alias=True))
+    [entry] = list_queue("approvals")
+    assert entry.case_id == case.case_id and entry.approval_id == action.action_id
+    assert entry.reason == "approval rule refund-over-50" and entry.sla_seconds == 86400
+    assert entry.tenant == "t1" and entry.status == "PENDING"
+    assert case_page(case.case_id).approvals[0].status == "PENDING"
