@@ -30,15 +30,15 @@ HANDLER = "lead@support.example.com"
 
 
 def _get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback emulation
+    with urllib.request.urlopen(url, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 - loopback emulation
+    request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
