@@ -1,6 +1,6 @@
 """approval_request: open an approval, keep its task token, notify approvers, escalate.
 
-Invoked by the case state machine in three steps (field `step`):
+Invoked by the case state machine in four steps (field `step`):
 
 - `open` (lambda:invoke): create the approval bound to the action digest; answer its level's
   timeout, which the next state reads through `TimeoutSecondsPath`;
@@ -13,13 +13,14 @@ Invoked by the case state machine in three steps (field `step`):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aios import approvals, notifications
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 logger = Logger()
 tracer = Tracer()
@@ -28,43 +29,92 @@ settings = load_settings().require("ledger_table", "approvals_secret_arn")
 bind_ledger(settings.ledger_table)
 
 
-def notify(approval_id: str, approvers: list[str]) -> list[str]:
-    """Email and Slack each approver (see `aios.notifications`) and remember who was reached."""
+class ProposedAction(BaseModel):
+    """The action of the `open` step, as Decide proposed it; the ledger holds the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action_id: str
+    index: int
+    plan_id: str | None = None
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["open"]
+    case_id: str
+    action: ProposedAction
+
+
+class Await(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["await"]
+    case_id: str
+    approval_id: str
+    level: int
+    task_token: str
+
+
+class Escalate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["escalate"]
+    case_id: str
+    approval_id: str
+    level: int
+
+
+class Revise(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: Literal["revision"]
+    case_id: str
+
+
+Step = Annotated[Open | Await | Escalate | Revise, Field(discriminator="step")]
+STEP: TypeAdapter[Open | Await | Escalate | Revise] = TypeAdapter(Step)
+
+
+def open_approval(step: Open) -> dict[str, Any]:
+    logger.append_keys(action_id=step.action.action_id, plan_id=step.action.plan_id)
+    result = approvals.open_approval(step.case_id, step.action.action_id, step.action.index)
+    metrics.add_dimension(name="process", value=result.process)
+    metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
+    return result.model_dump()
+
+
+def await_decision(step: Await) -> dict[str, Any]:
+    logger.append_keys(action_id=step.approval_id)
     env = load_settings()  # the public URL and Slack base may be set after the cold start
-    sent = notifications.notify_approvers(approval_id, approvers, env)
-    approvals.mark_notified(approval_id, sent, None)
-    return sent
+    sent = notifications.request_decision(step.approval_id, step.level, step.task_token, env)
+    logger.info("approvers notified", extra={"level": step.level, "notified": sent})
+    return {"notified": sent}
+
+
+def escalate(step: Escalate) -> dict[str, Any]:
+    logger.append_keys(action_id=step.approval_id)
+    result = approvals.escalate(step.approval_id, step.level)
+    name = "ApprovalsEscalated" if result.outcome == "wait" else "ApprovalsTimedOut"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    logger.info("approval timed out", extra={"level": step.level, "outcome": result.outcome})
+    return result.model_dump()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    step = str(event.get("step"))
-    case_id = str(event["case_id"])
-    logger.append_keys(case_id=case_id)
-    if step == "open":
-        action = dict(event["action"])
-        logger.append_keys(action_id=action.get("action_id"), plan_id=action.get("plan_id"))
-        result = approvals.open_approval(case_id, action)
-        metrics.add_dimension(name="process", value=str(result["process"]))
-        metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
-        return result
-    if step == "revision":
-        # After Aios.ChangesRequested: what Decide re-plans with, read from the ledger.
-        return approvals.revision(case_id)
-    approval_id = str(event["approval_id"])
-    logger.append_keys(action_id=approval_id)
-    level = int(event["level"])
-    if step == "await":
-        data = approvals.store_task_token(approval_id, level, str(event["task_token"]))
-        sent = notify(approval_id, list(data.get("approvers", [])))
-        logger.info("approvers notified", extra={"level": level, "notified": sent})
-        return {"notified": sent}
-    if step == "escalate":
-        result = approvals.escalate(approval_id, level)
-        name = "ApprovalsEscalated" if result["outcome"] == "wait" else "ApprovalsTimedOut"
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        logger.info("approval timed out", extra={"level": level, "outcome": result["outcome"]})
-        return result
-    raise ValueError(f"unknown step {step!r}")
+    step = STEP.validate_python(event)
+    logger.append_keys(case_id=step.case_id)
+    match step:
+        case Open():
+            return open_approval(step)
+        case Await():
+            return await_decision(step)
+        case Escalate():
+            return escalate(step)
+        case Revise():
+            # After Aios.ChangesRequested: what Decide re-plans with, read from the ledger.
+            return approvals.revision(step.case_id).model_dump()

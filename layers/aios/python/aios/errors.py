@@ -71,8 +71,43 @@ class CaseNotWaiting(AiosError):
     code = "CASE_NOT_WAITING"
 
 
+# Approvals: a person's answer, from a link or a Slack button, that cannot be applied.
+class ApprovalNotFound(AiosError):
+    code = "APPROVAL_NOT_FOUND"
+
+
+class LinkForbidden(AiosError):
+    """A forged token, another approval's token, or a person who is not an approver."""
+
+    code = "APPROVAL_FORBIDDEN"
+
+
+class LinkExpired(AiosError):
+    """The link's level timed out: the approval escalated or closed since it was sent."""
+
+    code = "APPROVAL_EXPIRED"
+
+
+class AlreadyDecided(AiosError):
+    """This approver decided already, or the approval is closed."""
+
+    code = "APPROVAL_ALREADY_DECIDED"
+
+
+class ChangesNotAllowed(AiosError):
+    """The rule's rounds of "request changes" are used up: approve or reject remain."""
+
+    code = "APPROVAL_NO_MORE_CHANGES"
+
+
+class InvalidDecision(AiosError):
+    """Not one of approve, reject, changes; or a request for changes that says nothing."""
+
+    code = "APPROVAL_INVALID_DECISION"
+
+
 class SlackSignatureInvalid(AiosError):
-    """A request claiming to come from Slack is unsigned, stale or wrongly signed."""
+    """A Slack request without Slack's signature, with a wrong one, or too old."""
 
     code = "SLACK_SIGNATURE_INVALID"
 
@@ -82,6 +117,31 @@ class InternalError(AiosError):
     """Stands in, at a boundary, for an error the boundary has no mapping for."""
 
     code = "INTERNAL"
+
+
+# Approvals: the state machine asked for something the ledger does not support.
+class ActionNotProposed(AiosError):
+    """An approval was asked for an action that is not a PROPOSED action of the case."""
+
+    code = "APPROVAL_ACTION_NOT_PROPOSED"
+
+
+class ActionChanged(AiosError):
+    """The action's digest differs from the one its approval was requested for."""
+
+    code = "APPROVAL_ACTION_CHANGED"
+
+
+class NoApprovalRule(AiosError):
+    """No rule of the process's approval policy applies to the action."""
+
+    code = "APPROVAL_NO_RULE"
+
+
+class NoChangeRequest(AiosError):
+    """A revision was asked for a case whose approvals never requested changes."""
+
+    code = "APPROVAL_NO_CHANGE_REQUEST"
 
 
 # Decision plane: model output that cannot become a proposal.

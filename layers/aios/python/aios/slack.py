@@ -12,8 +12,21 @@ import json
 import time
 import urllib.request
 from typing import Any
+from urllib.parse import parse_qs
+
+from pydantic import BaseModel, ConfigDict
 
 from aios.errors import SlackSignatureInvalid
+
+__all__ = [
+    "Interaction",
+    "SlackSignatureInvalid",
+    "approval_blocks",
+    "call",
+    "parse_interaction",
+    "sign",
+    "verify_signature",
+]
 
 MAX_SKEW_SECONDS = 300
 
@@ -34,6 +47,34 @@ def verify_signature(
         raise SlackSignatureInvalid("stale Slack request timestamp")
     if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
         raise SlackSignatureInvalid("bad Slack signature")
+
+
+class Interaction(BaseModel):
+    """A button press on an approval message: whose, which button, and where the message is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    value: str
+    """The button's value: `<approval id>|<decision>`."""
+    channel_id: str | None = None
+    message_ts: str | None = None
+
+
+def parse_interaction(body: str) -> Interaction:
+    """The first action of an interaction request body (form field `payload`, JSON).
+
+    Parse only after `verify_signature`: the body is the caller's until then.
+    """
+    payload = json.loads(parse_qs(body).get("payload", ["{}"])[-1])
+    [choice] = payload.get("actions", [])[:1] or [{}]
+    container = payload.get("container") or {}
+    return Interaction(
+        user=str((payload.get("user") or {}).get("id", "")),
+        value=str(choice.get("value", "")),
+        channel_id=container.get("channel_id"),
+        message_ts=container.get("message_ts"),
+    )
 
 
 def call(
