@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python bench/decision_cost.py
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/console_render.py
+	$(BIN)/python bench/handoff_notice.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -273,6 +273,7 @@ def test_case_machine_substitutions_name_decide_finalize_and_the_queue(synth: Sy
         "ApprovalRequestFunctionArn": {
             "Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]
         },
+        "HandoffFunctionArn": {"Fn::GetAtt": [synth.function("handoff")[0], "Arn"]},
         "MemoryFunctionArn": {"Fn::GetAtt": [synth.function("memory")[0], "Arn"]},
         "ActionQueueUrl": {"Ref": queue_id},
     }

@@ -46,6 +46,31 @@ class RouteNotFound(AiosError):
     code = "ROUTE_NOT_FOUND"
 
 
+# People in the loop: an operator's move on a handed-off case that cannot be made.
+class Forbidden(AiosError):
+    """The person's roles do not allow this move on this process."""
+
+    code = "FORBIDDEN"
+
+
+class HeldByOther(AiosError):
+    """Another operator holds the case; `holder` in the details names them."""
+
+    code = "HELD_BY_OTHER"
+
+
+class HandoffNotFound(CaseNotFound):
+    """The case has no such handoff, or was never handed off."""
+
+    code = "HANDOFF_NOT_FOUND"
+
+
+class CaseNotWaiting(AiosError):
+    """The case is not waiting for a person (any more): someone moved it, or it timed out."""
+
+    code = "CASE_NOT_WAITING"
+
+
 # Approvals: a person's answer, from a link or a Slack button, that cannot be applied.
 class ApprovalNotFound(AiosError):
     code = "APPROVAL_NOT_FOUND"
@@ -79,31 +104,6 @@ class InvalidDecision(AiosError):
     """Not one of approve, reject, changes; or a request for changes that says nothing."""
 
     code = "APPROVAL_INVALID_DECISION"
-
-
-# People in the loop: an operator's move on a handed-off case that cannot be made.
-class Forbidden(AiosError):
-    """The person's roles do not allow this move on this process."""
-
-    code = "FORBIDDEN"
-
-
-class HeldByOther(AiosError):
-    """Another operator holds the case; `holder` in the details names them."""
-
-    code = "HELD_BY_OTHER"
-
-
-class HandoffNotFound(CaseNotFound):
-    """The case has no such handoff, or was never handed off."""
-
-    code = "HANDOFF_NOT_FOUND"
-
-
-class CaseNotWaiting(AiosError):
-    """The case is not waiting for a person (any more): someone moved it, or it timed out."""
-
-    code = "CASE_NOT_WAITING"
 
 
 class SlackSignatureInvalid(AiosError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from aios.audit import verify_chain
 from aios.cases import case_links
@@ -75,6 +75,8 @@ class HandoffView(BaseModel):
     memory_summary: str | None = None
     move: dict[str, Any] | None = None
     """What a person (or the timeout) did: `{move, operator, note, at, ...}`."""
+    holder: str | None = None
+    """Who holds the case while this handoff waits."""
 
 
 class PlanView(BaseModel):
@@ -121,6 +123,7 @@ class CasePage(BaseModel):
     """The verifier's verdict on the chain: `{valid, length, head, problem?, seq?}`."""
     links: dict[str, str] = Field(default_factory=dict)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def plan(self) -> PlanView | None:
         """The latest plan."""
@@ -245,7 +248,14 @@ def case_page(case_id: str) -> CasePage:
         usage=usage,
         cost_usd=round(sum(float(u.get("cost_usd") or 0) for u in usage), 8),
         approvals=[_approval(i) for i in items if i.kind == "approval"],
-        handoff=next((h for h in handoffs if h.handoff_id == current), None),
+        handoff=next(
+            (
+                h.model_copy(update={"holder": case.holder})
+                for h in handoffs
+                if h.handoff_id == current
+            ),
+            None,
+        ),
         handoffs=handoffs,
         error=case.data.get("error"),
         compensation=case.data.get("compensation"),
