@@ -13,8 +13,10 @@ Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, oth
 
 A method behind a Cognito user pool authorizer is enforced as API Gateway does it
 (`local.cognito.CognitoAuthorizer`): without a valid ID token of the pool in the authorizer's
-header it answers 401 `{"message": "Unauthorized"}` and the function never runs; with one, the
-event carries the claims as `requestContext.authorizer.claims`.
+header it answers 401 and the function never runs — with the template's UNAUTHORIZED gateway
+response if it has one (`$context.path` and `$context.stage` substituted; locally there is no
+stage prefix, so `/$context.stage` becomes empty), else `{"message": "Unauthorized"}`; with a
+valid token, the event carries the claims as `requestContext.authorizer.claims`.
 
 Locally there is no stage prefix in the URL, and IAM (SigV4) authorization, API keys, usage
 plans and throttling are not checked.
@@ -23,6 +25,7 @@ plans and throttling are not checked.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import time
@@ -34,7 +37,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.assembly import Route
+from local.assembly import GatewayResponseSpec, Route
 from local.cognito import CognitoAuthorizer, Unauthorized
 from local.loopback import LoopbackServer
 
@@ -191,9 +194,11 @@ class ApiServer(LoopbackServer):
         api_id: str = "local",
         account: str = "123456789012",
         authorizers: dict[str, CognitoAuthorizer] | None = None,
+        gateway_responses: dict[str, GatewayResponseSpec] | None = None,
     ) -> None:
         self.router = Router(routes)
         self.authorizers = authorizers or {}
+        self.gateway_responses = gateway_responses or {}
         self.invoke = invoke
         self.stage = stage
         self.api_id = api_id
@@ -263,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
                 claims = authorizer.claims(dict(self.headers.items()))
             except Unauthorized as exc:
                 logger.info("%s %s -> 401 (%s)", self.command, path, exc)
-                self._send(401, b'{"message":"Unauthorized"}')
+                self._send(*_unauthorized(self.api.gateway_responses.get("UNAUTHORIZED"), path))
                 return
         event = proxy_event(
             match,
@@ -285,6 +290,20 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+def _unauthorized(
+    spec: GatewayResponseSpec | None, path: str
+) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """API Gateway's answer to an authorizer's refusal (the template's UNAUTHORIZED response)."""
+    if spec is None:
+        return 401, b'{"message":"Unauthorized"}', []
+    # Browsers send paths percent-encoded; escaping keeps a hand-made raw path inert too.
+    body = spec.template.replace("/$context.stage", "").replace("$context.path", html.escape(path))
+    headers = list(spec.headers.items())
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return spec.status or 401, body.encode(), headers
 
 
 _INTERNAL_ERROR: tuple[int, bytes, list[tuple[str, str]]] = (

@@ -273,6 +273,7 @@ class Emulation:
             api_id=self.deployment.api_id or "local",
             account=self.account,
             authorizers=self._authorizers(),
+            gateway_responses=self.deployment.gateway_responses,
         ).start()
         self._seed_approvals()
         if self.user_pool_id:

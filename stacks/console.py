@@ -49,6 +49,16 @@ SIGNED_IN_ROUTES = (
 )
 # The session cookie is the ID token; people sign in again when it expires.
 ID_TOKEN_VALIDITY = Duration.minutes(60)
+# What API Gateway answers when the authorizer refuses (no, or no valid, token): a page that
+# offers to continue (a link followed from another site, e.g. a mail client, arrives without the
+# SameSite=Strict cookie; the same link clicked here carries it) or to sign in and come back.
+UNAUTHORIZED_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in - AIOS console</title>"
+    "</head><body><h1>Sign in to continue</h1><p id=message>The console needs a signed-in user."
+    '</p><p><a id=continue href="$context.path">Continue</a> if you are signed in already, or '
+    '<a id=sign-in href="/$context.stage/console/sign-in?next=$context.path">sign in</a>.</p>'
+    "</body></html>"
+)
 
 
 class Console(Construct):
@@ -170,6 +180,20 @@ class Console(Construct):
         (ledger reads and compare-and-set writes, the queues index, answers to the case
         machine's waiting tasks) with exactly what the handoffs construct grants for them."""
         handoffs.grant_operator_moves(self.function.role)
+        # Only the Cognito authorizer answers UNAUTHORIZED on this API (IAM and API keys: 403).
+        api.rest_api.add_gateway_response(
+            "ConsoleUnauthorized",
+            type=apigw.ResponseType.UNAUTHORIZED,
+            status_code="401",
+            response_headers={
+                "Content-Type": "'text/html; charset=utf-8'",
+                "Cache-Control": "'no-store'",
+                "Content-Security-Policy": "'sandbox'",  # no script can run on this page
+                "X-Frame-Options": "'DENY'",
+                "X-Content-Type-Options": "'nosniff'",
+            },
+            templates={"application/json": UNAUTHORIZED_PAGE},
+        )
         api.add_public_routes(
             self.function.function,
             PUBLIC_ROUTES,

@@ -29,6 +29,7 @@ from local.assembly.specs import (
     Deployment,
     EventSourceMappingSpec,
     FunctionSpec,
+    GatewayResponseSpec,
     Route,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "Deployment",
     "EventSourceMappingSpec",
     "FunctionSpec",
+    "GatewayResponseSpec",
     "Route",
     "asset_files",
     "load_stack",

@@ -1,7 +1,8 @@
 """REST API routes for the local API server: path template and method -> emulated function.
 
 The REST API and its stage are not created in the emulated AWS: the first of each names the
-deployment's API id and stage. A COGNITO_USER_POOLS authorizer is recorded as a spec (its user
+deployment's API id and stage. Gateway responses are recorded by type (the API server answers
+an authorizer's refusal with the UNAUTHORIZED one). A COGNITO_USER_POOLS authorizer is recorded as a spec (its user
 pools and identity-source header) that the API server enforces on the methods naming it; any
 other authorizer type is an `AssemblyError` (the emulation would not enforce it).
 
@@ -19,7 +20,7 @@ from typing import Any
 from local.assembly.context import ProvisionContext
 from local.assembly.errors import AssemblyError
 from local.assembly.intrinsics import Resolved, referenced_ids
-from local.assembly.specs import CognitoAuthorizerSpec, FunctionSpec, Route
+from local.assembly.specs import CognitoAuthorizerSpec, FunctionSpec, GatewayResponseSpec, Route
 
 _ROOT_SUFFIX = "-root"  # the RootResourceId of every emulated REST API ends so
 _HEADER_SOURCE = "method.request.header."
@@ -56,6 +57,28 @@ def create_authorizer(
         authorizer_id=authorizer_id, user_pools=pools, header=source[len(_HEADER_SOURCE) :]
     )
     return Resolved(authorizer_id, {"AuthorizerId": authorizer_id})
+
+
+def create_gateway_response(
+    ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]
+) -> Resolved:
+    """AWS::ApiGateway::GatewayResponse: static headers and the first response template."""
+    p = ctx.props(resource)
+    prefix = "gatewayresponse.header."
+    headers = {
+        name[len(prefix) :]: str(value).strip("'")
+        for name, value in (p.get("ResponseParameters") or {}).items()
+        if name.startswith(prefix)
+    }
+    templates = p.get("ResponseTemplates") or {}
+    spec = GatewayResponseSpec(
+        response_type=str(p["ResponseType"]),
+        status=int(p.get("StatusCode") or 0),
+        headers=headers,
+        template=str(next(iter(templates.values()), "")),
+    )
+    ctx.deployment.gateway_responses[spec.response_type] = spec
+    return Resolved(logical_id, {})
 
 
 def routes(

@@ -68,6 +68,16 @@ class CognitoAuthorizerSpec:
     header: str  # the identity source, e.g. "Cookie" for method.request.header.Cookie
 
 
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    """An AWS::ApiGateway::GatewayResponse: what API Gateway answers for one response type."""
+
+    response_type: str  # e.g. UNAUTHORIZED
+    status: int
+    headers: Mapping[str, str]  # header name -> static value (quotes removed)
+    template: str  # the response template; `$context.path` / `$context.stage` substituted
+
+
 @dataclass
 class Deployment:
     """What `provision` created or derived from one stack template."""
@@ -91,3 +101,4 @@ class Deployment:
     # logical id -> (pool id, client id)
     user_pool_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
     authorizers: dict[str, CognitoAuthorizerSpec] = field(default_factory=dict)  # by id
+    gateway_responses: dict[str, GatewayResponseSpec] = field(default_factory=dict)  # by type

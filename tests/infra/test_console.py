@@ -97,3 +97,14 @@ def test_console_role_reads_and_records_but_cannot_sign_execute_or_invoke(synth:
     )  # fmt: skip
     [secret] = resources_for(synth.resources, role, "secretsmanager:GetSecretValue")
     assert refers_to(secret, secret_id)
+
+
+def test_an_authorizer_refusal_offers_to_continue_or_sign_in(synth: Synth) -> None:
+    [response] = synth.of_type("AWS::ApiGateway::GatewayResponse").values()
+    props = response["Properties"]
+    assert props["ResponseType"] == "UNAUTHORIZED" and props["StatusCode"] == "401"
+    headers = props["ResponseParameters"]
+    assert headers["gatewayresponse.header.Content-Type"] == "'text/html; charset=utf-8'"
+    assert headers["gatewayresponse.header.Content-Security-Policy"] == "'sandbox'"
+    [page] = props["ResponseTemplates"].values()
+    assert 'href="/$context.stage/console/sign-in?next=$context.path"' in page

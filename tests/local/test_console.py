@@ -135,6 +135,11 @@ def test_refused_requests_change_nothing(emulation: Any, waiting: str) -> None:
     # The scoped operator's own queue leaves out the other process's cases.
     assert waiting not in scoped.get("/console/queues/handoffs").text
     assert waiting in operator.get("/console/queues/handoffs").text
+    # A browser that followed a link from elsewhere is offered to continue or to sign in.
+    offered = requests.get(f"{api}{case_path}", timeout=10)
+    assert offered.headers["Content-Type"].startswith("text/html")
+    assert f'href="/console/sign-in?next={case_path}"' in offered.text
+    assert offered.headers["Content-Security-Policy"] == "sandbox"
     after = audit(api, waiting)
     assert after["chain"] == before["chain"] and after["chain"]["valid"]
     page = operator.get(case_path)
