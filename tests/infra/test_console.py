@@ -38,7 +38,10 @@ def test_roles_are_the_three_groups(synth: Synth) -> None:
 def test_console_client_signs_in_by_password_without_a_secret_or_hosted_ui(synth: Synth) -> None:
     [client] = synth.of_type("AWS::Cognito::UserPoolClient").values()
     props = client["Properties"]
-    assert set(props["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert set(props["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
     assert props["GenerateSecret"] is False
     assert "AllowedOAuthFlows" not in props
     assert props["PreventUserExistenceErrors"] == "ENABLED"
@@ -69,8 +72,7 @@ def test_nothing_changes_state_on_get(synth: Synth) -> None:
     # Every state-changing console route is a POST; the GETs are pages and the stylesheet.
     gets = {path for verb, path in SIGNED_IN_ROUTES + PUBLIC_ROUTES if verb == "GET"}
     assert all(
-        not path.endswith(("/take", "/release", "/return", "/resolve", "/cancel"))
-        for path in gets
+        not path.endswith(("/take", "/release", "/return", "/resolve", "/cancel")) for path in gets
     )
 
 
