@@ -80,12 +80,9 @@ def _base() -> str:
     return f"{prefix}/console"
 
 
-def _html(status: int, doc: str, headers: dict[str, str] | None = None) -> Response[str]:
+def _html(status: int, doc: str) -> Response[str]:
     return Response(
-        status_code=status,
-        content_type=console.CONTENT_TYPE,
-        body=doc,
-        headers={**console.HEADERS, **(headers or {})},
+        status_code=status, content_type=console.CONTENT_TYPE, body=doc, headers=console.HEADERS
     )
 
 
