@@ -100,6 +100,9 @@ class AiosConfig(BaseModel):
     # 0 bypasses the model-output cache.
     model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
     openai_base_url: str | None = Field(default=None, validate_default=True)
+    # Deploy-time options of capabilities with a config_model, by capability name; checked
+    # against each model by the stack (stacks/capability_roles.py), defaults filled in.
+    capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -108,7 +111,9 @@ class AiosConfig(BaseModel):
             raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
-    @field_validator("http_targets", "model_tiers", "model_prices", mode="before")
+    @field_validator(
+        "http_targets", "model_tiers", "model_prices", "capability_config", mode="before"
+    )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):

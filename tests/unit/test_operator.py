@@ -443,7 +443,7 @@ def test_pending_approvals_are_listed_with_their_rule_and_timeout(
     )
     [action] = decision.actions
     assert action.gate == "approve"
-    approvals.open_approval(case.case_id, action.model_dump(mode="json", by_alias=True))
+    approvals.open_approval(case.case_id, action.action_id, action.index)
     [entry] = list_queue("approvals")
     assert entry.case_id == case.case_id and entry.approval_id == action.action_id
     assert entry.reason == "approval rule refund-over-50" and entry.sla_seconds == 86400

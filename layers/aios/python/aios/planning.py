@@ -41,7 +41,6 @@ from aios.plans import (
     parse_model_json,
 )
 from aios.policy import gate_for
-from aios.prompts import load_prompt
 from aios.providers import ModelProvider, ModelRequest, Task
 from aios.signing import KmsClient, SignedPlan, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
@@ -205,7 +204,7 @@ def _ask(
 
     Raises InvalidPlan when the repaired answer is still invalid (the case goes to a person).
     """
-    template = load_prompt(spec.decision.prompts[task])
+    template = spec.prompt(task)
     usage.prompts[task] = template.version
     schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
 
@@ -371,6 +370,56 @@ def _plan(
     )
 
 
+@dataclass
+class Proposal:
+    """What the decision plane proposes for a case before anything is signed or recorded:
+    the validated, gated actions, or the reason the case goes to a person (with what the
+    model proposed, when the policy denied part of it)."""
+
+    classification: Classification | None
+    plan: ModelPlan | None
+    actions: list[PlannedAction]
+    usage: Usage
+    handoff: Handoff | None = None
+
+
+def propose(
+    models: ModelConfig,
+    case: CaseInput,
+    spec: ProcessSpec,
+    plan_id: str,
+    first_index: int = 0,
+) -> Proposal:
+    """Classify, plan, validate and gate: the decision up to the signature, with no ledger
+    read or write and no KMS call (`aios eval` replays cases through it in shadow mode).
+
+    An exhausted budget, an answer still invalid after one repair, a confidence below the
+    process's `handoff_below_confidence`, or an action the policy denies when its
+    `deny_action` is `handoff` becomes a handoff.
+    """
+    usage = Usage()
+    classification: Classification | None = None
+    try:
+        classification = _classify(models, usage, case, spec)
+        unsure = _too_unsure(spec, case, classification)
+        if unsure is not None:
+            return Proposal(classification, None, [], usage, unsure)
+        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first_index)
+    except BudgetExhausted as exc:
+        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
+        return Proposal(classification, None, [], usage, handoff)
+    except InvalidPlan as exc:
+        detail = f"model output invalid after one repair: {exc.message}"[:2000]
+        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
+        return Proposal(classification, None, [], usage, handoff)
+    denied = [a for a in actions if a.gate == "deny"]
+    if denied and spec.policy.deny_action == "handoff":
+        names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
+        handoff = Handoff(reason="POLICY_DENIED", detail=f"the policy denies {names}")
+        return Proposal(classification, plan, actions, usage, handoff)
+    return Proposal(classification, plan, actions, usage)
+
+
 @dataclass(frozen=True)
 class _Round:
     """One round of deciding a case: its plan id and what the ledger already holds."""
@@ -425,38 +474,27 @@ def decide_case(
         if provider is None:
             raise ValueError("decide_case needs a provider or a model config")
         models = offline_config(provider)
-    usage = Usage()
-    classification: Classification | None = None
-    try:
-        classification = _classify(models, usage, case, round_.spec)
-        unsure = _too_unsure(round_, classification)
-        if unsure is not None:
-            return _hand_off(round_, unsure, usage, classification)
-        first = len(round_.earlier_actions)
-        plan, actions = _plan(models, usage, case, round_.spec, classification, plan_id, first)
-    except BudgetExhausted as exc:
-        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
-        return _hand_off(round_, handoff, usage, classification)
-    except InvalidPlan as exc:
-        detail = f"model output invalid after one repair: {exc.message}"[:2000]
-        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
-        return _hand_off(round_, handoff, usage, classification)
-    denied = [a for a in actions if a.gate == "deny"]
-    if denied and round_.spec.policy.deny_action == "handoff":
-        names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
-        handoff = Handoff(reason="POLICY_DENIED", detail=f"the policy denies {names}")
-        return _hand_off(round_, handoff, usage, classification, (plan, actions))
+    first = len(round_.earlier_actions)
+    proposal = propose(models, case, round_.spec, plan_id, first_index=first)
+    usage, classification = proposal.usage, proposal.classification
+    if proposal.handoff is not None:
+        shown = (proposal.plan, proposal.actions) if proposal.plan is not None else None
+        return _hand_off(round_, proposal.handoff, usage, classification, shown)
+    assert proposal.plan is not None and classification is not None
+    plan, actions = proposal.plan, proposal.actions
     signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
     recorded = usage.to_dict()
     _record_decision(round_, signed, actions, plan.summary, classification, recorded)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
 
 
-def _too_unsure(round_: _Round, classification: Classification) -> Handoff | None:
+def _too_unsure(
+    spec: ProcessSpec, case: CaseInput, classification: Classification
+) -> Handoff | None:
     """LOW_CONFIDENCE when the process hands unsure cases to people; a case an operator
     returned to automation is not handed back for it (the operator has looked at it)."""
-    threshold = round_.spec.decision.handoff_below_confidence
-    revision = round_.case.revision
+    threshold = spec.decision.handoff_below_confidence
+    revision = case.revision
     if threshold is None or classification.confidence >= threshold:
         return None
     if revision is not None and revision.handoff_id:

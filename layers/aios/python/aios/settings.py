@@ -33,6 +33,13 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
+    # A capability's own secret (ARN) and its deploy-time options, by capability name.
+    capability_secrets: dict[str, str] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_SECRETS"
+    )
+    capability_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_CONFIG"
+    )
     tenant: str = Field(default="default", alias="AIOS_TENANT")
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
@@ -58,7 +65,13 @@ class Settings(BaseModel):
     console_client_id: str = Field(default="", alias="AIOS_CONSOLE_CLIENT_ID")
 
     @field_validator(
-        "http_targets", "capability_roles", "model_tiers", "model_prices", mode="before"
+        "http_targets",
+        "capability_roles",
+        "capability_secrets",
+        "capability_config",
+        "model_tiers",
+        "model_prices",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:

@@ -37,6 +37,7 @@ from aios.ledger.handoffs import (
     set_task_token,
     stage_handoff_change,
 )
+from aios.ledger.history import RecordedDecision, recorded_decisions
 from aios.ledger.models import (
     QUEUE_INDEX,
     DecisionItem,
@@ -75,6 +76,7 @@ __all__ = [
     "Entity",
     "LedgerItem",
     "Put",
+    "RecordedDecision",
     "Update",
     "action_sk",
     "action_status_update",
@@ -99,6 +101,7 @@ __all__ = [
     "put_rejection",
     "queue_for",
     "queued",
+    "recorded_decisions",
     "release_case",
     "set_task_token",
     "stage_action",
