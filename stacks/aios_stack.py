@@ -90,14 +90,15 @@ class AiosStack(Stack):
             config=config,
             ledger=self.ledger,
             approvals=self.approvals,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
         )
+        # The user layer too: act-by-hand forms come from the user's capabilities' models.
         self.console = Console(
             self,
             "Console",
             config=config,
             ledger=self.ledger,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
             removal_policy=retention,
         )
         self.memory = Memory(
