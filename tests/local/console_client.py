@@ -133,7 +133,18 @@ def handed_off_case(emulation: Any, process: str, body: dict[str, Any]) -> str:
             timeout=60,
             what=f"case {case_id} to be handed off",
         )
+    # The case machine's wait has begun once the handlers were told (its last event for now).
+    wait_for(
+        lambda: "handoff.notified" in audit_types(emulation.api_url, case_id),
+        timeout=60,
+        what=f"the handlers of case {case_id} to be told",
+    )
     return case_id
+
+
+def audit_types(api: str, case_id: str) -> list[str]:
+    events = requests.get(f"{api}/cases/{case_id}/audit", timeout=10).json()["events"]
+    return [str(e["type"]) for e in events]
 
 
 def pool_signed_token(emulation: Any, username: str, expires_in: int) -> str:
