@@ -89,7 +89,7 @@ class AiosStack(Stack):
             config=config,
             ledger=self.ledger,
             approvals=self.approvals,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
         )
         self.memory = Memory(
             self,
