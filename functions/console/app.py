@@ -131,8 +131,7 @@ def _signed_in(title: str, body: str) -> Response[str]:
     return _html(200, doc)
 
 
-@app.exception_handler(AiosError)
-def _domain_error(exc: AiosError) -> Response[str]:
+def _error_page(exc: AiosError) -> Response[str]:
     status = next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
     if status >= 500:
         logger.exception("unmapped domain error")
@@ -145,6 +144,10 @@ def _domain_error(exc: AiosError) -> Response[str]:
         title.get(status, "Cannot do that"), exc.message, base=_base(), links=((_base(), "Queues"),)
     )
     return _html(status, doc)
+
+
+# Registered by a call: Powertools' decorator is untyped, and _not_found calls it too.
+app.exception_handler(AiosError)(_error_page)
 
 
 # -- public: sign-in and the stylesheet
@@ -316,7 +319,7 @@ def decide(approval_id: str) -> Response[str]:
 
 @app.not_found
 def _not_found(_: Exception) -> Response[str]:
-    return _domain_error(RouteNotFound(f"no page {app.current_event.path}"))
+    return _error_page(RouteNotFound(f"no page {app.current_event.path}"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
