@@ -50,11 +50,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from local.assembly import FunctionSpec
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # One lock for the whole process: os.environ and sys.modules are process-wide.
 _INVOKE_LOCK = threading.RLock()
@@ -270,6 +272,19 @@ class LambdaRuntime:
     def preload(self, name: str) -> None:
         """Cold-start a function now, so a broken import fails the emulation's start."""
         self._load(self.resolve_name(name))
+
+    def call_in(self, function_name: str, call: Callable[[], T]) -> T:
+        """Run `call` inside the function's process: its environment and its copy of the layer,
+        so `import aios...` within `call` finds what the handler finds (its bound tables, its
+        clients). For tests and tools that drive the domain library as that function would."""
+        name = self.resolve_name(function_name)
+        with _INVOKE_LOCK:
+            loaded = self._load(name)
+            with self._function_process(loaded.spec, loaded.layer_modules) as layer_modules:
+                try:
+                    return call()
+                finally:
+                    loaded.layer_modules = layer_modules
 
     # -- invoke
 
