@@ -50,10 +50,12 @@ from local.assembly import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
     Deployment,
+    assembly_layer_dirs,
     asset_files,
     load_stack,
     provision,
 )
+from local.cognito import CognitoAuthorizer, LocalUser, seed_users
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
 from local.sqs_poller import SqsPoller
@@ -143,6 +145,8 @@ class Emulation:
         )
         self.aws_endpoint = ""
         self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
+        self.console_users: list[LocalUser] = []  # one per console role, with its password
+        self.capability_keys: dict[str, dict[str, str]] = {}  # capability -> its secret's values
 
     # -- public surface
 
@@ -150,6 +154,21 @@ class Emulation:
     def api_url(self) -> str:
         assert self._api is not None, "start() first"
         return self._api.url
+
+    @property
+    def console_url(self) -> str:
+        """The operator console's sign-in page ("" when the stack has no user pool)."""
+        return f"{self.api_url}/console/sign-in" if self.console_users else ""
+
+    @property
+    def user_pool_id(self) -> str:
+        assert self.deployment is not None, "start() first"
+        return next(iter(self.deployment.user_pools.values()), "")
+
+    @property
+    def console_client_id(self) -> str:
+        assert self.deployment is not None, "start() first"
+        return next((c for _, c in self.deployment.user_pool_clients.values()), "")
 
     @property
     def receiver_url(self) -> str:
@@ -214,6 +233,7 @@ class Emulation:
         self._start_moto()
         t = self._timed("moto", t)
 
+        assets = asset_files(self.cdk_out)
         self.deployment = provision(
             template,
             stack_name,
@@ -221,13 +241,18 @@ class Emulation:
             self.project_root,
             self.region,
             self.account,
-            assets=asset_files(self.cdk_out),
+            assets=assets,
         )
         t = self._timed("provision", t)
 
         self._receiver = Receiver().start()
         self.runtime = LambdaRuntime(
-            layer_dirs=sorted((self.project_root / "layers").glob("*/python")),
+            # The kit's own layers from source; the user's processes and capabilities as
+            # synthesized (validated, YAML specs turned JSON), like Lambda's /opt/python.
+            layer_dirs=[
+                *sorted((self.project_root / "layers").glob("*/python")),
+                *assembly_layer_dirs(template, assets),
+            ],
             overrides=self._overrides(),
             region=self.region,
             log_dir=self.function_log_dir,
@@ -236,6 +261,7 @@ class Emulation:
         for spec in self.deployment.functions.values():
             self.runtime.register(self._with_local_targets(spec))
             self._seed_target_keys(spec)
+            self._seed_capability_secrets(spec)
         moto_patches.apply(self._moto_port, self.runtime.invoke)
         if self.preload:
             for name in self.deployment.functions:
@@ -257,9 +283,29 @@ class Emulation:
             stage=self.deployment.stage or "local",
             api_id=self.deployment.api_id or "local",
             account=self.account,
+            authorizers=self._authorizers(),
+            gateway_responses=self.deployment.gateway_responses,
         ).start()
         self._seed_approvals()
+        if self.user_pool_id:
+            self.console_users = seed_users(self.client("cognito-idp"), self.user_pool_id)
         self._timed("serve", t)
+
+    def _authorizers(self) -> dict[str, CognitoAuthorizer]:
+        """The template's Cognito authorizers, checking tokens against moto's JWKS."""
+        assert self.deployment is not None
+        clients: dict[str, list[str]] = {}
+        for pool, client in self.deployment.user_pool_clients.values():
+            clients.setdefault(pool, []).append(client)
+        return {
+            authorizer_id: CognitoAuthorizer(
+                spec,
+                region=self.region,
+                jwks_url=lambda pool: f"{self.aws_endpoint}/{pool}/.well-known/jwks.json",
+                clients=clients,
+            )
+            for authorizer_id, spec in self.deployment.authorizers.items()
+        }
 
     def _seed_approvals(self) -> None:
         """Approval links point at the local API and Slack at the receiver (`/slack/<method>`);
@@ -303,9 +349,8 @@ class Emulation:
     @contextlib.contextmanager
     def paused(self, function: str) -> Iterator[None]:
         """No event source delivers to `function` inside the block (messages stay queued)."""
-        pollers = [
-            p for p in [*self.pollers, *self.stream_pollers] if p.mapping.function == function
-        ]
+        candidates: list[SqsPoller | StreamPoller] = [*self.pollers, *self.stream_pollers]
+        pollers = [p for p in candidates if p.mapping.function == function]
         for poller in pollers:
             poller.pause()
         try:
@@ -401,14 +446,50 @@ class Emulation:
         }
 
     def _with_local_targets(self, spec: Any) -> Any:
-        """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`."""
-        raw = spec.environment.get("AIOS_HTTP_TARGETS")
-        if raw is None:
-            return spec
-        targets = json.loads(raw) if raw.strip() else {}
-        local = {name: f"{self.receiver_url}/{name}" for name in targets}
-        env = {**spec.environment, "AIOS_HTTP_TARGETS": json.dumps(local)}
+        """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`, and
+        every https URL in a capability's options (`AIOS_CAPABILITY_CONFIG`) at
+        `<receiver>/<capability>`."""
+        env = dict(spec.environment)
+        raw = env.get("AIOS_HTTP_TARGETS")
+        if raw is not None:
+            targets = json.loads(raw) if raw.strip() else {}
+            env["AIOS_HTTP_TARGETS"] = json.dumps(
+                {name: f"{self.receiver_url}/{name}" for name in targets}
+            )
+        raw_config = env.get("AIOS_CAPABILITY_CONFIG")
+        if raw_config:
+            options = json.loads(raw_config)
+            env["AIOS_CAPABILITY_CONFIG"] = json.dumps(
+                {
+                    name: {
+                        k: f"{self.receiver_url}/{name}"
+                        if isinstance(v, str) and v.startswith("https://")
+                        else v
+                        for k, v in values.items()
+                    }
+                    for name, values in options.items()
+                }
+            )
         return dataclasses.replace(spec, environment=env)
+
+    def _seed_capability_secrets(self, spec: Any) -> None:
+        """Give every key of a capability's secret that is still empty a local random value.
+
+        On AWS the operator stores them after deploy (the stack creates each secret with its
+        keys and empty values); `capability_keys` holds what was seeded, for tests.
+        """
+        raw = spec.environment.get("AIOS_CAPABILITY_SECRETS")
+        if not raw:
+            return
+        sm = self.client("secretsmanager")
+        for name, secret_id in json.loads(raw).items():
+            current = sm.get_secret_value(SecretId=secret_id).get("SecretString") or "{}"
+            values = json.loads(current)
+            missing = [k for k, v in values.items() if not v]
+            if missing:
+                values.update({k: secrets.token_hex(16) for k in missing})
+                sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+            self.capability_keys[name] = {str(k): str(v) for k, v in values.items()}
 
     def _seed_target_keys(self, spec: Any) -> None:
         """Give every HTTP target a signing key in `AIOS_HTTP_SECRET_ARN`'s secret, if missing.

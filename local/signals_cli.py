@@ -112,7 +112,7 @@ def _describe(body: str, table: str | None) -> dict[str, Any]:
     if isinstance(message, CompensationMessage):
         return {"kind": "compensation", "case_id": message.compensate.case_id}
     action = message.action
-    described = {
+    described: dict[str, Any] = {
         "kind": "action",
         "case_id": action.case_id,
         "action_id": action.action_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -15,22 +17,37 @@ from stacks.case_events import CaseEvents
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.console import Console
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
+from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
 from stacks.reconciler import Reconciler
 from stacks.signing_key import SigningKey
+from stacks.workspace import Workspace, read_workspace, stage_user_layer
 
 
 class AiosStack(Stack):
     """Ledger, action bus, signing key, functions, case machine, API and observability."""
 
-    def __init__(self, scope: Construct, id: str, *, config: AiosConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        workspace: Workspace | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         self.config = config
+        self.workspace = workspace or read_workspace()
         retention = removal_policy(config)
+        # CDK copies the staged folder into the assembly when the layer is built (below).
+        self._staging = tempfile.TemporaryDirectory(prefix="aios-user-layer-")
+        user_layer_dir = stage_user_layer(self.workspace, Path(self._staging.name))
 
         self.ledger = Ledger(self, "Ledger", removal_policy=retention)
         self.action_bus = ActionBus(
@@ -50,19 +67,42 @@ class AiosStack(Stack):
             action_bus=self.action_bus,
             connector_secrets=self.connector_secrets,
             decision_store=self.decision_store,
+            user_layer_dir=user_layer_dir,
         )
+        # GET /kpis lists a process's cases by creation time.
+        self.ledger.grant_case_index_read(self.functions.api.role)
         self.capability_roles = CapabilityRoles(
             self,
             "CapabilityRoles",
             execute=self.functions.execute,
             email_sender=config.email_sender,
+            capabilities=self.workspace.user_capabilities,
+            config=config.capability_config,
+            removal_policy=retention,
         )
         self.approvals = Approvals(
             self,
             "Approvals",
             config=config,
             ledger=self.ledger,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
+            removal_policy=retention,
+        )
+        self.handoffs = Handoffs(
+            self,
+            "Handoffs",
+            config=config,
+            ledger=self.ledger,
+            approvals=self.approvals,
+            layers=self.functions.layers,
+        )
+        # The user layer too: act-by-hand forms come from the user's capabilities' models.
+        self.console = Console(
+            self,
+            "Console",
+            config=config,
+            ledger=self.ledger,
+            layers=self.functions.layers,
             removal_policy=retention,
         )
         self.memory = Memory(
@@ -70,10 +110,10 @@ class AiosStack(Stack):
             "Memory",
             config=config,
             ledger=self.ledger,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
             removal_policy=retention,
         )
-        layers = [self.functions.domain_layer, self.functions.dependencies_layer]
+        layers = self.functions.layers  # the user's workspace too: specs and capabilities
         self.case_events = CaseEvents(
             self,
             "CaseEvents",
@@ -104,6 +144,7 @@ class AiosStack(Stack):
             decide=self.functions.decide.function,
             finalize=self.functions.finalize.function,
             approval_request=self.approvals.request.function,
+            handoff=self.handoffs.handoff.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
         )
@@ -127,6 +168,8 @@ class AiosStack(Stack):
             self.api.rest_api,
             STAGE,
         )
+        self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
+        self.console.attach(self.api, self.handoffs)
         self.observability = Observability(
             self,
             "Observability",
@@ -150,6 +193,8 @@ class AiosStack(Stack):
             functions=[
                 *self.functions.all,
                 *self.approvals.all,
+                *self.handoffs.all,
+                self.console.function,
                 *self.memory.functions,
                 *self.case_events.functions,
                 *self.reconciler.functions,
@@ -161,6 +206,8 @@ class AiosStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
+        CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
         CfnOutput(
             self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url

@@ -121,11 +121,13 @@ class AiosConfig(BaseModel):
     # 0 bypasses the model-output cache.
     model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
     openai_base_url: str | None = Field(default=None, validate_default=True)
+    # Deploy-time options of capabilities with a config_model, by capability name; checked
+    # against each model by the stack (stacks/capability_roles.py), defaults filled in.
+    capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Signals: the reconciler, the KPI job and the alarms on the kit's own signals.
     reconciler_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
     reconciler_lookback_days: Annotated[int, Field(ge=1, le=400)] = 30
     drift_window_hours: Annotated[int, Field(ge=1, le=720)] = 1
-    handoff_sla_minutes: Annotated[int, Field(ge=1, le=30 * 24 * 60)] = 240
     kpi_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     kpi_window_hours: Annotated[int, Field(ge=1, le=744)] = 24
     alarm_thresholds: dict[str, float] = Field(default_factory=lambda: dict(ALARM_THRESHOLDS))
@@ -138,7 +140,12 @@ class AiosConfig(BaseModel):
         return value
 
     @field_validator(
-        "http_targets", "model_tiers", "model_prices", "alarm_thresholds", mode="before"
+        "http_targets",
+        "model_tiers",
+        "model_prices",
+        "capability_config",
+        "alarm_thresholds",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:

@@ -27,6 +27,7 @@ from stacks.decision_store import DecisionStore
 from stacks.ledger import Ledger
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
+from stacks.workspace import USER_LAYER_METADATA
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_METADATA = "aios:function"
@@ -155,6 +156,7 @@ class Functions(Construct):
         action_bus: ActionBus,
         connector_secrets: ConnectorSecrets,
         decision_store: DecisionStore,
+        user_layer_dir: Path,
     ) -> None:
         super().__init__(scope, id)
         self.domain_layer = lambda_.LayerVersion(
@@ -175,7 +177,21 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
-        layers: list[lambda_.ILayerVersion] = [self.domain_layer, self.dependencies_layer]
+        self.user_layer = lambda_.LayerVersion(
+            self,
+            "UserLayer",
+            description="the user's processes and capabilities (processes/, capabilities/)",
+            code=lambda_.Code.from_asset(str(user_layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+        self.user_layer.node.default_child.add_metadata(USER_LAYER_METADATA, "user")  # type: ignore[union-attr]
+        layers: list[lambda_.ILayerVersion] = [
+            self.domain_layer,
+            self.dependencies_layer,
+            self.user_layer,
+        ]
+        self.layers = layers
         table = ledger.table
         idempotency = ledger.idempotency_table
         key = signing_key.key
@@ -296,7 +312,7 @@ class Functions(Construct):
     def all(self) -> list[AiosFunction]:
         return [self.api, self.decide, self.execute, self.finalize]
 
-    def attach_case_machine(self, machine: sfn.IStateMachine) -> None:
+    def attach_case_machine(self, machine: sfn.StateMachine) -> None:
         """Let api start and read cases and execute answer task tokens of ``machine``.
 
         Done after the machine exists: the machine invokes decide and finalize, so only the
@@ -318,7 +334,7 @@ class Functions(Construct):
         machine.grant_task_response(self.execute.role)
 
 
-def execution_arns(machine: sfn.IStateMachine) -> str:
+def execution_arns(machine: sfn.StateMachine) -> str:
     """ARN pattern of every execution of ``machine``."""
     return Stack.of(machine).format_arn(
         service="states",
@@ -328,7 +344,7 @@ def execution_arns(machine: sfn.IStateMachine) -> str:
     )
 
 
-def execution_arns_finding(machine: sfn.IStateMachine) -> str:
+def execution_arns_finding(machine: sfn.StateMachine) -> str:
     """How cdk-nag prints execution_arns(machine) in an AwsSolutions-IAM5 finding id."""
     logical_id = Stack.of(machine).get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
     return (

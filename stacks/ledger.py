@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.nag import acknowledge
-
+QUEUE_INDEX = "Queues"
 BY_PROCESS_INDEX = "ByProcess"
 
 
@@ -19,9 +19,18 @@ class Ledger(Construct):
     per-function IAM grants below, so a customer managed key would add cost and a key policy
     without adding a trust boundary.
 
-    The ledger streams every change (NEW_AND_OLD_IMAGES) to the case events publisher, and has
-    one sparse index, `ByProcess` (process, created_at), over case items only: it lists a
-    process's cases in a time window for the KPIs and the reconciler without a table scan.
+    The ledger has two sparse indexes. ``Queues`` (``queue``/``queued_at``, keys only) holds
+    only what waits for people or was refused (handed-off and failed cases, pending approvals,
+    rejections), which the operator console lists without a scan. ``ByProcess``
+    (``process``/``created_at``, with ``status`` and ``updated_at``) holds only case items: a
+    process's cases in a time window, for the KPIs and the reconciler. Both are declared on the
+    CloudFormation table rather than through ``add_global_secondary_index``: with an index
+    known to CDK, every ``table.grant`` would also allow ``<table>/index/*`` to every role;
+    this way only ``grant_queue_read`` and ``grant_case_index_read`` allow their one index.
+    CloudFormation creates one index per stack update: a ledger deployed before both existed
+    gets the second in a second deployment.
+
+    The ledger streams every change (NEW_AND_OLD_IMAGES) to the case events publisher.
     """
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
@@ -36,23 +45,63 @@ class Ledger(Construct):
             sort_key="sk",
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
-        self.table.add_global_secondary_index(
-            index_name=BY_PROCESS_INDEX,
-            partition_key=dynamodb.Attribute(name="process", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.INCLUDE,
-            non_key_attributes=["status", "updated_at"],
-        )
-        stack = Stack.of(self)
-        ledger_id = stack.get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            stack,
-            id=f"AwsSolutions-IAM5[Resource::<{ledger_id}.Arn>/index/*]",
-            reason="CDK's Table.grant covers the table's indexes; the ledger's only index is "
-            "the sparse ByProcess index of case items",
-        )
         self.idempotency_table = self._table(
             "Idempotency", "id", "expiration", removal_policy, retained
+        )
+        self._add_indexes()
+
+    def _add_indexes(self) -> None:
+        table = self.table.node.default_child
+        assert isinstance(table, dynamodb.CfnTable)
+        table.add_property_override(
+            "AttributeDefinitions",
+            [
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("pk", "sk", "queue", "queued_at", "process", "created_at")
+            ],
+        )
+        table.add_property_override(
+            "GlobalSecondaryIndexes",
+            [
+                {
+                    "IndexName": QUEUE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "queue", "KeyType": "HASH"},
+                        {"AttributeName": "queued_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
+                {
+                    "IndexName": BY_PROCESS_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "process", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["status", "updated_at"],
+                    },
+                },
+            ],
+        )
+
+    @property
+    def queue_index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{QUEUE_INDEX}"
+
+    def grant_queue_read(self, grantee: iam.IGrantable) -> None:
+        """Query the operator queues (the keys in them); items are then read by key."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.queue_index_arn])
+        )
+
+    def grant_case_index_read(self, grantee: iam.IGrantable) -> None:
+        """Query a process's cases by creation time (the KPIs and the reconciler)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{self.table.table_arn}/index/{BY_PROCESS_INDEX}"],
+            )
         )
 
     def _table(

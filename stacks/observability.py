@@ -126,7 +126,7 @@ class Observability(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         action = cw_actions.SnsAction(self.topic)
 
-        def alarm(id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        def alarm(id: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
             created = metric.create_alarm(
                 self,
                 id,

@@ -58,10 +58,10 @@ class Reconciler(Construct):
                 "AIOS_ACTION_DLQ_URL": dead_letter_queue.queue_url,
                 "AIOS_RECONCILER_LOOKBACK_DAYS": str(config.reconciler_lookback_days),
                 "AIOS_DRIFT_WINDOW_HOURS": str(config.drift_window_hours),
-                "AIOS_HANDOFF_SLA_MINUTES": str(config.handoff_sla_minutes),
             },
         )
         ledger.table.grant(self.reconciler.role, *LEDGER_READ, *LEDGER_WRITE)
+        ledger.grant_case_index_read(self.reconciler.role)
         dead_letter_queue.grant_consume_messages(self.reconciler.role)
         self.reconciler_schedule = events.Rule(
             self,
@@ -84,6 +84,7 @@ class Reconciler(Construct):
             },
         )
         ledger.table.grant(self.kpis.role, *LEDGER_READ)
+        ledger.grant_case_index_read(self.kpis.role)
         self.kpi_schedule = events.Rule(
             self,
             "KpiSchedule",
@@ -96,7 +97,7 @@ class Reconciler(Construct):
     def functions(self) -> list[AiosFunction]:
         return [self.reconciler, self.kpis]
 
-    def attach_case_machine(self, machine: sfn.IStateMachine) -> None:
+    def attach_case_machine(self, machine: sfn.StateMachine) -> None:
         """The reconciler reads executions, starts a missing one and fails dead-lettered tasks
         (never answers a task with success)."""
         role = self.reconciler.role

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import settings
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,11 @@ sys.path.insert(0, str(ROOT / "layers" / "aios" / "python"))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 REGION = "us-east-1"
+
+# Properties, not timings: Hypothesis' default 200 ms per example fails a test (as "flaky") when a
+# loaded machine is slow once, so the examples here have no deadline.
+settings.register_profile("aios", deadline=None)
+settings.load_profile("aios")
 
 
 @pytest.fixture
@@ -55,34 +61,45 @@ def ledger(aws: None) -> str:
     from aios.ledger import LedgerItem, bind_ledger
 
     ddb = boto3.client("dynamodb")
-    for name, keys in (("ledger", ("pk", "sk")), ("idempotency", ("id",))):
-        ddb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
-        )
-    # The ledger's sparse index of case items, as stacks/ledger.py declares it.
-    ddb.update_table(
+    ddb.create_table(
+        TableName="idempotency",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    # As stacks/ledger.py creates it: pk/sk, the sparse operator-queue index and the sparse
+    # index of case items by process.
+    ddb.create_table(
         TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": "process", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": k, "AttributeType": "S"}
+            for k in ("pk", "sk", "queue", "queued_at", "process", "created_at")
         ],
-        GlobalSecondaryIndexUpdates=[
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
             {
-                "Create": {
-                    "IndexName": "ByProcess",
-                    "KeySchema": [
-                        {"AttributeName": "process", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {
-                        "ProjectionType": "INCLUDE",
-                        "NonKeyAttributes": ["status", "updated_at"],
-                    },
-                }
-            }
+                "IndexName": "Queues",
+                "KeySchema": [
+                    {"AttributeName": "queue", "KeyType": "HASH"},
+                    {"AttributeName": "queued_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "ByProcess",
+                "KeySchema": [
+                    {"AttributeName": "process", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["status", "updated_at"],
+                },
+            },
         ],
     )
     bind_ledger("ledger")

@@ -14,8 +14,8 @@ from infra_synth import ROOT, Synth
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
 FUNCTIONS = (
-    "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders", "memory",
-    "case_events", "webhooks", "case_reconciler", "kpis",
+    "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders",
+    "handoff", "console", "memory", "case_events", "webhooks", "case_reconciler", "kpis",
 )  # fmt: skip
 
 
@@ -138,7 +138,9 @@ def test_plan_key_is_an_ecc_p256_signing_key(synth: Synth) -> None:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_runs_python313_arm64_traced_with_both_layers(synth: Synth, name: str) -> None:
+def test_function_runs_python313_arm64_traced_with_the_three_layers(
+    synth: Synth, name: str
+) -> None:
     _, fn = synth.function(name)
     props = fn["Properties"]
     assert props["Runtime"] == "python3.13"
@@ -147,7 +149,7 @@ def test_function_runs_python313_arm64_traced_with_both_layers(synth: Synth, nam
     assert props["Handler"] == "app.handler"
     layers = {layer["Ref"] for layer in props["Layers"]}
     layer_ids = set(synth.of_type("AWS::Lambda::LayerVersion"))
-    assert layers == layer_ids and len(layers) == 2
+    assert layers == layer_ids and len(layers) == 3  # aios, dependencies, user
     log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
     assert synth.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
     env = props["Environment"]["Variables"]
@@ -225,7 +227,7 @@ def test_function_environments_follow_the_runtime_contract(synth: Synth) -> None
     [secret_id] = [
         k
         for k, v in synth.of_type("AWS::SecretsManager::Secret").items()
-        if "GenerateSecretString" not in v["Properties"]
+        if "GenerateSecretString" not in v["Properties"] and "CapabilityRoles" not in k
     ]
     assert env["execute"]["AIOS_HTTP_SECRET_ARN"] == {"Ref": secret_id}
     assert not any("AIOS_HTTP_SECRET_ARN" in env[n] for n in ("api", "decide", "finalize"))
@@ -281,6 +283,7 @@ def test_case_machine_substitutions_name_decide_finalize_and_the_queue(synth: Sy
         "ApprovalRequestFunctionArn": {
             "Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]
         },
+        "HandoffFunctionArn": {"Fn::GetAtt": [synth.function("handoff")[0], "Arn"]},
         "MemoryFunctionArn": {"Fn::GetAtt": [synth.function("memory")[0], "Arn"]},
         "ActionQueueUrl": {"Ref": queue_id},
     }

@@ -61,15 +61,14 @@ def test_each_kit_signal_has_an_alarm_with_its_threshold_from_context(
 
 
 def test_the_ledger_streams_every_change_and_indexes_case_items(synth: Synth) -> None:
-    [(_, ledger)] = [
-        (k, v)
-        for k, v in synth.of_type("AWS::DynamoDB::Table").items()
-        if v["Properties"]["KeySchema"][0]["AttributeName"] == "pk" and "memory" not in k.lower()
+    [ledger] = [
+        v
+        for v in synth.of_type("AWS::DynamoDB::Table").values()
+        if "GlobalSecondaryIndexes" in v["Properties"]
     ]
     props = ledger["Properties"]
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    [index] = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "ByProcess"
+    [index] = [i for i in props["GlobalSecondaryIndexes"] if i["IndexName"] == "ByProcess"]
     assert index["KeySchema"] == [
         {"AttributeName": "process", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
@@ -172,3 +171,15 @@ def test_the_reconciler_and_the_kpi_job_run_on_their_context_rates(
         "rate(1 hour)",
     )
     assert rate(synth_variant, "case_reconciler") == "rate(10 minutes)"
+
+
+def test_only_the_api_the_reconciler_and_the_kpi_job_may_query_the_case_index(
+    synth: Synth,
+) -> None:
+    readers = {
+        role["Ref"]
+        for r in synth.of_type("AWS::IAM::Policy").values()
+        if "/index/ByProcess" in json.dumps(r)
+        for role in r["Properties"]["Roles"]
+    }
+    assert readers == {role_of(synth, n) for n in ("api", "case_reconciler", "kpis")}

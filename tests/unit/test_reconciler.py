@@ -168,10 +168,11 @@ def test_a_handoff_nobody_took_is_reported_past_its_sla(env: dict[str, Any]) -> 
         new_case(case_id)
         finalize_case(case_id, "HANDED_OFF", handoff={"reason": "BUDGET_EXHAUSTED"})
     commit("c-taken", [("operator.took", {"operator": "ana"})])
-    assert "handoff_past_sla" not in run(env, timedelta(hours=3))  # the default SLA: 4 h
+    # ticket-triage's policy.handoff.sla_minutes is 30.
+    assert "handoff_past_sla" not in run(env, timedelta(minutes=20))
     [late] = run(env)["handoff_past_sla"]
     assert late.case_id == "c-handed" and late.detail["reason"] == "BUDGET_EXHAUSTED"
-    assert late.detail["sla_minutes"] == 240 and findings_on("c-taken") == []
+    assert late.detail["sla_minutes"] == 30 and findings_on("c-taken") == []
 
 
 def _dead_letter(env: dict[str, Any], decided: tuple[str, dict[str, Any]]) -> tuple[str, int]:
@@ -263,7 +264,12 @@ def test_drift_of_a_recently_applied_entity_update_is_reported_never_repaired(
     assert run(env, timedelta()) == {}  # in sync
     # Someone edits the entity behind the kit's back (same version, other state).
     LedgerItem(
-        "ENTITY#ticket#T-1", "ENTITY", kind="entity", data={"status": "closed"}, seq=1, head="x"
+        "ENTITY#ticket#T-1",
+        "ENTITY",
+        kind="entity",
+        data={"status": "closed"},
+        seq=1,
+        head="c-entity.p1.a0",
     ).save()
     [drift] = run(env, timedelta())["action_drift"]
     assert (drift.case_id, drift.subject, drift.repair) == ("c-entity", "c-entity.p1.a0", None)

@@ -33,10 +33,19 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
+    # A capability's own secret (ARN) and its deploy-time options, by capability name.
+    capability_secrets: dict[str, str] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_SECRETS"
+    )
+    capability_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_CONFIG"
+    )
     tenant: str = Field(default="default", alias="AIOS_TENANT")
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
+    console_url: str = Field(default="", alias="AIOS_CONSOLE_URL")
+    """The operator console's base URL; unset, `<public API URL>console`."""
     slack_api_url: str = Field(default="https://slack.com/api", alias="AIOS_SLACK_API_URL")
     # Decision plane: tiers map to model ids (first = primary, rest = fallback chain); prices
     # are USD per million tokens, {"model": {"input_per_mtok": ..., "output_per_mtok": ...}}.
@@ -62,13 +71,20 @@ class Settings(BaseModel):
         default=300, ge=0, le=86400, alias="AIOS_RECONCILER_GRACE_SECONDS"
     )
     drift_window_hours: int = Field(default=1, ge=1, le=720, alias="AIOS_DRIFT_WINDOW_HOURS")
-    handoff_sla_minutes: int = Field(
-        default=240, ge=1, le=30 * 24 * 60, alias="AIOS_HANDOFF_SLA_MINUTES"
-    )
     kpi_window_hours: int = Field(default=24, ge=1, le=744, alias="AIOS_KPI_WINDOW_HOURS")
+    # Operator console: the CSRF key's secret and the user pool app client people sign in with.
+    console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
+    console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")
+    console_client_id: str = Field(default="", alias="AIOS_CONSOLE_CLIENT_ID")
 
     @field_validator(
-        "http_targets", "capability_roles", "model_tiers", "model_prices", mode="before"
+        "http_targets",
+        "capability_roles",
+        "capability_secrets",
+        "capability_config",
+        "model_tiers",
+        "model_prices",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:

@@ -32,6 +32,7 @@ def action_context(verified: VerifiedAction, settings: Settings) -> ActionContex
         action_id=action.action_id,
         entity_key=action.entity_key,
         settings=settings,
+        capability=verified.capability.name,
         plan_id=action.plan_id,
         step=action.index,
         tenant=envelope.tenant,

@@ -86,6 +86,7 @@ def _compensate_one(
         action_id=action_id,
         entity_key=data["entity_key"],
         settings=settings,
+        capability=capability.name,
         plan_id=str(data.get("plan_id") or ""),
         step=index,
         tenant=str(case.data.get("tenant") or ""),

@@ -13,8 +13,23 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
+
+QUEUE_INDEX = "Queues"
+BY_PROCESS_INDEX = "ByProcess"
+
+
+class QueueIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
+    """The operator queues: a sparse index over the items that wait for people or were refused
+    (`queue` is set only while an item is in a queue), oldest first by `queued_at`."""
+
+    class Meta:
+        index_name = QUEUE_INDEX
+        projection = KeysOnlyProjection()
+
+    queue = UnicodeAttribute(hash_key=True)
+    queued_at = UnicodeAttribute(range_key=True)
 
 
 class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
@@ -22,7 +37,7 @@ class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-unt
     time, with their status, for the KPIs and the reconciler."""
 
     class Meta:
-        index_name = "ByProcess"
+        index_name = BY_PROCESS_INDEX
         projection = IncludeProjection(["status", "updated_at"])
 
     process = UnicodeAttribute(hash_key=True)
@@ -30,7 +45,8 @@ class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-unt
 
 
 class LedgerItem(Model):
-    """An item of the ledger table; `kind` says which of case, plan, action, audit it is."""
+    """An item of the ledger table; `kind` says which of case, plan, action, audit, handoff,
+    approval, entity or rejection it is."""
 
     class Meta:
         table_name = "aios-ledger-unbound"
@@ -48,6 +64,13 @@ class LedgerItem(Model):
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    holder = UnicodeAttribute(null=True)
+    """A handed-off case: the operator who took it (compare-and-set on take)."""
+    task_token = UnicodeAttribute(null=True)
+    """A handoff: the task token the case machine waits on; never shown to anyone."""
+    queue = UnicodeAttribute(null=True)
+    queued_at = UnicodeAttribute(null=True)
+    queue_index = QueueIndex()
     process = UnicodeAttribute(null=True)
     """Only on case items: the key of the sparse `ByProcess` index."""
     by_process = ByProcessIndex()

@@ -6,7 +6,7 @@ ledger's `ByProcess` index) and at the action dead-letter queue:
 | kind | what | repair |
 | --- | --- | --- |
 | `received_without_execution` | RECEIVED past the grace period, no execution | start it |
-| `execution_ended` | the execution is over, the ledger says running | FAILED, unless it succeeded |
+| `execution_ended` | the execution is over, the ledger says running or handed off | FAILED, unless it succeeded |
 | `approval_past_sla` | an approval pending past its SLA | none (reported) |
 | `handoff_past_sla` | a handed-off case nobody took within its SLA | none (reported) |
 | `action_dead_lettered` | an action (or compensation) message in the dead-letter queue | fail its task at once |
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from aios.capabilities import get_capability
+from aios.capabilities import Capability, get_capability
 from aios.ledger import CaseRef, cases_by_process, get_case, iso
 from aios.reconciler.dead_letters import reconcile_dead_letters
 from aios.reconciler.drift import DriftCheck, check_drift
@@ -60,8 +60,12 @@ def _open_cases(now: datetime, lookback: timedelta) -> list[CaseRef]:
         ref
         for process in sorted(load_specs())
         for ref in cases_by_process(process, now - lookback, now + timedelta(seconds=1))
-        if ref.status in (*CHECKED, "HANDED_OFF")
+        if ref.status in CHECKED
     ]
+
+
+def _checkable(capability: Capability) -> bool:
+    return capability.read_state is not None and not capability.needs_role
 
 
 def _recent_cases(now: datetime, window: timedelta) -> list[CaseRef]:
@@ -69,7 +73,7 @@ def _recent_cases(now: datetime, window: timedelta) -> list[CaseRef]:
     readable = sorted(
         name
         for name, spec in load_specs().items()
-        if any(get_capability(c).read_state is not None for c in spec.capabilities)
+        if any(_checkable(get_capability(c)) for c in spec.capabilities)
     )
     return [
         ref
@@ -111,7 +115,7 @@ def _check_case(ref: CaseRef, now: datetime, settings: Settings) -> list[Finding
     if case.status == "WAITING_APPROVAL":
         return approvals_past_sla(case, now)
     if case.status == "HANDED_OFF":
-        handed = handoff_past_sla(case, now, settings.handoff_sla_minutes)
+        handed = handoff_past_sla(case, now)
         return [handed] if handed is not None else []
     return []
 

@@ -5,13 +5,11 @@
   same name and input the api function would have used (Step Functions refuses a second
   execution of one name, so a repeat cannot run the case twice).
 - An execution that FAILED, TIMED_OUT or was ABORTED while the ledger says RECEIVED, RUNNING,
-  WAITING_APPROVAL or COMPENSATING: the case machine could not record the end. Repair: the
-  case becomes FAILED with the reason `Aios.ExecutionEnded`; applied actions are listed in the
-  finding, not undone (the reconciler never writes to outside systems).
+  WAITING_APPROVAL, COMPENSATING or HANDED_OFF (a handoff waits in its execution, on a task
+  token): the case machine could not record the end. Repair: the case becomes FAILED with the
+  reason `Aios.ExecutionEnded`; applied actions are listed in the finding, not undone (the
+  reconciler never writes to outside systems).
 - An execution that SUCCEEDED while the ledger says running is reported only.
-
-HANDED_OFF is not checked here: the execution of a handed-off case has ended by design; the
-SLA check watches it.
 """
 
 from __future__ import annotations
@@ -22,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aios import aws
+from aios.cases import HANDED_OFF
 from aios.cases import OPEN as SUBMITTED_OPEN
 from aios.ledger import CaseRecord, get_case, load_case_items
 from aios.memory.context import check_in_case_input
 from aios.reconciler.findings import Finding, record
 
-CHECKED = (*SUBMITTED_OPEN, "COMPENSATING")
+CHECKED = (*SUBMITTED_OPEN, "COMPENSATING", HANDED_OFF)
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
 

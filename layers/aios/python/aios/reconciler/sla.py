@@ -4,8 +4,9 @@
   was requested, or, without that setting, past its current level's deadline (by then the case
   machine should have escalated or closed it). Once per approval.
 - A HANDED_OFF case not taken by a person (no `operator.*` event after its last
-  `case.handed_off` event) longer than the process's `policy.handoff.sla_minutes` when the spec
-  has one, else the deployment's `handoff_sla_minutes`. Once per handoff.
+  `case.handed_off` event) longer than its process's `policy.handoff.sla_minutes`. Once per
+  handoff. (The handoff function reminds the handlers at the same moment; this is what the
+  `handoffs_past_sla` alarm counts, for every process at once.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aios.audit import AuditEvent
 from aios.errors import ProcessNotFound
 from aios.ledger import CaseRecord, load_audit, load_case_items
 from aios.reconciler.findings import Finding, record
-from aios.specs import ProcessSpec, get_spec
+from aios.specs import HandoffPolicy, ProcessSpec, get_spec
 
 
 def _spec(case: CaseRecord) -> ProcessSpec | None:
@@ -54,11 +55,12 @@ def approvals_past_sla(case: CaseRecord, now: datetime) -> list[Finding]:
     return found
 
 
-def _handoff_sla_minutes(spec: ProcessSpec | None, default: int) -> int:
-    """`policy.handoff.sla_minutes` when the process's spec has one."""
-    handoff = getattr(spec.policy, "handoff", None) if spec else None
-    minutes = getattr(handoff, "sla_minutes", None)
-    return int(minutes) if minutes else default
+DEFAULT_HANDOFF_SLA_MINUTES = HandoffPolicy().sla_minutes
+
+
+def _handoff_sla_minutes(spec: ProcessSpec | None) -> float:
+    """The process's `policy.handoff.sla_minutes` (the default for a process no longer known)."""
+    return spec.policy.handoff.sla_minutes if spec else DEFAULT_HANDOFF_SLA_MINUTES
 
 
 def _untaken_handoff(events: list[AuditEvent]) -> AuditEvent | None:
@@ -72,12 +74,12 @@ def _untaken_handoff(events: list[AuditEvent]) -> AuditEvent | None:
     return last
 
 
-def handoff_past_sla(case: CaseRecord, now: datetime, default_minutes: int) -> Finding | None:
+def handoff_past_sla(case: CaseRecord, now: datetime) -> Finding | None:
     """The finding about a HANDED_OFF case nobody took within its SLA, recorded once."""
     handed = _untaken_handoff(load_audit(case.case_id))
     if handed is None:
         return None
-    sla = _handoff_sla_minutes(_spec(case), default_minutes)
+    sla = _handoff_sla_minutes(_spec(case))
     since = datetime.fromisoformat(handed.at)
     if now - since < timedelta(minutes=sla):
         return None
