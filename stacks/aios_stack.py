@@ -16,6 +16,7 @@ from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.console import Console
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.handoffs import Handoffs
@@ -91,6 +92,15 @@ class AiosStack(Stack):
             approvals=self.approvals,
             layers=self.functions.layers,
         )
+        # The user layer too: act-by-hand forms come from the user's capabilities' models.
+        self.console = Console(
+            self,
+            "Console",
+            config=config,
+            ledger=self.ledger,
+            layers=self.functions.layers,
+            removal_policy=retention,
+        )
         self.memory = Memory(
             self,
             "Memory",
@@ -132,6 +142,7 @@ class AiosStack(Stack):
             STAGE,
         )
         self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
+        self.console.attach(self.api, self.handoffs)
         self.observability = Observability(
             self,
             "Observability",
@@ -143,6 +154,7 @@ class AiosStack(Stack):
                 *self.functions.all,
                 *self.approvals.all,
                 *self.handoffs.all,
+                self.console.function,
                 *self.memory.functions,
             ],
             rest_api=self.api.rest_api,
@@ -152,4 +164,6 @@ class AiosStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
+        CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)

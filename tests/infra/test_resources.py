@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # uses the synthesized app
 
 FUNCTIONS = (
     "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders",
-    "handoff", "memory",
+    "handoff", "console", "memory",
 )  # fmt: skip
 
 
@@ -69,7 +69,7 @@ def test_retention_destroy_removes_tables_keys_and_log_groups(synth_variant: Syn
 
 def test_every_log_group_is_retained_with_configured_retention(synth: Synth) -> None:
     log_groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 11  # nine functions, the case machine, API access logs
+    assert len(log_groups) == 12  # ten functions, the case machine, API access logs
     for resource in log_groups.values():
         assert resource["Properties"]["RetentionInDays"] == 30
         assert resource["DeletionPolicy"] == "Retain"

@@ -294,3 +294,16 @@ class ClaimCheckError(AiosError):
     """A claim check could not be redeemed: missing object or content that does not match."""
 
     code = "CLAIM_CHECK_INVALID"
+
+
+# Operator console: signing in and form protection.
+class SignInFailed(AiosError):
+    """The user pool refused the credentials (or the challenge answer)."""
+
+    code = "SIGN_IN_FAILED"
+
+
+class CsrfRejected(AiosError):
+    """A form POST without this session's CSRF token, or from another origin."""
+
+    code = "CSRF_REJECTED"

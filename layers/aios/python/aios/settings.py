@@ -59,6 +59,10 @@ class Settings(BaseModel):
     )
     openai_base_url: str = Field(default="", alias="AIOS_OPENAI_BASE_URL")
     openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
+    # Operator console: the CSRF key's secret and the user pool app client people sign in with.
+    console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
+    console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")
+    console_client_id: str = Field(default="", alias="AIOS_CONSOLE_CLIENT_ID")
 
     @field_validator(
         "http_targets",
