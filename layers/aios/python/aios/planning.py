@@ -13,11 +13,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import get_capability
-from aios.errors import AiosError, BudgetExhausted, InvalidPlan
+from aios.constraints import Facts, check_params
+from aios.control import revocations
+from aios.errors import AiosError, BudgetExhausted, CapabilityRevoked, InvalidPlan
 from aios.ledger import (
     LedgerItem,
     Put,
     Update,
+    get_entity,
     load_case_items,
     now_iso,
     stage_action,
@@ -25,6 +28,7 @@ from aios.ledger import (
     stage_plan,
     stage_status,
     transition_case,
+    unique_holder,
 )
 from aios.model_cache import normalize
 from aios.plans import (
@@ -39,8 +43,9 @@ from aios.plans import (
 from aios.policy import gate_for
 from aios.prompts import load_prompt
 from aios.providers import ModelProvider, ModelRequest, Task
-from aios.signing import KmsClient, SignedPlan, new_envelope, sign_plan
+from aios.signing import KmsClient, SignedPlan, digest, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
+from aios.tenants import scoped_entity_key
 from aios.tiering import Answer, ModelConfig, Usage, call_model, offline_config, remember
 
 STATUS_FOR_GATE = {"auto": "APPROVED", "approve": "PROPOSED", "deny": "SKIPPED"}
@@ -87,14 +92,17 @@ def propose_actions(
     """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan.
 
     A re-plan numbers its actions after the case's earlier ones (`first_index`), so the
-    superseded actions keep their ledger records.
+    superseded actions keep their ledger records. Params must keep the spec's constraints on
+    their capability (checked against the case input and the entity's canonical state).
     """
-    entity_key = spec.entity_key_for(case.input)
+    entity_key = scoped_entity_key(case.tenant, spec.entity_key_for(case.input))
     planned: list[PlannedAction] = []
+    unique: set[str] = set()
     for index, proposal in enumerate(plan.actions, start=first_index):
         try:
             capability = get_capability(proposal.capability, spec.allowed)
             params = capability.validate_params(proposal.params).model_dump(mode="json")
+            _check_constraints(spec, case, capability.name, params, entity_key, unique)
         except AiosError as exc:
             where = index - first_index
             raise InvalidPlan(f"action {where}: {exc.message}", code_detail=exc.code) from exc
@@ -117,6 +125,28 @@ def propose_actions(
             )
         )
     return planned
+
+
+def _check_constraints(
+    spec: ProcessSpec,
+    case: CaseInput,
+    capability: str,
+    params: dict[str, Any],
+    entity_key: str,
+    unique: set[str],
+) -> None:
+    """ConstraintViolated unless the params keep the spec's rules for the capability; a
+    capability unique per entity may appear once in a plan and never after an applied one."""
+    rules = spec.constraints.get(capability)
+    if rules is None:
+        return
+    entity = get_entity(entity_key) if rules.reads_entity else None
+    holder = unique_holder(entity_key, capability) if rules.unique_per else None
+    if rules.unique_per and capability in unique:
+        holder = "an earlier action of this plan"
+    unique.add(capability)
+    facts = Facts(input=case.input, entity=entity.state if entity else None, unique_holder=holder)
+    check_params(capability, rules, params, facts)
 
 
 def _existing_decision(case_id: str, plan_id: str) -> Decision | None:
@@ -371,16 +401,22 @@ def decide_case(
     usage = Usage()
     classification: Classification | None = None
     try:
+        # The kill switch first: a revoked tenant or process costs no model call.
+        revocations.check(tenant=case.tenant, process=case.process)
         classification = _classify(models, usage, case, spec)
         first = len(earlier_actions)
         plan, actions = _plan(models, usage, case, spec, classification, plan_id, first)
+        revocations.check(
+            tenant=case.tenant, process=case.process, capabilities=[a.capability for a in actions]
+        )
+    except CapabilityRevoked as exc:
+        handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
+        return _hand_off(case, handoff, usage, classification)
     except BudgetExhausted as exc:
         handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
         return _hand_off(case, handoff, usage, classification)
     except InvalidPlan as exc:
-        detail = f"model output invalid after one repair: {exc.message}"[:2000]
-        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
-        return _hand_off(case, handoff, usage, classification)
+        return _hand_off(case, _invalid_plan_handoff(exc), usage, classification)
     signed = sign_plan(
         kms,
         new_envelope(
@@ -394,11 +430,23 @@ def decide_case(
             + [a.digest_hex for a in actions],
             key_id=key_id,
             ttl_seconds=ttl_seconds,
+            spec=spec.ref,
+            input_digest=digest(case.input),
+            confidence=classification.confidence,
         ),
     )
     recorded = usage.to_dict()
     _record_decision(case, spec, signed, actions, plan.summary, classification, recorded, earlier)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+
+
+def _invalid_plan_handoff(exc: InvalidPlan) -> Handoff:
+    """A plan still invalid after one repair: a broken constraint, or output that is no plan."""
+    if exc.details.get("code_detail") == "CONSTRAINT_VIOLATED":
+        detail = f"plan breaks the process's constraints after one repair: {exc.message}"
+        return Handoff(reason="CONSTRAINT_VIOLATED", detail=detail[:2000])
+    detail = f"model output invalid after one repair: {exc.message}"
+    return Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail[:2000])
 
 
 def _hand_off(
@@ -472,6 +520,7 @@ def _record_decision(
                 "action_digests": signed.envelope.action_digests,
                 "key_id": signed.envelope.key_id,
                 "expires_at": signed.envelope.expires_at,
+                "spec": spec.ref.model_dump(),
             },
         ),
     ]
@@ -482,6 +531,7 @@ def _record_decision(
                 "type": "policy",
                 "rule": f"risk<={spec.policy.auto_max_risk}",
                 "digest": action.digest_hex,
+                "spec": spec.ref.model_dump(),
                 "at": at,
             }
             if action.gate == "auto"

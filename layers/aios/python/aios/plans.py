@@ -73,7 +73,9 @@ class PlannedAction(ActionSpec):
         return ActionSpec.model_validate(self.model_dump(include=set(ActionSpec.model_fields)))
 
 
-HandoffReason = Literal["BUDGET_EXHAUSTED", "INVALID_MODEL_OUTPUT"]
+HandoffReason = Literal[
+    "BUDGET_EXHAUSTED", "INVALID_MODEL_OUTPUT", "CONSTRAINT_VIOLATED", "CAPABILITY_REVOKED"
+]
 
 
 class Handoff(BaseModel):

@@ -17,7 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aios.capabilities import Risk, capability_names
+from aios.constraints import SHORTHANDS, CapabilityConstraints
 from aios.errors import InvalidInput, ProcessNotFound, SpecError
+from aios.signing import SpecRef, digest
 
 
 class Approver(BaseModel):
@@ -181,6 +183,8 @@ class ProcessSpec(BaseModel):
     input_schema: dict[str, Any]
     example_input: dict[str, Any]
     capabilities: list[str] = Field(min_length=1)
+    constraints: dict[str, CapabilityConstraints] = Field(default_factory=dict)
+    """Rules per allowed capability that its params must keep (`aios.constraints`)."""
     entity_key: str
     policy: Policy = Field(default_factory=Policy)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
@@ -192,6 +196,18 @@ class ProcessSpec(BaseModel):
         if unknown:
             raise ValueError(f"unknown capabilities: {', '.join(unknown)}")
         return value
+
+    @model_validator(mode="after")
+    def _constraints_fit(self) -> ProcessSpec:
+        for name, rules in self.constraints.items():
+            if name not in self.capabilities:
+                raise ValueError(f"constraints.{name}: not one of the process's capabilities")
+            for field in rules.shorthands():
+                if SHORTHANDS[field] != name:
+                    raise ValueError(
+                        f"constraints.{name}.{field}: applies to {SHORTHANDS[field]} only"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _example_is_valid(self) -> ProcessSpec:
@@ -218,6 +234,12 @@ class ProcessSpec(BaseModel):
     @property
     def allowed(self) -> frozenset[str]:
         return frozenset(self.capabilities)
+
+    @cached_property
+    def ref(self) -> SpecRef:
+        """Name, version and the SHA-256 of the canonical spec: which policy allowed an action."""
+        content = self.model_dump(mode="json", by_alias=True)
+        return SpecRef(name=self.name, version=self.version, sha256=digest(content))
 
     def validate_input(self, data: Any) -> dict[str, Any]:
         """The input if it matches the schema; InvalidInput naming the field otherwise."""

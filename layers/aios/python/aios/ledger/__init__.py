@@ -12,6 +12,8 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
+| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
+| control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
 events and moves the case's audit head in the same transaction: a change without its audit
@@ -19,7 +21,16 @@ record cannot happen. The decision store (`decision_store`, model `DecisionItem`
 model-output cache and the daily budgets.
 """
 
-from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
+from aios.ledger.entities import (
+    Entity,
+    claim_unique,
+    entity_pk,
+    get_entity,
+    release_unique,
+    stage_entity_write,
+    stage_unique_applied,
+    unique_holder,
+)
 from aios.ledger.models import DecisionItem, LedgerItem, bind_decision_store, bind_ledger
 from aios.ledger.repository import (
     CaseRecord,
@@ -55,6 +66,7 @@ __all__ = [
     "bind_decision_store",
     "bind_ledger",
     "case_pk",
+    "claim_unique",
     "commit",
     "create_case",
     "entity_pk",
@@ -65,10 +77,13 @@ __all__ = [
     "load_case_items",
     "now_iso",
     "put_rejection",
+    "release_unique",
     "stage_action",
     "stage_entity_write",
     "stage_handoff",
     "stage_plan",
     "stage_status",
+    "stage_unique_applied",
     "transition_case",
+    "unique_holder",
 ]
