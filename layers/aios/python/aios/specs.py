@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any, Literal
@@ -290,8 +290,31 @@ def load_specs() -> dict[str, ProcessSpec]:
     return specs
 
 
+SpecSource = Callable[[], Mapping[str, ProcessSpec]]
+_source: SpecSource | None = None
+
+
+def use_spec_source(source: SpecSource | None) -> None:
+    """Serve the specs in force from `source`; None goes back to the default (the deployed
+    runtime configuration when the function reads one, else the bundled specs)."""
+    global _source
+    _source = source
+
+
+def current_specs() -> Mapping[str, ProcessSpec]:
+    """The specs in force now: what the runtime configuration serves (AWS AppConfig, read
+    with a short cache), or the bundled specs when no configuration is deployed for this
+    function. Every plane reads its spec here, so a deployed change needs no code deploy."""
+    if _source is not None:
+        return _source()
+    from aios.control.config import deployed_specs
+
+    deployed = deployed_specs()
+    return deployed if deployed is not None else load_specs()
+
+
 def get_spec(name: str) -> ProcessSpec:
     try:
-        return load_specs()[name]
+        return current_specs()[name]
     except KeyError:
         raise ProcessNotFound(f"unknown process {name!r}") from None
