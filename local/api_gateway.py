@@ -11,8 +11,12 @@ Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, oth
 `{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a function error or a malformed proxy response:
 502 `{"message": "Internal server error"}`, as API Gateway answers.
 
-Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) authorizers,
-API keys, usage plans and throttling are not checked.
+Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) signatures,
+API keys, usage plans and throttling are not checked. The caller's identity is still filled
+in, as API Gateway does for IAM auth (`requestContext.identity.userArn`, `accessKey`,
+`caller`, `accountId`): `identify` maps the request's headers to it (the emulation resolves a
+SigV4 `Authorization` header's access key id to its IAM principal, and takes an unsigned
+request for its local developer user), so the api function derives the tenant as on AWS.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from local.loopback import LoopbackServer
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[str, bytes], Any]  # (function name, payload) -> InvokeResult
+Identify = Callable[[dict[str, str]], dict[str, Any]]  # headers -> requestContext.identity fields
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,9 @@ def proxy_event(
     stage: str,
     api_id: str,
     account: str,
+    caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event for one request."""
+    """The REST API (v1) Lambda proxy event for one request (`caller`: identity fields)."""
     assert match.route is not None
     split = urlsplit(raw_path)
     path = split.path or "/"
@@ -163,6 +169,7 @@ def proxy_event(
                 "cognitoIdentityPoolId": None,
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
+                **(caller or {}),
             },
         },
     }
@@ -179,9 +186,11 @@ class ApiServer(LoopbackServer):
         stage: str = "local",
         api_id: str = "local",
         account: str = "123456789012",
+        identify: Identify | None = None,
     ) -> None:
         self.router = Router(routes)
         self.invoke = invoke
+        self.identify = identify
         self.stage = stage
         self.api_id = api_id
         self.account = account
@@ -251,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.stage,
             self.api.api_id,
             self.api.account,
+            self.api.identify(dict(self.headers.items())) if self.api.identify else None,
         )
         result = self.api.invoke(match.route.function, json.dumps(event).encode())
         status, payload, headers = _proxy_response(result)

@@ -4,6 +4,8 @@ aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGT
 aios demo [--port N]       start it, run the sample case end to end, print what happened;
                            exits non-zero unless the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios control revoke|restore capability|process|tenant NAME
+                           the kill switch (AWS or emulation); also `control list|audit`
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli
+from local import audit_cli, control_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -57,6 +59,7 @@ def _banner(emu: Emulation) -> str:
             f"  API:          {emu.api_url}",
             f"  AWS endpoint: {emu.aws_endpoint}  (region {emu.region}, any credentials)",
             f"  receiver:     {emu.receiver_url}/_requests",
+            f"  ledger table: {_ledger_table(emu)}  (aios control ... --table, --endpoint-url)",
             "  try:",
             f"    curl {emu.api_url}/processes",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
@@ -64,6 +67,10 @@ def _banner(emu: Emulation) -> str:
             f" --state-machine-arn {sm}",
         ]
     )
+
+
+def _ledger_table(emu: Emulation) -> str:
+    return str(emu.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"])  # type: ignore[union-attr]
 
 
 def local_up(port: int | None) -> int:
@@ -199,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=None, help="API port (default: a free one)"
     )
     audit_cli.add_parser(commands)
+    control_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -208,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return local_up(args.port)
     if args.command == "audit":
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
+    if args.command == "control":
+        return control_cli.run(args)
     return demo(args.port)
 
 

@@ -15,7 +15,9 @@
 4. starts the receiver (the outside system), the in-process Lambda runtime with the layer on
    its path, patches moto's ASL interpreter to invoke it (`local.moto_patches`), starts one SQS
    poller per event source mapping and the API server on `127.0.0.1:$AIOS_LOCAL_PORT`
-   (default 8787; 0 picks a free port).
+   (default 8787; 0 picks a free port), whose callers are identified as IAM principals
+   (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
+   tenant `default`).
 
 Everything listens on loopback only and all AWS calls go to moto: nothing reaches real AWS.
 Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
@@ -28,6 +30,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -60,6 +63,9 @@ from local.stream_poller import StreamPoller
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DEVELOPER = "aios-local-developer"
+LOCAL_TENANT = "default"
+TENANT_TAG = "aios:tenant"
 DEFAULT_API_PORT = 8787
 LOCAL_MEMORY_ENGINE = "serverless"  # synthesized locally; served by the embedded store
 DUMMY_CREDENTIALS = {
@@ -141,6 +147,8 @@ class Emulation:
         )
         self.aws_endpoint = ""
         self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
+        self._developer: dict[str, Any] = {}
+        self._principals: dict[str, dict[str, Any]] = {}  # access key id -> identity fields
 
     # -- public surface
 
@@ -248,6 +256,7 @@ class Emulation:
         streams = self.client("dynamodbstreams")
         for stream in self.deployment.stream_sources:
             self.stream_pollers.append(StreamPoller(stream, streams, self.runtime.invoke).start())
+        self._create_local_developer()
         self._api = ApiServer(
             self.deployment.routes,
             self.runtime.invoke,
@@ -255,6 +264,7 @@ class Emulation:
             stage=self.deployment.stage or "local",
             api_id=self.deployment.api_id or "local",
             account=self.account,
+            identify=self.identify,
         ).start()
         self._seed_approvals()
         self._timed("serve", t)
@@ -277,6 +287,44 @@ class Emulation:
                     values["slack_bot_token"] = f"xoxb-local-{secrets.token_hex(8)}"
                     values["slack_signing_secret"] = secrets.token_hex(16)
                     sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+
+    def event_source(self, function: str) -> SqsPoller:
+        """The SQS event source mapping of `function` (e.g. "execute"), to disable or enable
+        it as `UpdateEventSourceMapping(Enabled=...)` would."""
+        [poller] = [p for p in self.pollers if p.mapping.function == function]
+        return poller
+
+    def _create_local_developer(self) -> None:
+        """The IAM user an unsigned local request acts as: tagged with the tenant `default`."""
+        user = self.client("iam").create_user(
+            UserName=LOCAL_DEVELOPER, Tags=[{"Key": TENANT_TAG, "Value": LOCAL_TENANT}]
+        )["User"]
+        self._developer = {"userArn": user["Arn"], "caller": user["UserId"], "user": user["UserId"]}
+
+    def identify(self, headers: dict[str, str]) -> dict[str, Any]:
+        """API Gateway's `requestContext.identity` for a request, as IAM auth fills it in.
+
+        A SigV4 `Authorization` header's access key id is resolved to its IAM principal by
+        the emulated STS (the signature itself is not checked locally); an unsigned request is
+        the local developer user's.
+        """
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        match = re.search(r"Credential=([A-Z0-9]{16,128})/", auth)
+        if match is None:
+            return {**self._developer, "accountId": self.account, "accessKey": None}
+        access_key = match.group(1)
+        if access_key not in self._principals:
+            sts = boto3.session.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=self.region,
+            ).client("sts", endpoint_url=self.aws_endpoint)
+            who = sts.get_caller_identity()
+            self._principals[access_key] = {
+                "userArn": who["Arn"], "caller": who["UserId"], "user": who["UserId"],
+                "accountId": who["Account"],
+            }  # fmt: skip
+        return {**self._principals[access_key], "accessKey": access_key}
 
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,

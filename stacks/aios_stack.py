@@ -91,6 +91,7 @@ class AiosStack(Stack):
             handler=self.functions.api.function,
             access_log_group=log_group(self, "ApiAccessLogs", config),
         )
+        self.functions.attach_tenant_keys(self.api.tenant_keys)
         self.api.add_public_routes(
             self.approvals.answer.function,
             PUBLIC_ROUTES,

@@ -33,7 +33,10 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
-    tenant: str = Field(default="default", alias="AIOS_TENANT")
+    # Where a caller's tenant comes from (aios.tenants): its IAM principal tag, or its API key.
+    api_auth: str = Field(default="iam", pattern="^(iam|api_key)$", alias="AIOS_API_AUTH")
+    tenant_api_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_TENANT_API_KEYS")
+    """tenant -> the id of its API key (on its own usage plan), when `api_auth` is api_key."""
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
@@ -52,13 +55,25 @@ class Settings(BaseModel):
     openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
 
     @field_validator(
-        "http_targets", "capability_roles", "model_tiers", "model_prices", mode="before"
+        "http_targets",
+        "capability_roles",
+        "model_tiers",
+        "model_prices",
+        "tenant_api_keys",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def api_key_tenants(self) -> dict[str, str] | None:
+        """API key id -> tenant when callers authenticate by API key; None under IAM."""
+        if self.api_auth != "api_key":
+            return None
+        return {key_id: tenant for tenant, key_id in self.tenant_api_keys.items()}
 
     def require(self, *names: str) -> Settings:
         """Fail fast when a function needs a variable that its environment lacks."""
