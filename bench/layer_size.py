@@ -1,5 +1,6 @@
-"""Size of the two layers as Lambda receives them: the `aios` library and the dependencies
-bundled for arm64 (pip --platform manylinux2014_aarch64, no Docker), unzipped and zipped.
+"""Size of the three layers as Lambda receives them: the `aios` library, the dependencies
+bundled for arm64 (pip --platform manylinux2014_aarch64, no Docker) and the `user` layer (the
+workspace's processes and capabilities, staged as the synth stages them), unzipped and zipped.
 
     .venv/bin/python bench/layer_size.py
 """
@@ -56,8 +57,12 @@ def main() -> None:
         shutil.copytree(
             ROOT / "layers" / "aios", aios, ignore=shutil.ignore_patterns("__pycache__")
         )
+        sys.path.insert(0, str(ROOT))
+        from stacks.workspace import read_workspace, stage_user_layer
+
+        user = stage_user_layer(read_workspace(), work / "user")
         total = 0
-        for name, path in (("aios", aios), ("dependencies", deps)):
+        for name, path in (("aios", aios), ("dependencies", deps), ("user", user)):
             size = tree_size(path)
             total += size
             print(

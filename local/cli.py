@@ -1,11 +1,16 @@
 """`aios`: run the local emulation.
 
 aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
-aios demo [--port N]       start it, run the sample case end to end, print what happened;
-                           exits non-zero unless the case SUCCEEDED
+aios demo [--process P]    start it, run a process's example case end to end (default: the
+                           sample ticket-triage), print what happened; exits non-zero unless
+                           the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
 aios control revoke|restore capability|process|tenant NAME
                            the kill switch (AWS or emulation); also `control list|audit`
+aios validate              check every process, prompt, example and capability of the workspace
+aios new process NAME      scaffold processes/NAME (spec, prompts, example, offline rules, test)
+aios new capability NAME   scaffold capabilities/<module>.py and its test
+aios eval PROCESS          replay labelled or recorded cases through a candidate, in shadow
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli
+from local import audit_cli, control_cli, eval_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -121,7 +126,7 @@ def _ledger_items(emu: Emulation, case_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def demo(port: int | None) -> int:
+def demo(port: int | None, process_name: str | None = None) -> int:
     print("synthesizing and starting the emulation...", flush=True)
     log_dir = PROJECT_ROOT / ".aios" / "logs" / time.strftime("demo-%Y%m%d-%H%M%S")
     with Emulation(api_port=0 if port is None else port, function_log_dir=log_dir) as emu:
@@ -134,7 +139,14 @@ def demo(port: int | None) -> int:
             return 1
         # The demo runs unattended: the fully automatic sample, not one that waits for people.
         processes = listing["processes"]
-        process = next((p for p in processes if p["name"] == "ticket-triage"), processes[0])
+        wanted = process_name or "ticket-triage"
+        found = [p for p in processes if p["name"] == wanted]
+        if process_name and not found:
+            print(
+                f"no process {process_name!r}; the emulation serves {[p['name'] for p in processes]}"
+            )
+            return 1
+        process = found[0] if found else processes[0]
         _section(f"submit a {process['name']} case")
         print(_dump(process["example_input"]))
         status, submitted = _http(
@@ -205,8 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_parser.add_argument(
         "--port", type=int, default=None, help="API port (default: a free one)"
     )
+    demo_parser.add_argument(
+        "--process", default=None, help="the process whose example case runs (ticket-triage)"
+    )
     audit_cli.add_parser(commands)
     control_cli.add_parser(commands)
+    workspace_cli.add_parsers(commands)
+    eval_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -218,7 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
     if args.command == "control":
         return control_cli.run(args)
-    return demo(args.port)
+    if args.command == "validate":
+        return workspace_cli.validate(args.root)
+    if args.command == "new":
+        return workspace_cli.new(args.kind, args.name, args.root)
+    if args.command == "eval":
+        return eval_cli.run(args)
+    return demo(args.port, args.process)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from local.assembly import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
     Deployment,
+    assembly_layer_dirs,
     asset_files,
     load_stack,
     provision,
@@ -149,6 +150,7 @@ class Emulation:
         self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
         self._developer: dict[str, Any] = {}
         self._principals: dict[str, dict[str, Any]] = {}  # access key id -> identity fields
+        self.capability_keys: dict[str, dict[str, str]] = {}  # capability -> its secret's values
 
     # -- public surface
 
@@ -220,6 +222,7 @@ class Emulation:
         self._start_moto()
         t = self._timed("moto", t)
 
+        assets = asset_files(self.cdk_out)
         self.deployment = provision(
             template,
             stack_name,
@@ -227,13 +230,18 @@ class Emulation:
             self.project_root,
             self.region,
             self.account,
-            assets=asset_files(self.cdk_out),
+            assets=assets,
         )
         t = self._timed("provision", t)
 
         self._receiver = Receiver().start()
         self.runtime = LambdaRuntime(
-            layer_dirs=sorted((self.project_root / "layers").glob("*/python")),
+            # The kit's own layers from source; the user's processes and capabilities as
+            # synthesized (validated, YAML specs turned JSON), like Lambda's /opt/python.
+            layer_dirs=[
+                *sorted((self.project_root / "layers").glob("*/python")),
+                *assembly_layer_dirs(template, assets),
+            ],
             overrides=self._overrides(),
             region=self.region,
             log_dir=self.function_log_dir,
@@ -242,6 +250,7 @@ class Emulation:
         for spec in self.deployment.functions.values():
             self.runtime.register(self._with_local_targets(spec))
             self._seed_target_keys(spec)
+            self._seed_capability_secrets(spec)
         moto_patches.apply(self._moto_port, self.runtime.invoke)
         if self.preload:
             for name in self.deployment.functions:
@@ -392,14 +401,50 @@ class Emulation:
         }
 
     def _with_local_targets(self, spec: Any) -> Any:
-        """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`."""
-        raw = spec.environment.get("AIOS_HTTP_TARGETS")
-        if raw is None:
-            return spec
-        targets = json.loads(raw) if raw.strip() else {}
-        local = {name: f"{self.receiver_url}/{name}" for name in targets}
-        env = {**spec.environment, "AIOS_HTTP_TARGETS": json.dumps(local)}
+        """Point every `AIOS_HTTP_TARGETS` entry at the receiver, as `<receiver>/<target>`, and
+        every https URL in a capability's options (`AIOS_CAPABILITY_CONFIG`) at
+        `<receiver>/<capability>`."""
+        env = dict(spec.environment)
+        raw = env.get("AIOS_HTTP_TARGETS")
+        if raw is not None:
+            targets = json.loads(raw) if raw.strip() else {}
+            env["AIOS_HTTP_TARGETS"] = json.dumps(
+                {name: f"{self.receiver_url}/{name}" for name in targets}
+            )
+        raw_config = env.get("AIOS_CAPABILITY_CONFIG")
+        if raw_config:
+            options = json.loads(raw_config)
+            env["AIOS_CAPABILITY_CONFIG"] = json.dumps(
+                {
+                    name: {
+                        k: f"{self.receiver_url}/{name}"
+                        if isinstance(v, str) and v.startswith("https://")
+                        else v
+                        for k, v in values.items()
+                    }
+                    for name, values in options.items()
+                }
+            )
         return dataclasses.replace(spec, environment=env)
+
+    def _seed_capability_secrets(self, spec: Any) -> None:
+        """Give every key of a capability's secret that is still empty a local random value.
+
+        On AWS the operator stores them after deploy (the stack creates each secret with its
+        keys and empty values); `capability_keys` holds what was seeded, for tests.
+        """
+        raw = spec.environment.get("AIOS_CAPABILITY_SECRETS")
+        if not raw:
+            return
+        sm = self.client("secretsmanager")
+        for name, secret_id in json.loads(raw).items():
+            current = sm.get_secret_value(SecretId=secret_id).get("SecretString") or "{}"
+            values = json.loads(current)
+            missing = [k for k, v in values.items() if not v]
+            if missing:
+                values.update({k: secrets.token_hex(16) for k in missing})
+                sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+            self.capability_keys[name] = {str(k): str(v) for k, v in values.items()}
 
     def _seed_target_keys(self, spec: Any) -> None:
         """Give every HTTP target a signing key in `AIOS_HTTP_SECRET_ARN`'s secret, if missing.

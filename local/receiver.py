@@ -5,6 +5,11 @@ Capabilities such as `http.post` send their side effects here in the emulation
 recorded (method, path, target, headers, body, JSON body, `Idempotency-Key`) and answered
 `200 {"received": true, "id": n}`.
 
+It also keeps a little state, so that a capability can read back what it changed (as
+`crm.update_contact` reads a contact before updating it): a `PUT` or `PATCH` with a JSON object
+body merges it into the resource at its path (one level deep: object values are merged too),
+and a `GET` of that path answers the resource's fields beside `received` and `id`.
+
 Control endpoints (not recorded):
 
 - `GET /_requests` lists the records; `DELETE /_requests` clears them;
@@ -45,6 +50,7 @@ class _State:
     # (status, path substring) for the next matching requests
     faults: list[tuple[int, str]] = field(default_factory=list)
     next_id: int = 1
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Receiver(LoopbackServer):
@@ -69,6 +75,12 @@ class Receiver(LoopbackServer):
         with self._state.lock:
             self._state.records.clear()
             self._state.faults.clear()
+            self._state.resources.clear()
+
+    def resource(self, path: str) -> dict[str, Any]:
+        """The state kept at `path` (from PUT and PATCH requests); {} when there is none."""
+        with self._state.lock:
+            return json.loads(json.dumps(self._state.resources.get(path, {})))
 
     def inject_faults(self, status: int, times: int = 1, path_contains: str = "") -> None:
         """Answer the next `times` requests (whose path contains `path_contains`) with `status`."""
@@ -163,9 +175,25 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.state.next_id += 1
             self.state.records.append(record)
+            stored = _keep_state(self.state, self.command, self.path.split("?", 1)[0], parsed)
         if status == 200:
-            self._send(200, {"received": True, "id": record.id})
+            self._send(200, {**(stored or {}), "received": True, "id": record.id})
         else:
             self._send(status, {"received": False, "id": record.id, "injected_fault": status})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
+
+
+def _keep_state(state: _State, method: str, path: str, body: Any) -> dict[str, Any] | None:
+    """Merge a PUT/PATCH object into the resource at `path`; a GET gets that resource back."""
+    if method in ("PUT", "PATCH") and isinstance(body, dict):
+        resource = state.resources.setdefault(path, {})
+        for key, value in body.items():
+            if isinstance(value, dict) and isinstance(resource.get(key), dict):
+                resource[key] = {**resource[key], **value}
+            else:
+                resource[key] = value
+        return None
+    if method == "GET":
+        return state.resources.get(path)
+    return None

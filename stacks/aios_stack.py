@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -20,15 +22,28 @@ from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
 from stacks.signing_key import SigningKey
+from stacks.workspace import Workspace, read_workspace, stage_user_layer
 
 
 class AiosStack(Stack):
     """Ledger, action bus, signing key, functions, case machine, API and observability."""
 
-    def __init__(self, scope: Construct, id: str, *, config: AiosConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: AiosConfig,
+        workspace: Workspace | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         self.config = config
+        self.workspace = workspace or read_workspace()
         retention = removal_policy(config)
+        # CDK copies the staged folder into the assembly when the layer is built (below).
+        self._staging = tempfile.TemporaryDirectory(prefix="aios-user-layer-")
+        user_layer_dir = stage_user_layer(self.workspace, Path(self._staging.name))
 
         self.ledger = Ledger(self, "Ledger", removal_policy=retention)
         self.action_bus = ActionBus(
@@ -48,19 +63,23 @@ class AiosStack(Stack):
             action_bus=self.action_bus,
             connector_secrets=self.connector_secrets,
             decision_store=self.decision_store,
+            user_layer_dir=user_layer_dir,
         )
         self.capability_roles = CapabilityRoles(
             self,
             "CapabilityRoles",
             execute=self.functions.execute,
             email_sender=config.email_sender,
+            capabilities=self.workspace.user_capabilities,
+            config=config.capability_config,
+            removal_policy=retention,
         )
         self.approvals = Approvals(
             self,
             "Approvals",
             config=config,
             ledger=self.ledger,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
             removal_policy=retention,
         )
         self.memory = Memory(
@@ -68,7 +87,7 @@ class AiosStack(Stack):
             "Memory",
             config=config,
             ledger=self.ledger,
-            layers=[self.functions.domain_layer, self.functions.dependencies_layer],
+            layers=self.functions.layers,
             removal_policy=retention,
         )
         # Large case inputs enter the state machine as claim checks (api) and leave it at decide.

@@ -118,6 +118,9 @@ class AiosConfig(BaseModel):
     # With none listed, the one key belongs to the tenant "default". Under IAM, the tenant is
     # the caller's principal tag `aios:tenant` and this list is not used.
     tenants: dict[str, TenantPlan] = Field(default_factory=dict)
+    # Deploy-time options of capabilities with a config_model, by capability name; checked
+    # against each model by the stack (stacks/capability_roles.py), defaults filled in.
+    capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -126,7 +129,9 @@ class AiosConfig(BaseModel):
             raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
-    @field_validator("http_targets", "model_tiers", "model_prices", "tenants", mode="before")
+    @field_validator(
+        "http_targets", "model_tiers", "model_prices", "capability_config", "tenants", mode="before"
+    )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -28,6 +28,7 @@ from stacks.decision_store import DecisionStore
 from stacks.ledger import Ledger
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
+from stacks.workspace import USER_LAYER_METADATA
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_METADATA = "aios:function"
@@ -156,6 +157,7 @@ class Functions(Construct):
         action_bus: ActionBus,
         connector_secrets: ConnectorSecrets,
         decision_store: DecisionStore,
+        user_layer_dir: Path,
     ) -> None:
         super().__init__(scope, id)
         self.domain_layer = lambda_.LayerVersion(
@@ -176,7 +178,21 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
-        layers: list[lambda_.ILayerVersion] = [self.domain_layer, self.dependencies_layer]
+        self.user_layer = lambda_.LayerVersion(
+            self,
+            "UserLayer",
+            description="the user's processes and capabilities (processes/, capabilities/)",
+            code=lambda_.Code.from_asset(str(user_layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+        self.user_layer.node.default_child.add_metadata(USER_LAYER_METADATA, "user")  # type: ignore[union-attr]
+        layers: list[lambda_.ILayerVersion] = [
+            self.domain_layer,
+            self.dependencies_layer,
+            self.user_layer,
+        ]
+        self.layers = layers
         table = ledger.table
         idempotency = ledger.idempotency_table
         key = signing_key.key

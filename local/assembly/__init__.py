@@ -20,7 +20,12 @@ One module per seam:
 
 from __future__ import annotations
 
-from local.assembly.cloud_assembly import FUNCTION_METADATA_KEY, asset_files, load_stack
+from local.assembly.cloud_assembly import (
+    FUNCTION_METADATA_KEY,
+    assembly_layer_dirs,
+    asset_files,
+    load_stack,
+)
 from local.assembly.errors import AssemblyError
 from local.assembly.intrinsics import DEFAULT_ACCOUNT, DEFAULT_REGION, resolve_value
 from local.assembly.provisioning import provision
@@ -35,6 +40,7 @@ __all__ = [
     "EventSourceMappingSpec",
     "FunctionSpec",
     "Route",
+    "assembly_layer_dirs",
     "asset_files",
     "load_stack",
     "provision",

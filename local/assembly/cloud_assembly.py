@@ -10,6 +10,8 @@ from local.assembly.errors import AssemblyError
 
 FUNCTION_METADATA_KEY = "aios:function"
 """Resource metadata key naming an emulated function (its folder under `functions/`)."""
+LAYER_METADATA_KEY = "aios:layer"
+"""Resource metadata key of a layer the emulation takes from the assembly (the `user` layer)."""
 
 
 def load_stack(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -68,3 +70,23 @@ def asset_files(cdk_out: Path) -> dict[str, Path]:
             for destination in asset.get("destinations", {}).values():
                 files[destination["objectKey"]] = path
     return files
+
+
+def assembly_layer_dirs(template: dict[str, Any], assets: dict[str, Path]) -> list[Path]:
+    """The `python/` folders of the layers marked `aios:layer`, as synthesized in `cdk.out`.
+
+    Lambda extracts a layer into /opt and puts /opt/python on the path; the emulation puts
+    these folders on its path the same way. A marked layer whose asset is missing fails loudly.
+    """
+    dirs: list[Path] = []
+    for logical_id, resource in sorted(template.get("Resources", {}).items()):
+        if resource.get("Type") != "AWS::Lambda::LayerVersion":
+            continue
+        if LAYER_METADATA_KEY not in (resource.get("Metadata") or {}):
+            continue
+        key = (resource.get("Properties", {}).get("Content") or {}).get("S3Key")
+        folder = assets.get(key) if isinstance(key, str) else None
+        if folder is None or not folder.is_dir():
+            raise AssemblyError(f"{logical_id}: layer asset {key!r} not in the assembly")
+        dirs.append(folder / "python")
+    return dirs

@@ -3,7 +3,6 @@ re-reads and lands on the new version, in the same transaction as its APPLIED re
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Any
 
@@ -82,7 +81,7 @@ def test_concurrent_updates_of_one_entity_both_land_in_version_order(ledger) -> 
                 first_landed.wait(timeout=10)
         return staged
 
-    capability = dataclasses.replace(base, stage=racing_stage)
+    capability = base.model_copy(update={"stage": racing_stage})
     actions = [
         _runnable_action("c-a", "email", "a@example.com"),
         _runnable_action("c-b", "tier", "gold"),

@@ -9,9 +9,14 @@ only ever touch what it was signed for.
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from aios.errors import TerminalActionError
+
+if TYPE_CHECKING:
+    from aios.capabilities import Capability
+    from aios.settings import Settings
 
 SESSION_SECONDS = 900  # STS minimum: the credentials outlive one action by minutes at most
 
@@ -45,3 +50,36 @@ def assume_capability_role(
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     )
+
+
+def role_policy(capability: Capability, role_arn: str, secret_arn: str = "") -> dict[str, Any]:
+    """The capability's declared statements as a policy document, placeholders resolved from
+    the role's ARN and the region, plus reading its own secret when it has one."""
+    parts = role_arn.split(":")
+    partition, account = (parts[1], parts[4]) if len(parts) > 4 else ("aws", "")
+    region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", ""))
+    statements = [s.resolved(partition, region, account) for s in capability.iam]
+    if secret_arn:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [secret_arn],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def capability_session(
+    capability: Capability,
+    settings: Settings,
+    action_id: str,
+    session_policy: dict[str, Any] | None = None,
+) -> Any:
+    """A session on the capability's own role for one action, narrowed by `session_policy` or
+    by what the capability declared (`role_policy`)."""
+    role_arn = settings.capability_roles.get(capability.name, "")
+    policy = session_policy or role_policy(
+        capability, role_arn, settings.capability_secrets.get(capability.name, "")
+    )
+    return assume_capability_role(role_arn, action_id, policy)

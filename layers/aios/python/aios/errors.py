@@ -141,6 +141,12 @@ class ConfigUnavailable(AiosError):
     code = "CONFIG_UNAVAILABLE"
 
 
+class CapabilityDefinitionError(SpecError):
+    """A user capability module that cannot be loaded: the message names the file and field."""
+
+    code = "INVALID_CAPABILITY"
+
+
 class BudgetExhausted(AiosError):
     """The tenant's daily budget for the process cannot cover the next model call."""
 

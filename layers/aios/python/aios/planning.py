@@ -8,6 +8,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,7 +42,6 @@ from aios.plans import (
     parse_model_json,
 )
 from aios.policy import gate_for
-from aios.prompts import load_prompt
 from aios.providers import ModelProvider, ModelRequest, Task
 from aios.signing import KmsClient, SignedPlan, digest, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
@@ -88,6 +88,7 @@ def propose_actions(
     plan: ModelPlan,
     confidence: float | None = None,
     first_index: int = 0,
+    entities: EntityLookup | None = None,
 ) -> list[PlannedAction]:
     """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan.
 
@@ -102,7 +103,9 @@ def propose_actions(
         try:
             capability = get_capability(proposal.capability, spec.allowed)
             params = capability.validate_params(proposal.params).model_dump(mode="json")
-            _check_constraints(spec, case, capability.name, params, entity_key, unique)
+            _check_constraints(
+                spec, case, capability.name, params, entity_key, unique, entities or ledger_entities
+            )
         except AiosError as exc:
             where = index - first_index
             raise InvalidPlan(f"action {where}: {exc.message}", code_detail=exc.code) from exc
@@ -127,6 +130,22 @@ def propose_actions(
     return planned
 
 
+EntityLookup = Callable[[str, str], tuple[dict[str, Any] | None, str | None]]
+"""(entity key, capability) -> (the entity's canonical state, the action holding the
+capability's uniqueness claim on it), each None when there is none."""
+
+
+def ledger_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The entity facts a constraint may refer to, read from the ledger."""
+    entity = get_entity(entity_key)
+    return (entity.state if entity else None), unique_holder(entity_key, capability)
+
+
+def no_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+    """No entity facts (shadow mode reads no ledger): every entity as if never written."""
+    return None, None
+
+
 def _check_constraints(
     spec: ProcessSpec,
     case: CaseInput,
@@ -134,19 +153,20 @@ def _check_constraints(
     params: dict[str, Any],
     entity_key: str,
     unique: set[str],
+    entities: EntityLookup,
 ) -> None:
     """ConstraintViolated unless the params keep the spec's rules for the capability; a
     capability unique per entity may appear once in a plan and never after an applied one."""
     rules = spec.constraints.get(capability)
     if rules is None:
         return
-    entity = get_entity(entity_key) if rules.reads_entity else None
-    holder = unique_holder(entity_key, capability) if rules.unique_per else None
+    state, holder = entities(entity_key, capability) if rules.reads_entity else (None, None)
     if rules.unique_per and capability in unique:
         holder = "an earlier action of this plan"
     unique.add(capability)
-    facts = Facts(input=case.input, entity=entity.state if entity else None, unique_holder=holder)
-    check_params(capability, rules, params, facts)
+    check_params(
+        capability, rules, params, Facts(input=case.input, entity=state, unique_holder=holder)
+    )
 
 
 def _existing_decision(case_id: str, plan_id: str) -> Decision | None:
@@ -207,7 +227,7 @@ def _ask(
 
     Raises InvalidPlan when the repaired answer is still invalid (the case goes to a person).
     """
-    template = load_prompt(spec.decision.prompts[task])
+    template = spec.prompt(task)
     usage.prompts[task] = template.version
     schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
 
@@ -334,13 +354,14 @@ def _plan(
     classification: Classification,
     plan_id: str,
     first_index: int = 0,
+    entities: EntityLookup | None = None,
 ) -> tuple[ModelPlan, list[PlannedAction]]:
     """Plan on the large tier; every action validated and gated by code."""
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
         return plan, propose_actions(
-            spec, case, plan_id, plan, classification.confidence, first_index
+            spec, case, plan_id, plan, classification.confidence, first_index, entities
         )
 
     # A reviewer's comment is context for the planner (and part of the cache key).
@@ -363,6 +384,49 @@ def _plan(
         },
         validate=validate,
     )
+
+
+@dataclass
+class Proposal:
+    """What the decision plane proposes for a case before anything is signed or recorded:
+    the validated, gated actions, or the reason the case goes to a person."""
+
+    classification: Classification | None
+    plan: ModelPlan | None
+    actions: list[PlannedAction]
+    usage: Usage
+    handoff: Handoff | None = None
+
+
+def propose(
+    models: ModelConfig,
+    case: CaseInput,
+    spec: ProcessSpec,
+    plan_id: str,
+    first_index: int = 0,
+    entities: EntityLookup | None = None,
+) -> Proposal:
+    """Classify, plan, validate and gate: the decision up to the signature, with no ledger
+    write and no KMS call (`aios eval` replays cases through it in shadow mode). The ledger is
+    read only for the entity facts a constraint refers to, through `entities` (default: the
+    ledger; shadow mode passes `no_entities`).
+
+    An exhausted budget, an answer still invalid after one repair, or a plan that still breaks
+    the process's constraints after one repair becomes a handoff.
+    """
+    usage = Usage()
+    classification: Classification | None = None
+    try:
+        classification = _classify(models, usage, case, spec)
+        plan, actions = _plan(
+            models, usage, case, spec, classification, plan_id, first_index, entities
+        )
+    except BudgetExhausted as exc:
+        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
+        return Proposal(classification, None, [], usage, handoff)
+    except InvalidPlan as exc:
+        return Proposal(classification, None, [], usage, _invalid_plan_handoff(exc))
+    return Proposal(classification, plan, actions, usage)
 
 
 def decide_case(
@@ -398,25 +462,24 @@ def decide_case(
             raise ValueError("decide_case needs a provider or a model config")
         models = offline_config(provider)
     spec = get_spec(case.process)
-    usage = Usage()
-    classification: Classification | None = None
+    # The kill switch first: a revoked tenant or process costs no model call.
     try:
-        # The kill switch first: a revoked tenant or process costs no model call.
         revocations.check(tenant=case.tenant, process=case.process)
-        classification = _classify(models, usage, case, spec)
-        first = len(earlier_actions)
-        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first)
-        revocations.check(
-            tenant=case.tenant, process=case.process, capabilities=[a.capability for a in actions]
-        )
     except CapabilityRevoked as exc:
         handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
-        return _hand_off(case, handoff, usage, classification)
-    except BudgetExhausted as exc:
-        handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
-        return _hand_off(case, handoff, usage, classification)
-    except InvalidPlan as exc:
-        return _hand_off(case, _invalid_plan_handoff(exc), usage, classification)
+        return _hand_off(case, handoff, Usage(), None)
+    proposal = propose(models, case, spec, plan_id, first_index=len(earlier_actions))
+    usage, classification = proposal.usage, proposal.classification
+    if proposal.handoff is None:
+        try:
+            capabilities = [a.capability for a in proposal.actions]
+            revocations.check(tenant=case.tenant, process=case.process, capabilities=capabilities)
+        except CapabilityRevoked as exc:
+            proposal.handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
+    if proposal.handoff is not None:
+        return _hand_off(case, proposal.handoff, usage, classification)
+    assert proposal.plan is not None and classification is not None
+    plan, actions = proposal.plan, proposal.actions
     signed = sign_plan(
         kms,
         new_envelope(

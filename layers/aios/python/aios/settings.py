@@ -33,6 +33,13 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="AIOS_HTTP_TIMEOUT_SECONDS")
     email_sender: str = Field(default="", alias="AIOS_EMAIL_SENDER")
     capability_roles: dict[str, str] = Field(default_factory=dict, alias="AIOS_CAPABILITY_ROLES")
+    # A capability's own secret (ARN) and its deploy-time options, by capability name.
+    capability_secrets: dict[str, str] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_SECRETS"
+    )
+    capability_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, alias="AIOS_CAPABILITY_CONFIG"
+    )
     # Where a caller's tenant comes from (aios.tenants): its IAM principal tag, or its API key.
     api_auth: str = Field(default="iam", pattern="^(iam|api_key)$", alias="AIOS_API_AUTH")
     tenant_api_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_TENANT_API_KEYS")
@@ -57,6 +64,8 @@ class Settings(BaseModel):
     @field_validator(
         "http_targets",
         "capability_roles",
+        "capability_secrets",
+        "capability_config",
         "model_tiers",
         "model_prices",
         "tenant_api_keys",

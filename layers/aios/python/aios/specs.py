@@ -1,8 +1,11 @@
 """Process specs: a process is data, validated when it is loaded.
 
 A spec names its input schema (JSON Schema), an example input, the capabilities it may use, the
-template of the entity key its actions touch, and its policy. Specs ship inside the `aios`
-layer under `aios/processes/*.json`; adding a process needs no infrastructure code.
+template of the entity key its actions touch, and its policy. Specs are the user's: each
+process is a folder `processes/<name>/` of the workspace (`aios.workspace`) holding
+`process.json` or `process.yaml`, its versioned prompts under `prompts/` and its labelled
+examples under `examples/`. Adding a process needs no infrastructure code and no change to the
+kit. A bad spec is refused with every problem named by file and field (`SpecError`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,31 @@ import json
 import string
 from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache
-from importlib import resources
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from aios import workspace
 from aios.capabilities import Risk, capability_names
 from aios.constraints import SHORTHANDS, CapabilityConstraints
 from aios.errors import InvalidInput, ProcessNotFound, SpecError
 from aios.signing import SpecRef, digest
+
+if TYPE_CHECKING:
+    from aios.prompts import PromptTemplate
+
+SPEC_FILES = ("process.json", "process.yaml", "process.yml")
+PROMPTS_DIR = "prompts"
 
 
 class Approver(BaseModel):
@@ -155,15 +174,19 @@ class DecisionSpec(BaseModel):
 
     @field_validator("prompts")
     @classmethod
-    def _prompts_exist(cls, value: dict[str, str]) -> dict[str, str]:
+    def _prompts_exist(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         from aios.prompts import load_prompt
 
         if set(value) != {"classify", "plan"}:
             raise ValueError("prompts must name exactly a 'classify' and a 'plan' template")
+        folder = (info.context or {}).get("prompts_dir")
         for task, name in value.items():
             if f".{task}." not in name:
                 raise ValueError(f"prompt {name!r} is not a {task} template")
-            load_prompt(name)
+            try:
+                load_prompt(name, folder)
+            except SpecError as exc:
+                raise ValueError(exc.message) from exc
         return value
 
     @field_validator("max_output_tokens")
@@ -188,6 +211,22 @@ class ProcessSpec(BaseModel):
     entity_key: str
     policy: Policy = Field(default_factory=Policy)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    _folder: Path | None = PrivateAttr(default=None)
+
+    @property
+    def folder(self) -> Path | None:
+        """The process's folder in the workspace (None for a spec built in code)."""
+        return self._folder
+
+    @property
+    def prompts_dir(self) -> Path | None:
+        return self._folder / PROMPTS_DIR if self._folder is not None else None
+
+    def prompt(self, task: str) -> PromptTemplate:
+        """The template the spec names for `task`, from the process's prompts or the defaults."""
+        from aios.prompts import load_prompt
+
+        return load_prompt(self.decision.prompts[task], self.prompts_dir)
 
     @field_validator("capabilities")
     @classmethod
@@ -275,19 +314,86 @@ class ProcessSpec(BaseModel):
         }
 
 
+def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) per problem: the field as a dotted pydantic location."""
+    return [(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"]) for err in exc.errors()]
+
+
+def spec_file(folder: Path) -> Path:
+    """The one spec file of a process folder; SpecError naming the folder otherwise."""
+    found = [folder / name for name in SPEC_FILES if (folder / name).is_file()]
+    if len(found) != 1:
+        what = "no spec file" if not found else "more than one spec file"
+        raise SpecError(
+            f"{workspace.display(folder)}: {what}; expected one of {', '.join(SPEC_FILES)}",
+            file=workspace.display(folder),
+            field="<file>",
+        )
+    return found[0]
+
+
+def read_data_file(path: Path) -> Any:
+    """The JSON or YAML document in `path`; SpecError naming the file when it does not parse."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except ImportError as exc:
+        raise SpecError(f"{workspace.display(path)}: YAML needs PyYAML; use JSON") from exc
+    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError's subclasses
+        raise SpecError(
+            f"{workspace.display(path)}: not valid {path.suffix[1:].upper()}: {exc}",
+            file=workspace.display(path),
+            field="<file>",
+        ) from exc
+
+
+def parse_spec(data: Any, *, source: Path, folder: Path | None) -> ProcessSpec:
+    """Validate one spec document; SpecError naming `source` and every bad field."""
+    prompts = folder / PROMPTS_DIR if folder is not None else None
+    try:
+        spec = ProcessSpec.model_validate(data, context={"prompts_dir": prompts})
+    except ValidationError as exc:
+        problems = describe_errors(exc)
+        lines = "; ".join(f"{field}: {msg}" for field, msg in problems)
+        raise SpecError(
+            f"{workspace.display(source)}: {lines}",
+            file=workspace.display(source),
+            field=problems[0][0],
+        ) from exc
+    spec._folder = folder
+    return spec
+
+
+def load_process(folder: Path) -> ProcessSpec:
+    """The validated spec of the process folder `folder`, whose name must be the spec's."""
+    source = spec_file(folder)
+    spec = parse_spec(read_data_file(source), source=source, folder=folder)
+    if spec.name != folder.name:
+        raise SpecError(
+            f"{workspace.display(source)}: name: {spec.name!r} differs from its folder "
+            f"{folder.name!r}",
+            file=workspace.display(source),
+            field="name",
+        )
+    return spec
+
+
+def process_folders(root: Path | None = None) -> list[Path]:
+    """The process folders of the workspace, in name order (hidden and `_` folders skipped)."""
+    base = root if root is not None else workspace.processes_dir()
+    if base is None:
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
 @lru_cache(maxsize=1)
 def load_specs() -> dict[str, ProcessSpec]:
-    """Every spec shipped with the library, validated; a bad spec fails the cold start."""
-    specs: dict[str, ProcessSpec] = {}
-    for entry in sorted(resources.files("aios.processes").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".json"):
-            continue
-        try:
-            spec = ProcessSpec.model_validate(json.loads(entry.read_text(encoding="utf-8")))
-        except ValueError as exc:
-            raise SpecError(f"process spec {entry.name} is invalid: {exc}") from exc
-        specs[spec.name] = spec
-    return specs
+    """Every process of the workspace, validated; a bad spec fails the cold start."""
+    return {spec.name: spec for spec in map(load_process, process_folders())}
 
 
 SpecSource = Callable[[], Mapping[str, ProcessSpec]]

@@ -49,6 +49,7 @@ def apply_action(
         action_id=action.action_id,
         entity_key=action.entity_key,
         settings=settings,
+        capability=verified.capability.name,
     )
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []

@@ -80,7 +80,11 @@ def _compensate_one(
     params = capability.validate_params(data["params"])
     applied = dict(item.result or {})
     ctx = ActionContext(
-        case_id=case_id, action_id=action_id, entity_key=data["entity_key"], settings=settings
+        case_id=case_id,
+        action_id=action_id,
+        entity_key=data["entity_key"],
+        settings=settings,
+        capability=capability.name,
     )
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []

@@ -31,6 +31,7 @@ from aios.ledger.entities import (
     stage_unique_applied,
     unique_holder,
 )
+from aios.ledger.history import RecordedDecision, recorded_decisions
 from aios.ledger.models import DecisionItem, LedgerItem, bind_decision_store, bind_ledger
 from aios.ledger.repository import (
     CaseRecord,
@@ -60,6 +61,7 @@ __all__ = [
     "Entity",
     "LedgerItem",
     "Put",
+    "RecordedDecision",
     "Update",
     "action_sk",
     "action_status_update",
@@ -77,6 +79,7 @@ __all__ = [
     "load_case_items",
     "now_iso",
     "put_rejection",
+    "recorded_decisions",
     "release_unique",
     "stage_action",
     "stage_entity_write",

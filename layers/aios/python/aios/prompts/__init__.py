@@ -1,7 +1,9 @@
 """Versioned prompt templates, named by process specs.
 
-A template is a file `aios/prompts/<name>.txt` where the name ends in its version (for
-example `ticket-triage.plan.v1`): a system part, a line `---`, and a user part, with
+A template is a file `<name>.txt` where the name ends in its version (for example
+`ticket-triage.plan.v1`), in the process's own `processes/<process>/prompts/` folder or, for
+the kit's defaults (`default.classify.v1`, `default.plan.v1`), in this package. It holds a
+system part, a line `---`, and a user part, with
 `string.Template` placeholders `$input`, `$capabilities`, `$classification`, `$schema` and
 `$repair`. Changing a prompt means adding a file with a new version and pointing the spec at it.
 The version recorded with a plan, and used in the cache key, is the name plus a digest of the
@@ -16,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -49,14 +52,20 @@ class PromptTemplate:
 
 
 @cache
-def load_prompt(name: str) -> PromptTemplate:
-    """The template called `name`; SpecError if the name is malformed or no such file ships."""
+def load_prompt(name: str, folder: Path | None = None) -> PromptTemplate:
+    """The template called `name`, from `folder` (a process's prompts) or the kit's defaults;
+    SpecError if the name is malformed, no such file exists, or it lacks its two parts."""
     if not NAME.match(name):
         raise SpecError(f"prompt name {name!r} must look like <process>.<classify|plan>.v<N>")
-    entry = resources.files("aios.prompts") / f"{name}.txt"
-    if not entry.is_file():
-        raise SpecError(f"no prompt template {name!r}")
-    raw = entry.read_bytes()
+    local = folder / f"{name}.txt" if folder is not None else None
+    if local is not None and local.is_file():
+        raw = local.read_bytes()
+    else:
+        entry = resources.files("aios.prompts") / f"{name}.txt"
+        if not entry.is_file():
+            where = f" in {folder.name}/ or" if folder is not None else ""
+            raise SpecError(f"no prompt template {name!r}{where} among the kit's defaults")
+        raw = entry.read_bytes()
     text = raw.decode("utf-8")
     system, sep, user = text.partition(SEPARATOR)
     if not sep:
