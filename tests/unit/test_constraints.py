@@ -103,7 +103,7 @@ def test_malformed_rules_are_refused(data: dict[str, Any]) -> None:
 
 
 def _spec(constraints: dict[str, Any]) -> dict[str, Any]:
-    data = load_specs()["ticket-triage"].model_dump(mode="json", by_alias=True)
+    data = load_specs()["refund-request"].model_dump(mode="json", by_alias=True)
     return {**data, "constraints": constraints}
 
 
@@ -113,4 +113,4 @@ def test_a_spec_refuses_rules_for_capabilities_it_does_not_allow_or_that_do_not_
     with pytest.raises(ValidationError, match=r"applies to email\.send only"):
         ProcessSpec.model_validate(_spec({"http.post": {"recipients": [".*"]}}))
     ok = ProcessSpec.model_validate(_spec({"http.post": {"targets": ["helpdesk"]}}))
-    assert ok.ref.sha256 != load_specs()["ticket-triage"].ref.sha256  # the hash sees the rules
+    assert ok.ref.sha256 != load_specs()["refund-request"].ref.sha256  # the hash sees the rules
