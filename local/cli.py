@@ -65,6 +65,7 @@ def _banner(emu: Emulation) -> str:
             f"  AWS endpoint: {emu.aws_endpoint}  (region {emu.region}, any credentials)",
             f"  receiver:     {emu.receiver_url}/_requests",
             f"  ledger table: {_ledger_table(emu)}  (aios control ... --table, --endpoint-url)",
+            f"  AppConfig:    {emu.appconfig.url}  (aios control deploy --endpoint-url)",
             "  try:",
             f"    curl {emu.api_url}/processes",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"

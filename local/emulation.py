@@ -11,7 +11,9 @@
    existing cloud assembly;
 2. starts moto in server mode on 127.0.0.1 (a free port), resets it and turns on ASL execution
    (`POST /moto-api/config {"stepfunctions": {"execute_state_machine": true}}`);
-3. creates the template's tables, queues, keys, topics and state machines (`local.assembly`);
+3. creates the template's tables, queues, keys, topics, state machines and AppConfig
+   resources (`local.assembly`; AppConfig through moto and the stand-in of `local.appconfig`,
+   which also serves the functions' configuration reads);
 4. starts the receiver (the outside system), the in-process Lambda runtime with the layer on
    its path, patches moto's ASL interpreter to invoke it (`local.moto_patches`), starts one SQS
    poller per event source mapping and the API server on `127.0.0.1:$AIOS_LOCAL_PORT`
@@ -47,6 +49,7 @@ from botocore.config import Config
 
 from local import moto_patches
 from local.api_gateway import ApiServer
+from local.appconfig import AppConfigStandIn
 from local.assembly import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -69,6 +72,9 @@ LOCAL_TENANT = "default"
 TENANT_TAG = "aios:tenant"
 DEFAULT_API_PORT = 8787
 LOCAL_MEMORY_ENGINE = "serverless"  # synthesized locally; served by the embedded store
+# Locally a configuration deployment completes at once; functions read it at their next read.
+LOCAL_CONFIG_MAX_AGE_SECONDS = 0
+APPCONFIG_SERVICES = ("appconfig", "appconfigdata")
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -84,7 +90,11 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
             "CDK_OUTDIR": str(outdir),
             # Memory on: locally the vector engine is the embedded store (see _memory_overrides).
             "CDK_CONTEXT_JSON": json.dumps(
-                {"aws:cdk:bundling-stacks": [], "memory_engine": LOCAL_MEMORY_ENGINE}
+                {
+                    "aws:cdk:bundling-stacks": [],
+                    "memory_engine": LOCAL_MEMORY_ENGINE,
+                    "config_max_age_seconds": LOCAL_CONFIG_MAX_AGE_SECONDS,
+                }
             ),
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
@@ -140,6 +150,7 @@ class Emulation:
         self._moto: Any = None
         self._receiver: Receiver | None = None
         self._api: ApiServer | None = None
+        self._appconfig: AppConfigStandIn | None = None
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -174,12 +185,21 @@ class Emulation:
         """A boto3 session with dummy credentials; pass `endpoint_url=emu.aws_endpoint`."""
         return self._session
 
+    @property
+    def appconfig(self) -> AppConfigStandIn:
+        """The AppConfig stand-in (environments, deployments, the data API; see local.appconfig)."""
+        assert self._appconfig is not None, "start() first"
+        return self._appconfig
+
     def client(self, service: str) -> Any:
         """A boto3 client for the emulated AWS (never real AWS)."""
         assert self.aws_endpoint, "start() first"
+        endpoint = self.aws_endpoint
+        if service in APPCONFIG_SERVICES:
+            endpoint = self.appconfig.url
         return self._session.client(
             service,
-            endpoint_url=self.aws_endpoint,
+            endpoint_url=endpoint,
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),
         )
 
@@ -220,6 +240,7 @@ class Emulation:
         stack_name, template = load_stack(self.cdk_out, self.stack_name)
 
         self._start_moto()
+        self._appconfig = AppConfigStandIn(self.aws_endpoint, self._session).start()
         t = self._timed("moto", t)
 
         assets = asset_files(self.cdk_out)
@@ -380,6 +401,9 @@ class Emulation:
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # AppConfig (moto and the stand-in) for the runtime configuration of processes.
+            "AWS_ENDPOINT_URL_APPCONFIG": self.appconfig.url,
+            "AWS_ENDPOINT_URL_APPCONFIGDATA": self.appconfig.url,
             **DUMMY_CREDENTIALS,
         }
 
@@ -484,6 +508,9 @@ class Emulation:
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
+        if self._appconfig is not None:
+            self._appconfig.stop()
+            self._appconfig = None
         moto_patches.revert()
         if self.runtime is not None:
             self.runtime.close()

@@ -21,8 +21,13 @@ from stacks.functions import Functions, log_group, removal_policy
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
+from stacks.runtime_config import RuntimeConfig
 from stacks.signing_key import SigningKey
 from stacks.workspace import Workspace, read_workspace, stage_user_layer
+
+
+ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
+"""The alarms that roll a configuration deployment back while it rolls out and bakes."""
 
 
 class AiosStack(Stack):
@@ -132,9 +137,21 @@ class AiosStack(Stack):
             functions=[*self.functions.all, *self.approvals.all, *self.memory.functions],
             rest_api=self.api.rest_api,
         )
+        self.runtime_config = RuntimeConfig(
+            self,
+            "RuntimeConfig",
+            config=config,
+            workspace=self.workspace,
+            alarms=[a for a in self.observability.alarms if a.node.id in ROLLBACK_ALARMS],
+        )
+        # Every function that reads process specs reads the deployed ones.
+        self.runtime_config.grant_read(
+            self.functions.api, self.functions.decide, self.functions.execute, *self.approvals.all
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
+        CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)

@@ -118,6 +118,13 @@ class AiosConfig(BaseModel):
     # With none listed, the one key belongs to the tenant "default". Under IAM, the tenant is
     # the caller's principal tag `aios:tenant` and this list is not used.
     tenants: dict[str, TenantPlan] = Field(default_factory=dict)
+    # Runtime configuration (stacks/runtime_config.py): how long functions cache the deployed
+    # processes, and how AppConfig rolls a new version out (linear steps, then a bake time
+    # watched by alarms that roll it back).
+    config_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    config_growth_percent: Annotated[float, Field(ge=1, le=100)] = 50
+    config_deployment_minutes: Annotated[int, Field(ge=0, le=1440)] = 2
+    config_bake_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
     # Deploy-time options of capabilities with a config_model, by capability name; checked
     # against each model by the stack (stacks/capability_roles.py), defaults filled in.
     capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -133,7 +133,9 @@ def test_plan_key_is_an_ecc_p256_signing_key(synth: Synth) -> None:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_runs_python313_arm64_traced_with_the_three_layers(synth: Synth, name: str) -> None:
+def test_function_runs_python313_arm64_traced_with_the_three_layers(
+    synth: Synth, name: str
+) -> None:
     _, fn = synth.function(name)
     props = fn["Properties"]
     assert props["Runtime"] == "python3.13"

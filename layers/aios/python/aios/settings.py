@@ -44,6 +44,14 @@ class Settings(BaseModel):
     api_auth: str = Field(default="iam", pattern="^(iam|api_key)$", alias="AIOS_API_AUTH")
     tenant_api_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_TENANT_API_KEYS")
     """tenant -> the id of its API key (on its own usage plan), when `api_auth` is api_key."""
+    # The deployed runtime configuration (aios.control.config): AppConfig names, and how long
+    # a read is cached. Unset, the function serves the bundled specs.
+    config_application: str = Field(default="", alias="AIOS_CONFIG_APPLICATION")
+    config_environment: str = Field(default="", alias="AIOS_CONFIG_ENVIRONMENT")
+    config_profile: str = Field(default="", alias="AIOS_CONFIG_PROFILE")
+    config_max_age_seconds: int = Field(
+        default=30, ge=0, le=3600, alias="AIOS_CONFIG_MAX_AGE_SECONDS"
+    )
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")

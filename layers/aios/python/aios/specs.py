@@ -175,16 +175,20 @@ class DecisionSpec(BaseModel):
     @field_validator("prompts")
     @classmethod
     def _prompts_exist(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        from aios.prompts import load_prompt
+        from aios.prompts import load_prompt, parse_prompt
 
         if set(value) != {"classify", "plan"}:
             raise ValueError("prompts must name exactly a 'classify' and a 'plan' template")
         folder = (info.context or {}).get("prompts_dir")
+        texts = (info.context or {}).get("prompt_texts") or {}
         for task, name in value.items():
             if f".{task}." not in name:
                 raise ValueError(f"prompt {name!r} is not a {task} template")
             try:
-                load_prompt(name, folder)
+                if name in texts:
+                    parse_prompt(name, texts[name].encode("utf-8"))
+                else:
+                    load_prompt(name, folder)
             except SpecError as exc:
                 raise ValueError(exc.message) from exc
         return value
@@ -212,6 +216,8 @@ class ProcessSpec(BaseModel):
     policy: Policy = Field(default_factory=Policy)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
     _folder: Path | None = PrivateAttr(default=None)
+    _prompt_texts: dict[str, str] = PrivateAttr(default_factory=dict)
+    """Prompt templates that came with the spec (a deployed runtime configuration), by name."""
 
     @property
     def folder(self) -> Path | None:
@@ -223,10 +229,14 @@ class ProcessSpec(BaseModel):
         return self._folder / PROMPTS_DIR if self._folder is not None else None
 
     def prompt(self, task: str) -> PromptTemplate:
-        """The template the spec names for `task`, from the process's prompts or the defaults."""
-        from aios.prompts import load_prompt
+        """The template the spec names for `task`: deployed with the spec, in the process's
+        prompts folder, or one of the kit's defaults."""
+        from aios.prompts import load_prompt, parse_prompt
 
-        return load_prompt(self.decision.prompts[task], self.prompts_dir)
+        name = self.decision.prompts[task]
+        if name in self._prompt_texts:
+            return parse_prompt(name, self._prompt_texts[name].encode("utf-8"))
+        return load_prompt(name, self.prompts_dir)
 
     @field_validator("capabilities")
     @classmethod
@@ -351,11 +361,22 @@ def read_data_file(path: Path) -> Any:
         ) from exc
 
 
-def parse_spec(data: Any, *, source: Path, folder: Path | None) -> ProcessSpec:
-    """Validate one spec document; SpecError naming `source` and every bad field."""
+def parse_spec(
+    data: Any,
+    *,
+    source: Path,
+    folder: Path | None,
+    prompt_texts: Mapping[str, str] | None = None,
+) -> ProcessSpec:
+    """Validate one spec document; SpecError naming `source` and every bad field.
+
+    `prompt_texts` are templates that travel with the spec (a deployed runtime configuration):
+    they win over files of the same name.
+    """
     prompts = folder / PROMPTS_DIR if folder is not None else None
+    context = {"prompts_dir": prompts, "prompt_texts": dict(prompt_texts or {})}
     try:
-        spec = ProcessSpec.model_validate(data, context={"prompts_dir": prompts})
+        spec = ProcessSpec.model_validate(data, context=context)
     except ValidationError as exc:
         problems = describe_errors(exc)
         lines = "; ".join(f"{field}: {msg}" for field, msg in problems)
@@ -365,6 +386,7 @@ def parse_spec(data: Any, *, source: Path, folder: Path | None) -> ProcessSpec:
             field=problems[0][0],
         ) from exc
     spec._folder = folder
+    spec._prompt_texts = dict(prompt_texts or {})
     return spec
 
 
