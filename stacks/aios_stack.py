@@ -25,7 +25,6 @@ from stacks.runtime_config import RuntimeConfig
 from stacks.signing_key import SigningKey
 from stacks.workspace import Workspace, read_workspace, stage_user_layer
 
-
 ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
 """The alarms that roll a configuration deployment back while it rolls out and bakes."""
 
