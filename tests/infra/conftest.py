@@ -35,4 +35,7 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         http_targets='{"crm": "https://crm.example.com/hook"}',
         approval_reminder_minutes="5",
         tenants='{"acme": {"quota_per_day": 1000}, "globex": {"rate_limit": 3, "burst_limit": 5}}',
+        config_growth_percent="25",
+        config_bake_minutes="1",
+        config_max_age_seconds="10",
     )
