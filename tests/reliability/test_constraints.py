@@ -20,7 +20,7 @@ from aios.ledger import LedgerItem, action_sk, case_pk, load_case_items
 from aios.planning import CaseInput, decide_case
 from aios.providers import ModelRequest, ModelResponse
 from aios.providers.offline import OfflineProvider
-from aios.specs import ProcessSpec, get_spec, load_specs, use_spec_source
+from aios.specs import ProcessSpec, get_spec, load_specs, parse_spec, use_spec_source
 from aios.tiering import offline_config
 
 from tests.reliability.test_execution_plane import _settings
@@ -54,7 +54,8 @@ def constrained(**extra: Any) -> ProcessSpec:
     """The sample refund process with the constraints above (and `extra` rules on http.post)."""
     data = BASE.model_dump(mode="json", by_alias=True)
     data["constraints"] = {"http.post": {**CONSTRAINTS["http.post"], **extra}}
-    return ProcessSpec.model_validate(data)
+    assert BASE.folder is not None  # its offline rules answer for the model
+    return parse_spec(data, source=BASE.folder / "process.json", folder=BASE.folder)
 
 
 @pytest.fixture
