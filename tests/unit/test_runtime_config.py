@@ -108,6 +108,23 @@ def test_a_document_that_does_not_validate_leaves_the_last_good_one_serving(
     assert reader._provider.calls[0] == ("processes", 30)  # type: ignore[attr-defined]
 
 
+class Unreachable:
+    def get(self, name: str, max_age: int) -> bytes:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        raise GetParameterError("AccessDeniedException")
+
+
+def test_an_unreadable_configuration_leaves_the_last_good_specs_serving(
+    document: dict[str, Any],
+) -> None:
+    reader = DeployedConfig(SETTINGS, provider=Provider(json.dumps(document).encode()))
+    served = reader.specs()
+    reader._provider = Unreachable()
+    assert reader.specs() is served
+    assert DeployedConfig(SETTINGS, provider=Unreachable()).specs() is None  # bundled serve
+
+
 def test_a_broken_document_names_the_process() -> None:
     with pytest.raises(SpecError, match="processes"):
         parse_document(b'{"processes": {}}')

@@ -207,10 +207,21 @@ class DeployedConfig:
         return self._provider
 
     def specs(self) -> dict[str, ProcessSpec] | None:
-        """The specs in force, or None when no good document was read yet."""
-        raw = self._get_provider().get(
-            self.settings.config_profile, max_age=self.settings.config_max_age_seconds
-        )
+        """The specs in force, or None when no good document was read yet.
+
+        When AppConfig cannot be read (throttled, unreachable, not yet allowed while a stack
+        deploys), the last good specs keep serving (the bundled ones before any): a planes'
+        outage must not follow from a configuration service's.
+        """
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            raw = self._get_provider().get(
+                self.settings.config_profile, max_age=self.settings.config_max_age_seconds
+            )
+        except GetParameterError as exc:
+            logger.warning("deployed configuration unreadable; serving the last good one: %s", exc)
+            return self._specs
         content = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
         digest = hashlib.sha256(content).hexdigest()
         with self._lock:
