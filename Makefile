@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo local test lint fmt synth bench clean
+.PHONY: setup demo local test test-fast lint fmt hooks synth bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,14 +42,23 @@ local: setup
 test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+# Unit and infra tests only: no emulation, no browser.
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit tests/infra
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict layers/aios/python/aios
+	$(BIN)/mypy  # strict, on the layer, stacks/, functions/ and local/ (see pyproject.toml)
 
 fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Optional: ruff and ruff format on every commit (.pre-commit-config.yaml); no other target needs it.
+hooks: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check pre-commit==4.7.0
+	$(BIN)/pre-commit install
 
 bench: setup
 	$(BIN)/python bench/cold_start.py

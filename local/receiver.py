@@ -80,7 +80,8 @@ class Receiver(LoopbackServer):
     def resource(self, path: str) -> dict[str, Any]:
         """The state kept at `path` (from PUT and PATCH requests); {} when there is none."""
         with self._state.lock:
-            return json.loads(json.dumps(self._state.resources.get(path, {})))
+            copy: dict[str, Any] = json.loads(json.dumps(self._state.resources.get(path, {})))
+            return copy
 
     def inject_faults(self, status: int, times: int = 1, path_contains: str = "") -> None:
         """Answer the next `times` requests (whose path contains `path_contains`) with `status`."""

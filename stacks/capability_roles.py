@@ -19,6 +19,7 @@ import json
 import re
 from typing import Any
 
+from aios.capabilities import Capability
 from aws_cdk import Arn, ArnFormat, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -28,7 +29,6 @@ from pydantic import ValidationError
 from stacks.config import ConfigError
 from stacks.functions import AiosFunction
 from stacks.nag import acknowledge
-from stacks.workspace import Capability
 
 _PSEUDO = {
     "${AWS::Partition}": "<AWS::Partition>",

@@ -342,7 +342,7 @@ class Functions(Construct):
     def all(self) -> list[AiosFunction]:
         return [self.api, self.decide, self.execute, self.finalize]
 
-    def attach_case_machine(self, machine: sfn.IStateMachine) -> None:
+    def attach_case_machine(self, machine: sfn.StateMachine) -> None:
         """Let api start and read cases and execute answer task tokens of ``machine``.
 
         Done after the machine exists: the machine invokes decide and finalize, so only the
@@ -364,7 +364,7 @@ class Functions(Construct):
         machine.grant_task_response(self.execute.role)
 
 
-def execution_arns(machine: sfn.IStateMachine) -> str:
+def execution_arns(machine: sfn.StateMachine) -> str:
     """ARN pattern of every execution of ``machine``."""
     return Stack.of(machine).format_arn(
         service="states",
@@ -374,7 +374,7 @@ def execution_arns(machine: sfn.IStateMachine) -> str:
     )
 
 
-def execution_arns_finding(machine: sfn.IStateMachine) -> str:
+def execution_arns_finding(machine: sfn.StateMachine) -> str:
     """How cdk-nag prints execution_arns(machine) in an AwsSolutions-IAM5 finding id."""
     logical_id = Stack.of(machine).get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
     return (

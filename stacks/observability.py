@@ -58,7 +58,7 @@ class Observability(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         action = cw_actions.SnsAction(self.topic)
 
-        def alarm(id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        def alarm(id: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
             created = metric.create_alarm(
                 self,
                 id,

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "layers" / "aios" / "python") not in sys.path:
     sys.path.insert(0, str(ROOT / "layers" / "aios" / "python"))
 
-from aios.capabilities import Capability, all_capabilities  # noqa: E402
+# Capability is re-exported (`as`): the stacks take the library's types from this module.
+from aios.capabilities import Capability as Capability  # noqa: E402
+from aios.capabilities import all_capabilities  # noqa: E402
 from aios.catalog import Catalog, validate_workspace  # noqa: E402
 from aios.specs import read_data_file, spec_file  # noqa: E402
 from aios.workspace import ROOT_ENV  # noqa: E402

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import settings
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,11 @@ sys.path.insert(0, str(ROOT / "layers" / "aios" / "python"))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 REGION = "us-east-1"
+
+# Properties, not timings: Hypothesis' default 200 ms per example fails a test (as "flaky") when a
+# loaded machine is slow once, so the examples here have no deadline.
+settings.register_profile("aios", deadline=None)
+settings.load_profile("aios")
 
 
 @pytest.fixture

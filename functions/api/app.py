@@ -52,13 +52,17 @@ def _error(status: int, exc: AiosError) -> Response[str]:
     )
 
 
-@app.exception_handler(AiosError)
 def _domain_error(exc: AiosError) -> Response[str]:
     status = next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
     if status >= 500:
         logger.exception("unmapped domain error")
         return _error(500, InternalError("internal error"))
     return _error(status, exc)
+
+
+# Registered by a call, not as a decorator: Powertools' decorator is untyped, and _not_found
+# calls _domain_error too.
+app.exception_handler(AiosError)(_domain_error)
 
 
 def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:

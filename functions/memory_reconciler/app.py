@@ -17,8 +17,7 @@ from aios.memory.indexing import reconcile
 from aios.memory.records import scan_records
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 logger = Logger()
 tracer = Tracer()
@@ -51,7 +50,10 @@ class KeepIndex(_IndexResource):
     request_type: Literal["Delete"] = Field(alias="RequestType")
 
 
-IndexResourceRequest = Annotated[EnsureIndex | KeepIndex, Field(discriminator="request_type")]
+# A TypeAdapter, not Powertools' parse(): parse() is typed for a model class, not a union.
+IndexResourceRequest: TypeAdapter[EnsureIndex | KeepIndex] = TypeAdapter(
+    Annotated[EnsureIndex | KeepIndex, Field(discriminator="request_type")]
+)
 
 
 @logger.inject_lambda_context
@@ -60,7 +62,7 @@ IndexResourceRequest = Annotated[EnsureIndex | KeepIndex, Field(discriminator="r
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     assert store is not None
     if "RequestType" in event:  # the index custom resource (CloudFormation calls it directly)
-        return _index_resource(parse(event=event, model=IndexResourceRequest))
+        return _index_resource(IndexResourceRequest.validate_python(event))
     # Anything else is the hourly schedule (or a person asking for a run): its payload is unused.
     report = reconcile(scan_records(), store, embedder, time.time())
     logger.info("memory reconciled", extra={**report.model_dump(), "drift": report.total})

@@ -4,7 +4,7 @@ person when its tenant's budget is exhausted (no model call, status HANDED_OFF w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,18 +40,23 @@ def test_case_shows_model_usage_and_cost_by_tier(emulation: Any) -> None:
 def test_exhausted_budget_hands_the_case_to_a_person(emulation: Any) -> None:
     table = _decision_table(emulation)
     ddb = emulation.client("dynamodb")
-    day = datetime.now(UTC).date().isoformat()
+    today = datetime.now(UTC).date()
     tenant = LOCAL_TENANT  # an unsigned request is the local developer's, of this tenant
-    # Another tenant's exhausted budget must not matter; this tenant's must.
-    ddb.put_item(
-        TableName=table,
-        Item={
-            "item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day}"},
-            "kind": {"S": "budget"},
-            "spent_micros": {"N": str(10**12)},
-            "spent_tokens": {"N": "0"},
-        },
-    )
+    # Today's and tomorrow's: the case may be decided after midnight (UTC).
+    keys = [
+        {"item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day.isoformat()}"}}
+        for day in (today, today + timedelta(days=1))
+    ]
+    for key in keys:
+        ddb.put_item(
+            TableName=table,
+            Item={
+                **key,
+                "kind": {"S": "budget"},
+                "spent_micros": {"N": str(10**12)},
+                "spent_tokens": {"N": "0"},
+            },
+        )
     try:
         process, body = example(emulation.api_url)
         case_id = submit(emulation.api_url, process, {**body, "ticket_id": "T-990001"}).json()[
@@ -64,9 +69,8 @@ def test_exhausted_budget_hands_the_case_to_a_person(emulation: Any) -> None:
 
         case = wait_for(handed_off, timeout=60, what=f"case {case_id} to be handed off")
     finally:
-        ddb.delete_item(
-            TableName=table, Key={"item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day}"}}
-        )
+        for key in keys:
+            ddb.delete_item(TableName=table, Key=key)
     assert case["status"] == "HANDED_OFF"
     assert case["handoff"]["reason"] == "BUDGET_EXHAUSTED"
     assert case["actions"] == [] and case["plan"] is None and case["usage"]["calls"] == 0

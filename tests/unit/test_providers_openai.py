@@ -136,11 +136,14 @@ def test_malformed_response_is_a_provider_error(fake: Fake) -> None:
 def test_unreachable_endpoint_is_a_timeout_for_the_fallback_chain() -> None:
     import socket
 
-    with socket.socket() as s:  # a port nobody listens on
+    # A port held bound but not listening refuses connections, and no other process (tests
+    # run in parallel on the machine) can start listening on it meanwhile.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises((ModelTimeout, ModelThrottled)):
-        get_provider("openai", base_url=f"http://127.0.0.1:{port}", api_key="k").complete(request())
+        provider = get_provider("openai", base_url=f"http://127.0.0.1:{port}", api_key="k")
+        with pytest.raises((ModelTimeout, ModelThrottled)):
+            provider.complete(request())
 
 
 def test_secret_without_a_key_is_refused(fake: Fake, aws: None) -> None:
