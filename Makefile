@@ -66,6 +66,8 @@ bench: setup
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
 	$(BIN)/python bench/memory_recall.py
+	$(BIN)/python bench/console_render.py
+	$(BIN)/python bench/handoff_notice.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -11,17 +11,25 @@ Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, oth
 `{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a function error or a malformed proxy response:
 502 `{"message": "Internal server error"}`, as API Gateway answers.
 
-Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) signatures,
-API keys, usage plans and throttling are not checked. The caller's identity is still filled
-in, as API Gateway does for IAM auth (`requestContext.identity.userArn`, `accessKey`,
-`caller`, `accountId`): `identify` maps the request's headers to it (the emulation resolves a
-SigV4 `Authorization` header's access key id to its IAM principal, and takes an unsigned
-request for its local developer user), so the api function derives the tenant as on AWS.
+A method behind a Cognito user pool authorizer is enforced as API Gateway does it
+(`local.cognito.CognitoAuthorizer`): without a valid ID token of the pool in the authorizer's
+header it answers 401 and the function never runs — with the template's UNAUTHORIZED gateway
+response if it has one (`$context.path` and `$context.stage` substituted; locally there is no
+stage prefix, so `/$context.stage` becomes empty), else `{"message": "Unauthorized"}`; with a
+valid token, the event carries the claims as `requestContext.authorizer.claims`.
+
+Locally there is no stage prefix in the URL, and IAM (SigV4) signatures, API keys, usage
+plans and throttling are not checked. The caller's identity is still filled in, as API
+Gateway does for IAM auth (`requestContext.identity.userArn`, `accessKey`, `caller`,
+`accountId`): `identify` maps the request's headers to it (the emulation resolves a SigV4
+`Authorization` header's access key id to its IAM principal, and takes an unsigned request for
+its local developer user), so the api function derives the tenant as on AWS.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import time
@@ -33,7 +41,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.assembly import Route
+from local.assembly import GatewayResponseSpec, Route
+from local.cognito import CognitoAuthorizer, Unauthorized
 from local.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
@@ -112,9 +121,11 @@ def proxy_event(
     stage: str,
     api_id: str,
     account: str,
+    claims: dict[str, str] | None = None,
     caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event for one request (`caller`: identity fields)."""
+    """The REST API (v1) Lambda proxy event for one request (`claims` from its authorizer,
+    `caller`: the identity fields of an IAM-authenticated caller)."""
     assert match.route is not None
     split = urlsplit(raw_path)
     path = split.path or "/"
@@ -130,7 +141,7 @@ def proxy_event(
         text, is_base64 = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     request_id = str(uuid.uuid4())
-    return {
+    event: dict[str, Any] = {
         "resource": match.route.path,
         "path": path,
         "httpMethod": method,
@@ -149,7 +160,8 @@ def proxy_event(
             "resourcePath": match.route.path,
             "httpMethod": method,
             "stage": stage,
-            "path": f"/{stage}{path}",
+            # The path as the client asked for it: locally the URL has no stage prefix.
+            "path": path,
             "protocol": "HTTP/1.1",
             "requestId": request_id,
             "extendedRequestId": request_id,
@@ -173,6 +185,9 @@ def proxy_event(
             },
         },
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims}
+    return event
 
 
 class ApiServer(LoopbackServer):
@@ -186,9 +201,13 @@ class ApiServer(LoopbackServer):
         stage: str = "local",
         api_id: str = "local",
         account: str = "123456789012",
+        authorizers: dict[str, CognitoAuthorizer] | None = None,
+        gateway_responses: dict[str, GatewayResponseSpec] | None = None,
         identify: Identify | None = None,
     ) -> None:
         self.router = Router(routes)
+        self.authorizers = authorizers or {}
+        self.gateway_responses = gateway_responses or {}
         self.invoke = invoke
         self.identify = identify
         self.stage = stage
@@ -250,6 +269,17 @@ class _Handler(BaseHTTPRequestHandler):
                 [("Allow", ", ".join(match.allowed))],
             )
             return
+        claims = None
+        if match.route.authorizer:
+            authorizer = self.api.authorizers.get(match.route.authorizer)
+            try:
+                if authorizer is None:  # fail closed
+                    raise Unauthorized(f"authorizer {match.route.authorizer} is not emulated")
+                claims = authorizer.claims(dict(self.headers.items()))
+            except Unauthorized as exc:
+                logger.info("%s %s -> 401 (%s)", self.command, path, exc)
+                self._send(*_unauthorized(self.api.gateway_responses.get("UNAUTHORIZED"), path))
+                return
         event = proxy_event(
             match,
             self.command,
@@ -260,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.stage,
             self.api.api_id,
             self.api.account,
+            claims,
             self.api.identify(dict(self.headers.items())) if self.api.identify else None,
         )
         result = self.api.invoke(match.route.function, json.dumps(event).encode())
@@ -270,6 +301,20 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+def _unauthorized(
+    spec: GatewayResponseSpec | None, path: str
+) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """API Gateway's answer to an authorizer's refusal (the template's UNAUTHORIZED response)."""
+    if spec is None:
+        return 401, b'{"message":"Unauthorized"}', []
+    # Browsers send paths percent-encoded; escaping keeps a hand-made raw path inert too.
+    body = spec.template.replace("/$context.stage", "").replace("$context.path", html.escape(path))
+    headers = list(spec.headers.items())
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return spec.status or 401, body.encode(), headers
 
 
 _INTERNAL_ERROR: tuple[int, bytes, list[tuple[str, str]]] = (

@@ -66,6 +66,7 @@ def _banner(emu: Emulation) -> str:
             f"  receiver:     {emu.receiver_url}/_requests",
             f"  ledger table: {_ledger_table(emu)}  (aios control ... --table, --endpoint-url)",
             f"  AppConfig:    {emu.appconfig.url}  (aios control deploy --endpoint-url)",
+            *_console_lines(emu),
             "  try:",
             f"    curl {emu.api_url}/processes",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
@@ -77,6 +78,17 @@ def _banner(emu: Emulation) -> str:
 
 def _ledger_table(emu: Emulation) -> str:
     return str(emu.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"])  # type: ignore[union-attr]
+
+
+def _console_lines(emu: Emulation) -> list[str]:
+    if not emu.console_url:
+        return []
+    lines = [f"  console:      {emu.console_url}  (sign in as one of these local users)"]
+    lines += [
+        f"    {u.role:<9} username {u.username:<9} password {u.password}  ({u.email})"
+        for u in emu.console_users
+    ]
+    return lines
 
 
 def local_up(port: int | None) -> int:

@@ -13,7 +13,10 @@ from infra_synth import Synth
 
 pytestmark = pytest.mark.slow
 
-READERS = {"api", "decide", "execute", "approval_request", "approvals", "approval_reminders"}
+READERS = {
+    "api", "decide", "execute", "approval_request", "approvals", "approval_reminders",
+    "handoff", "console",
+}  # fmt: skip
 ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
 
 

@@ -138,8 +138,9 @@ def check_gate(
 ) -> None:
     """The gate the policy in force asks for, met by the attestation; raises otherwise.
 
-    `deny` refuses; `approve` needs a human attestation with at least the rule's quorum of
-    approvers; `auto` takes any attestation bound to the digest.
+    `deny` refuses; `approve` needs a human attestation: an approval with at least the rule's
+    quorum of approvers, or an operator's act-by-hand on a handed-off case; `auto` takes any
+    attestation bound to the digest.
     """
     taken = UNKNOWN_CONFIDENCE if confidence is None else confidence
     gate = gate_for(capability, spec.policy, action.params, taken)
@@ -149,7 +150,8 @@ def check_gate(
         rule = approval_rule(capability, spec.policy, action.params, taken)
         quorum = rule.quorum if rule is not None else 1
         approvers = attestation.get("approvers") or []
-        if attestation.get("type") != "human" or len(set(approvers)) < quorum:
+        by_hand = bool(attestation.get("operator"))
+        if attestation.get("type") != "human" or (not by_hand and len(set(approvers)) < quorum):
             raise ApprovalRequired(
                 f"the policy gates action {action.action_id} 'approve'"
                 f"{f' (rule {rule.name}, quorum {quorum})' if rule else ''}; its attestation is "
