@@ -12,6 +12,8 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
+| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
+| control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 | rejection| `REJECTION#<msg id>` | `REJECTION`            |
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
@@ -25,7 +27,16 @@ rejections. `commit` keeps an item's `queue` in step with the status it writes
 (`repository.QUEUES`); `handoffs.queued` reads a queue.
 """
 
-from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
+from aios.ledger.entities import (
+    Entity,
+    claim_unique,
+    entity_pk,
+    get_entity,
+    release_unique,
+    stage_entity_write,
+    stage_unique_applied,
+    unique_holder,
+)
 from aios.ledger.handoffs import (
     case_holder,
     get_handoff,
@@ -84,6 +95,7 @@ __all__ = [
     "bind_ledger",
     "case_holder",
     "case_pk",
+    "claim_unique",
     "commit",
     "create_case",
     "entity_pk",
@@ -103,6 +115,7 @@ __all__ = [
     "queued",
     "recorded_decisions",
     "release_case",
+    "release_unique",
     "set_task_token",
     "stage_action",
     "stage_entity_write",
@@ -110,5 +123,7 @@ __all__ = [
     "stage_handoff_change",
     "stage_plan",
     "stage_status",
+    "stage_unique_applied",
     "transition_case",
+    "unique_holder",
 ]
