@@ -7,6 +7,9 @@ aios demo [--process P]    start it, run a process's example case end to end (de
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
 aios control revoke|restore capability|process|tenant NAME
                            the kill switch (AWS or emulation); also `control list|audit`
+aios kpi                   decision-quality KPIs from the ledger (table, or --json)
+aios dlq list|redrive      the action dead-letter queue: inspect, move back
+aios webhooks replay       move failed webhook deliveries back to their queue
 aios validate              check every process, prompt, example and capability of the workspace
 aios new process NAME      scaffold processes/NAME (spec, prompts, example, offline rules, test)
 aios new capability NAME   scaffold capabilities/<module>.py and its test
@@ -27,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli, eval_cli, workspace_cli
+from local import audit_cli, control_cli, eval_cli, signals_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -72,6 +75,8 @@ def _banner(emu: Emulation) -> str:
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
             f" --endpoint-url {emu.aws_endpoint} stepfunctions list-executions"
             f" --state-machine-arn {sm}",
+            "  for aios audit|kpi|dlq|webhooks in another shell:",
+            *(f"    export {k}={v}" for k, v in emu.cli_environment().items()),
         ]
     )
 
@@ -235,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     audit_cli.add_parser(commands)
     control_cli.add_parser(commands)
+    signals_cli.add_parsers(commands)
     workspace_cli.add_parsers(commands)
     eval_cli.add_parser(commands)
     args = parser.parse_args(argv)
@@ -248,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
     if args.command == "control":
         return control_cli.run(args)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     if args.command == "validate":
         return workspace_cli.validate(args.root)
     if args.command == "new":

@@ -28,6 +28,7 @@ Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -392,6 +394,60 @@ class Emulation:
                 "accountId": who["Account"],
             }  # fmt: skip
         return {**self._principals[access_key], "accessKey": access_key}
+
+    def cli_environment(self) -> dict[str, str]:
+        """What `aios kpi|dlq|webhooks|audit` read, pointed at this emulation."""
+        assert self.deployment is not None, "start() first"
+        functions = self.deployment.functions
+        reconciler = functions["case_reconciler"].environment
+        webhook_queue = next(
+            m.queue_url for m in self.deployment.event_sources if m.function == "webhooks"
+        )
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AIOS_LEDGER_TABLE": reconciler["AIOS_LEDGER_TABLE"],
+            "AIOS_ACTION_QUEUE_URL": reconciler["AIOS_ACTION_QUEUE_URL"],
+            "AIOS_ACTION_DLQ_URL": reconciler["AIOS_ACTION_DLQ_URL"],
+            "AIOS_WEBHOOK_QUEUE_URL": webhook_queue,
+            "AIOS_WEBHOOK_DLQ_URL": functions["webhooks"].environment["AIOS_WEBHOOK_DLQ_URL"],
+        }
+
+    @contextlib.contextmanager
+    def paused(self, function: str) -> Iterator[None]:
+        """No event source delivers to `function` inside the block (messages stay queued)."""
+        candidates: list[SqsPoller | StreamPoller] = [*self.pollers, *self.stream_pollers]
+        pollers = [p for p in candidates if p.mapping.function == function]
+        for poller in pollers:
+            poller.pause()
+        try:
+            yield
+        finally:
+            for poller in pollers:
+                poller.resume()
+
+    def dead_letter(self, case_id: str, timeout_s: float = 30.0) -> float:
+        """Receive the case's queued action message until SQS moves it to the dead-letter queue
+        (after the queue's maxReceiveCount receives), as a consumer failing every time would;
+        returns `time.monotonic()` when it moved. Pause the consumer first (`paused`)."""
+        sqs = self.client("sqs")
+        queue_url = next(
+            p.mapping.queue_url for p in self.pollers if p.mapping.function == "execute"
+        )
+        received, deadline = 0, time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
+            ).get("Messages", [])
+            if messages:
+                if case_id not in messages[0]["Body"]:
+                    raise RuntimeError("the action queue holds another case's message first")
+                received += 1
+            elif received:
+                return time.monotonic()
+        raise TimeoutError(f"no action message of {case_id} reached the dead-letter queue")
 
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,

@@ -2,7 +2,7 @@
 
 moto's Step Functions interpreter (LocalStack's ASL engine) calls other services through
 `boto_client_for(region, service, state_credentials)`, which builds a boto3 client for
-`http://localhost:$MOTO_PORT`. Two patches:
+`http://localhost:$MOTO_PORT`. The patches:
 
 1. `moto.stepfunctions.parser.asl.utils.boto_client.moto_server_port` returns the port our
    `ThreadedMotoServer` actually listens on (it may be picked at random), so `sqs:sendMessage`,
@@ -18,6 +18,18 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    looked at every expired message: of two expired messages of one group it delivers the later
    one and starves the earlier one forever. AWS redelivers both, in order.
 
+4. `moto.dynamodb.models.DynamoDBBackend.transact_write_items` rolls a failed transaction back
+   by putting back a deep copy of each table taken when it began. Two things break on AWS's
+   promises: a write another request made to the table meanwhile is lost with it, and the
+   table's stream shard is a new object afterwards, while the stream iterators a reader holds
+   (`moto.dynamodbstreams.models.ShardIterator.stream_shard`) keep reading the old one, so
+   every later change is never delivered. The patch runs each transaction, each single-item
+   write and each `get_records` under one lock (a transaction is atomic for other requests,
+   as on AWS), and points an iterator at its table's current shard before it reads. The copy
+   also no longer copies the stream's records (the shard's copy shares them; a failed
+   transaction's records are cut off again): copying them made every transaction slower as
+   the stream grew.
+
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
 silently call a Docker-backed Lambda or the wrong port.
@@ -25,8 +37,10 @@ silently call a Docker-backed Lambda or the wrong port.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +48,10 @@ PINNED_MOTO_VERSION = "5.2.5"
 
 _BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
 _SQS_MODELS_MODULE = "moto.sqs.models"
+_DYNAMODB_MODULE = "moto.dynamodb.models"
+_DYNAMODB_TABLE_MODULE = "moto.dynamodb.models.table"
+_STREAMS_MODULE = "moto.dynamodbstreams.models"
+_DYNAMODB_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item")
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
@@ -47,6 +65,10 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
     (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
+    *((_DYNAMODB_MODULE, f"DynamoDBBackend.{name}") for name in _DYNAMODB_WRITES),
+    (_DYNAMODB_MODULE, "DynamoDBBackend.get_table"),
+    (_DYNAMODB_TABLE_MODULE, "StreamShard.add"),
+    (_STREAMS_MODULE, "DynamoDBStreamsBackend.get_records"),
 )
 #: Data attributes the SQS patch reads (checked on the classes or their instances' init).
 _SQS_ATTRIBUTES = (("Queue", "pending_messages"), ("Message", "visible"))
@@ -119,6 +141,7 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     fix_fifo_redelivery()
+    fix_stream_transactions()
     if not _applied:
         _applied["moto_server_port"] = boto_client.moto_server_port
         _applied["boto_client_for"] = lambda_eval.boto_client_for
@@ -165,3 +188,60 @@ def fix_fifo_redelivery() -> None:
 
     receive_message._aios_fixed = True  # type: ignore[attr-defined]
     backend.receive_message = receive_message
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def fix_stream_transactions() -> None:
+    """Patch 4 (see the module docstring). Idempotent; a bug fix, so `revert` keeps it."""
+    check()
+    backend = importlib.import_module(_DYNAMODB_MODULE).DynamoDBBackend
+    streams = importlib.import_module(_STREAMS_MODULE).DynamoDBStreamsBackend
+    if getattr(streams.get_records, "_aios_fixed", False):
+        return
+
+    def serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return method(self, *args, **kwargs)
+
+        return locked
+
+    for name in _DYNAMODB_WRITES[1:]:
+        setattr(backend, name, serialized(getattr(backend, name)))
+    original_transact = backend.transact_write_items
+
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            shards = [t.stream_shard for t in self.tables.values() if t.stream_shard is not None]
+            lengths = [(shard.items, len(shard.items)) for shard in shards]
+            try:
+                return original_transact(self, *args, **kwargs)
+            except BaseException:
+                for items, length in lengths:  # the rollback's shard shares this list
+                    del items[length:]
+                raise
+
+    backend.transact_write_items = transact_write_items
+    shard_class = importlib.import_module(_DYNAMODB_TABLE_MODULE).StreamShard
+
+    def shard_copy(self: Any, memo: dict[int, Any]) -> Any:
+        clone = copy.copy(self)  # the records list is shared, not copied
+        memo[id(self)] = clone
+        clone.table = copy.deepcopy(self.table, memo)
+        return clone
+
+    shard_class.__deepcopy__ = shard_copy
+    original_get_records = streams.get_records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+        with _DYNAMODB_LOCK:
+            iterator = self.shard_iterators[iterator_arn]
+            current = self.dynamodb.get_table(iterator.stream_shard.table.name).stream_shard
+            if current is not None:
+                iterator.stream_shard = current
+            return original_get_records(self, iterator_arn, limit)
+
+    get_records._aios_fixed = True  # type: ignore[attr-defined]
+    streams.get_records = get_records

@@ -55,6 +55,27 @@ class TenantPlan(BaseModel):
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+# The kit's own signals an alarm watches, with their default thresholds. A rate or spend alarm
+# fires above its threshold, `acceptance_rate_floor` below it, any other when the count in its
+# period exceeds the threshold (0: any occurrence).
+ALARM_THRESHOLDS: dict[str, float] = {
+    "actions_rejected": 0,
+    "handoff_rate": 0.25,
+    "budget_exhausted": 0,
+    "approvals_past_sla": 0,
+    "approval_timeouts": 0,
+    "action_retries": 10,
+    "actions_dead_lettered": 0,
+    "memory_drift": 0,
+    "daily_model_spend_usd": 50,
+    "acceptance_rate_floor": 0.5,
+    "stuck_cases": 0,
+    "handoffs_past_sla": 0,
+    "action_drift": 0,
+}
+RATES = ("handoff_rate", "acceptance_rate_floor")
+
+
 class AiosConfig(BaseModel):
     """Every deploy-time setting of the kit, with its default."""
 
@@ -128,6 +149,13 @@ class AiosConfig(BaseModel):
     # Deploy-time options of capabilities with a config_model, by capability name; checked
     # against each model by the stack (stacks/capability_roles.py), defaults filled in.
     capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Signals: the reconciler, the KPI job and the alarms on the kit's own signals.
+    reconciler_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
+    reconciler_lookback_days: Annotated[int, Field(ge=1, le=400)] = 30
+    drift_window_hours: Annotated[int, Field(ge=1, le=720)] = 1
+    kpi_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    kpi_window_hours: Annotated[int, Field(ge=1, le=744)] = 24
+    alarm_thresholds: dict[str, float] = Field(default_factory=lambda: dict(ALARM_THRESHOLDS))
 
     @field_validator("log_retention_days")
     @classmethod
@@ -137,7 +165,13 @@ class AiosConfig(BaseModel):
         return value
 
     @field_validator(
-        "http_targets", "model_tiers", "model_prices", "capability_config", "tenants", mode="before"
+        "http_targets",
+        "model_tiers",
+        "model_prices",
+        "capability_config",
+        "tenants",
+        "alarm_thresholds",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
@@ -171,6 +205,20 @@ class AiosConfig(BaseModel):
             if parsed.scheme != "https" or not parsed.hostname:
                 raise ValueError(f"target {name!r} must be an https URL, got {url!r}")
         return value
+
+    @field_validator("alarm_thresholds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        """Given keys override the defaults; an unknown key or a bad value is an error."""
+        unknown = sorted(set(value) - set(ALARM_THRESHOLDS))
+        if unknown:
+            raise ValueError(
+                f"unknown alarm {', '.join(unknown)}; known: {', '.join(ALARM_THRESHOLDS)}"
+            )
+        for name, threshold in value.items():
+            if threshold < 0 or (name in RATES and threshold > 1):
+                raise ValueError(f"{name} must be {'0..1' if name in RATES else '>= 0'}")
+        return {**ALARM_THRESHOLDS, **value}
 
     @field_validator("model_tiers")
     @classmethod

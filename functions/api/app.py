@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aios import aws, cases
@@ -16,6 +17,7 @@ from aios.errors import (
     RouteNotFound,
     TenantUnknown,
 )
+from aios.kpis import kpi_report, parse_window
 from aios.ledger import bind_ledger
 from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
@@ -126,6 +128,15 @@ def get_audit(case_id: str) -> dict[str, Any]:
     """The case's audit events in order and the verdict of the chain verifier."""
     logger.append_keys(case_id=case_id)
     return cases.audit_view(case_id, tenant=_tenant())
+
+
+@app.get("/kpis")
+def get_kpis() -> dict[str, Any]:
+    """Decision-quality KPIs per process and per model and prompt version over a window
+    (`process`, `since`, `until` query parameters; default: every process, the last 24 h)."""
+    query = app.current_event.get_query_string_value
+    since, until = parse_window(query("since"), query("until"), datetime.now(UTC))
+    return kpi_report(query("process"), since, until).model_dump(mode="json")
 
 
 @app.get("/openapi.json")

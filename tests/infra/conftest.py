@@ -21,7 +21,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app with every non-default option: API keys (two tenants), alarm email, destroy,
-    longer timeout, reminders every five minutes."""
+    longer timeout, reminders every five minutes, two alarm thresholds, the reconciler every ten
+    minutes."""
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.variant"),
         stack_name="AiosKitVariant",
@@ -38,4 +39,6 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         config_growth_percent="25",
         config_bake_minutes="1",
         config_max_age_seconds="10",
+        alarm_thresholds='{"handoff_rate": 0.4, "action_retries": 3}',
+        reconciler_minutes="10",
     )

@@ -18,6 +18,7 @@ ROUTES = {
     ("POST", "/processes/{process}/cases"),
     ("GET", "/cases/{case_id}"),
     ("GET", "/cases/{case_id}/audit"),
+    ("GET", "/kpis"),
     ("GET", "/openapi.json"),
 }
 # Public: the approvals function checks the link token or Slack's signature itself.

@@ -265,6 +265,13 @@ class ActionReplayed(ActionRejected):
     code = "ACTION_REPLAYED"
 
 
+class ActionNotRunnable(ActionRejected):
+    """The ledger says the action will not run (failed, skipped, superseded, dead-lettered):
+    a redriven or replayed message for it is refused before anything is applied."""
+
+    code = "ACTION_NOT_RUNNABLE"
+
+
 class CompensationRefused(ActionRejected):
     """A compensation request the case machine did not send (unknown or healthy case, wrong key)."""
 

@@ -304,9 +304,11 @@ def _ask(
             budget=spec.decision.budget,
         )
         result = validate(repaired.response.text)
+        usage.models[task] = repaired.response.model_id
         if answer.cache_key:
             remember(models, Answer(repaired.response, answer.cache_key, cached=False))
         return result
+    usage.models[task] = answer.response.model_id
     remember(models, answer)
     return result
 
@@ -462,6 +464,11 @@ def propose(
         plan, actions = _plan(
             models, usage, case, spec, classification, plan_id, first_index, entities
         )
+        # Causal metadata, signed with each action: the model and prompt that proposed it.
+        actions = [
+            a.attributed(usage.models.get("plan", ""), usage.prompts.get("plan", ""))
+            for a in actions
+        ]
     except BudgetExhausted as exc:
         handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
         return Proposal(classification, None, [], usage, handoff)

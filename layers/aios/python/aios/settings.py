@@ -70,6 +70,19 @@ class Settings(BaseModel):
     )
     openai_base_url: str = Field(default="", alias="AIOS_OPENAI_BASE_URL")
     openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
+    # Signals: the case events bus, webhook deliveries, the reconciler and the KPI job.
+    event_bus_name: str = Field(default="", alias="AIOS_EVENT_BUS")
+    webhook_dlq_url: str = Field(default="", alias="AIOS_WEBHOOK_DLQ_URL")
+    action_queue_url: str = Field(default="", alias="AIOS_ACTION_QUEUE_URL")
+    action_dlq_url: str = Field(default="", alias="AIOS_ACTION_DLQ_URL")
+    reconciler_lookback_days: int = Field(
+        default=30, ge=1, le=400, alias="AIOS_RECONCILER_LOOKBACK_DAYS"
+    )
+    reconciler_grace_seconds: int = Field(
+        default=300, ge=0, le=86400, alias="AIOS_RECONCILER_GRACE_SECONDS"
+    )
+    drift_window_hours: int = Field(default=1, ge=1, le=720, alias="AIOS_DRIFT_WINDOW_HOURS")
+    kpi_window_hours: int = Field(default=24, ge=1, le=744, alias="AIOS_KPI_WINDOW_HOURS")
     # Operator console: the CSRF key's secret and the user pool app client people sign in with.
     console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
     console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")

@@ -11,6 +11,7 @@ kit. A bad spec is refused with every problem named by file and field (`SpecErro
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache
@@ -113,6 +114,9 @@ class ApprovalPolicy(BaseModel):
     """The rule for an action that needs approval by risk alone; without one it is denied."""
     remind_after: float = Field(default=0.5, gt=0, lt=1)
     """Share of a level's timeout after which the reminders function nudges the approvers."""
+    sla_minutes: int | None = Field(default=None, ge=1, le=365 * 24 * 60)
+    """How long an approval may wait before the reconciler reports it past its SLA; unset:
+    until its current level's deadline (when the case machine should have escalated)."""
 
     @model_validator(mode="after")
     def _known_people(self) -> ApprovalPolicy:
@@ -244,6 +248,39 @@ class DecisionSpec(BaseModel):
         return value
 
 
+LIFECYCLE_TERMINAL = ["case.succeeded", "case.failed", "case.handed_off"]
+
+
+class Webhook(BaseModel):
+    """Where the process's case events go: a path on an `http_targets` target (deploy-time
+    allow-list; the target's key in the connector secret signs each body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    path: str = Field(min_length=1, max_length=512, pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+    events: list[str] = Field(
+        default_factory=lambda: list(LIFECYCLE_TERMINAL),
+        min_length=1,
+        description="the event types sent; by default the case's end (or handoff)",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _no_dot_segments(cls, value: str) -> str:
+        if value.startswith("//") or ".." in value.split("/"):
+            raise ValueError("must be an absolute path without '..' segments")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _event_types(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z_]*\.[a-z][a-z_]*$", name):
+                raise ValueError(f"{name!r} is not an event type (like case.succeeded)")
+        return value
+
+
 class ProcessSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -258,6 +295,8 @@ class ProcessSpec(BaseModel):
     entity_key: str
     policy: Policy = Field(default_factory=Policy)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    webhook: Webhook | None = None
+    """Optional: signed webhook deliveries of the process's case events."""
     _folder: Path | None = PrivateAttr(default=None)
     _prompt_texts: dict[str, str] = PrivateAttr(default_factory=dict)
     """Prompt templates that came with the spec (a deployed runtime configuration), by name."""

@@ -101,8 +101,18 @@ def run_action(
     message: ActionMessage, message_id: str, body: str, ctx: ExecutionContext
 ) -> Outcome:
     """Verify the action, apply it at most once, and answer the task that waits for it."""
-    action = message.action
-    ctx.log_keys(case_id=action.case_id, plan_id=action.plan_id, action_id=action.action_id)
+    action, envelope = message.action, message.plan.envelope
+    # Claimed until verified: a forged message can only put its own claims in the log.
+    ctx.log_keys(
+        case_id=action.case_id,
+        plan_id=action.plan_id,
+        action_id=action.action_id,
+        step=action.index,
+        process=envelope.process,
+        tenant=envelope.tenant,
+        model_id=action.model_id,
+        prompt_version=action.prompt_version,
+    )
     try:
         verified = verify_action(
             message, keys=ctx.keys, trusted_key_ids=set(ctx.trusted_key_ids), settings=ctx.settings

@@ -31,6 +31,24 @@ def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
     return None
 
 
+def action_context(verified: VerifiedAction, settings: Settings) -> ActionContext:
+    """The executor's context with the action's causal metadata from the signed plan."""
+    envelope, action = verified.message.plan.envelope, verified.message.action
+    return ActionContext(
+        case_id=action.case_id,
+        action_id=action.action_id,
+        entity_key=action.entity_key,
+        settings=settings,
+        capability=verified.capability.name,
+        plan_id=action.plan_id,
+        step=action.index,
+        tenant=envelope.tenant,
+        process=envelope.process,
+        model_id=action.model_id,
+        prompt_version=action.prompt_version,
+    )
+
+
 def apply_action(
     verified: VerifiedAction,
     settings: Settings,
@@ -44,13 +62,7 @@ def apply_action(
     action = verified.message.action
     if verified.applied is not None:
         return verified.applied
-    ctx = ActionContext(
-        case_id=action.case_id,
-        action_id=action.action_id,
-        entity_key=action.entity_key,
-        settings=settings,
-        capability=verified.capability.name,
-    )
+    ctx = action_context(verified, settings)
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []
         if verified.capability.stage is not None:

@@ -25,6 +25,7 @@ from aios.capabilities import Capability, get_capability
 from aios.constraints import Facts, check_params
 from aios.control import revocations
 from aios.errors import (
+    ActionNotRunnable,
     ApprovalRequired,
     AttestationMissing,
     ConstraintViolated,
@@ -48,6 +49,8 @@ from aios.tenants import entity_tenant
 
 UNKNOWN_CONFIDENCE = 0.0
 """A plan without a confidence is taken at the lowest: confidence rules then ask for people."""
+
+RUNNABLE_OR_APPLIED = ("APPROVED", "APPLIED")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def verify_action(
         raise AttestationMissing(
             f"action {action.action_id} has no attestation bound to its digest"
         )
+    if item.status not in RUNNABLE_OR_APPLIED:
+        raise ActionNotRunnable(f"action {action.action_id} is {item.status}: it will not run")
     if item.status == "APPLIED":  # a redelivery: answered with what was recorded
         return VerifiedAction(message, capability, params, applied=dict(item.result or {}))
     revocations.check(

@@ -11,6 +11,7 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | handoff  | `CASE#<case_id>`     | `HANDOFF#<handoff_id>` |
 | approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
+| finding  | `CASE#<case_id>`     | `FINDING#<kind>#<subject>` |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
 | unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
 | control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
@@ -25,6 +26,11 @@ The sparse `Queues` index (`queue`, `queued_at`; keys only) lists what waits for
 refused: handed-off and failed cases, pending approvals, rejected actions and orphan
 rejections. `commit` keeps an item's `queue` in step with the status it writes
 (`repository.QUEUES`); `handoffs.queued` reads a queue.
+
+Case items also carry `process`, the key of the sparse `ByProcess` index (`process`,
+`created_at`; with `status`, `updated_at`), which lists a process's cases in a time window
+(`cases_by_process`) for the KPIs and the reconciler. The table streams its changes
+(NEW_AND_OLD_IMAGES) to the case events publisher.
 """
 
 from aios.ledger.entities import (
@@ -58,22 +64,27 @@ from aios.ledger.models import (
 )
 from aios.ledger.repository import (
     CaseRecord,
+    CaseRef,
     Put,
     Update,
     action_sk,
     action_status_update,
     case_pk,
+    cases_by_process,
     commit,
     create_case,
     get_action,
     get_case,
     handoff_sk,
+    iso,
     load_audit,
     load_case_items,
+    load_plans,
     now_iso,
     put_rejection,
     queue_for,
     stage_action,
+    stage_finding,
     stage_handoff,
     stage_plan,
     stage_status,
@@ -83,6 +94,7 @@ from aios.ledger.repository import (
 __all__ = [
     "QUEUE_INDEX",
     "CaseRecord",
+    "CaseRef",
     "DecisionItem",
     "Entity",
     "LedgerItem",
@@ -95,6 +107,7 @@ __all__ = [
     "bind_ledger",
     "case_holder",
     "case_pk",
+    "cases_by_process",
     "claim_unique",
     "commit",
     "create_case",
@@ -106,8 +119,10 @@ __all__ = [
     "get_items",
     "handoff_sk",
     "hold_case",
+    "iso",
     "load_audit",
     "load_case_items",
+    "load_plans",
     "move_case",
     "now_iso",
     "put_rejection",
@@ -119,6 +134,7 @@ __all__ = [
     "set_task_token",
     "stage_action",
     "stage_entity_write",
+    "stage_finding",
     "stage_handoff",
     "stage_handoff_change",
     "stage_plan",

@@ -27,6 +27,8 @@ class Entity:
     key: str
     state: dict[str, Any]
     version: int
+    written_by: str = ""
+    """The id of the action that wrote this version."""
 
 
 def get_entity(entity_key: str) -> Entity | None:
@@ -35,7 +37,12 @@ def get_entity(entity_key: str) -> Entity | None:
         item = LedgerItem.get(entity_pk(entity_key), ENTITY_SK, consistent_read=True)
     except DoesNotExist:
         return None
-    return Entity(key=entity_key, state=dict(item.data or {}), version=int(item.seq or 0))
+    return Entity(
+        key=entity_key,
+        state=dict(item.data or {}),
+        version=int(item.seq or 0),
+        written_by=item.head or "",
+    )
 
 
 def stage_entity_write(
