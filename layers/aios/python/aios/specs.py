@@ -258,7 +258,7 @@ class Webhook(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    path: str = Field(min_length=1, max_length=512, pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+    path: str = Field(min_length=1, max_length=512, pattern=r"^/[A-Za-z0-9._~!\$&'()*+,;=:@%/-]*$")
     events: list[str] = Field(
         default_factory=lambda: list(LIFECYCLE_TERMINAL),
         min_length=1,
