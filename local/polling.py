@@ -12,14 +12,15 @@ logger = logging.getLogger(__name__)
 class PollingLoop:
     """Calls `poll_once` until `stop()`; idles when a poll finds nothing; survives errors.
 
-    `pause()` stops polling (after the poll in flight, which it waits for) until `resume()`:
-    a test can then look at a queue the way an event source mapping would leave it.
+    `disable()` / `enable()` do what `UpdateEventSourceMapping(Enabled=...)` does on AWS:
+    a disabled loop delivers nothing (its records wait at the source) until enabled again.
     """
 
     def __init__(self, name: str, idle_wait_s: float) -> None:
         self.idle_wait_s = idle_wait_s
         self._stop = threading.Event()
-        self._paused = threading.Event()
+        self._enabled = threading.Event()
+        self._enabled.set()
         self._polling = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -31,29 +32,36 @@ class PollingLoop:
         self._thread.start()
         return self
 
-    def pause(self) -> None:
-        """Stop polling once the poll in flight is over (this waits for it)."""
-        self._paused.set()
-        with self._polling:
-            pass
-
-    def resume(self) -> None:
-        self._paused.clear()
-
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def disable(self) -> None:
+        """Deliver nothing more; returns once a delivery under way has finished."""
+        self._enabled.clear()
+        with self._polling:
+            pass
+
+    def enable(self) -> None:
+        self._enabled.set()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled.is_set()
+
+    # A test pauses a loop to look at a queue the way a disabled mapping would leave it.
+    pause = disable
+    resume = enable
+
+    def _poll(self) -> int:
+        with self._polling:
+            return self.poll_once() if self._enabled.is_set() else 0
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._paused.is_set():
-                self._stop.wait(self.idle_wait_s)
-                continue
             try:
-                with self._polling:
-                    found = self._paused.is_set() or self.poll_once()
-                if not found:
+                if not self._poll():
                     self._stop.wait(self.idle_wait_s)
             except Exception:
                 if self._stop.is_set():

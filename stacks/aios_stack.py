@@ -25,8 +25,12 @@ from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
 from stacks.reconciler import Reconciler
+from stacks.runtime_config import RuntimeConfig
 from stacks.signing_key import SigningKey
 from stacks.workspace import Workspace, read_workspace, stage_user_layer
+
+ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
+"""The alarms that roll a configuration deployment back while it rolls out and bakes."""
 
 
 class AiosStack(Stack):
@@ -157,6 +161,7 @@ class AiosStack(Stack):
             handler=self.functions.api.function,
             access_log_group=log_group(self, "ApiAccessLogs", config),
         )
+        self.functions.attach_tenant_keys(self.api.tenant_keys)
         self.api.add_public_routes(
             self.approvals.answer.function,
             PUBLIC_ROUTES,
@@ -201,6 +206,22 @@ class AiosStack(Stack):
             ],
             rest_api=self.api.rest_api,
         )
+        self.runtime_config = RuntimeConfig(
+            self,
+            "RuntimeConfig",
+            config=config,
+            workspace=self.workspace,
+            alarms=[a for a in self.observability.alarms if a.node.id in ROLLBACK_ALARMS],
+        )
+        # Every function that reads process specs reads the deployed ones.
+        self.runtime_config.grant_read(
+            self.functions.api,
+            self.functions.decide,
+            self.functions.execute,
+            *self.approvals.all,
+            *self.handoffs.all,
+            self.console.function,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
@@ -209,6 +230,7 @@ class AiosStack(Stack):
         CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
         CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
+        CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
         CfnOutput(
             self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url
         )

@@ -15,12 +15,14 @@ from aios.errors import (
     InvalidInput,
     ProcessNotFound,
     RouteNotFound,
+    TenantUnknown,
 )
 from aios.kpis import kpi_report, parse_window
 from aios.ledger import bind_ledger
 from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
-from aios.specs import load_specs
+from aios.specs import current_specs
+from aios.tenants import Caller, tenant_of
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -40,6 +42,7 @@ HTTP_STATUS: dict[type[AiosError], int] = {
     CaseNotFound: 404,
     RouteNotFound: 404,
     IdempotencyConflict: 409,
+    TenantUnknown: 403,
 }
 
 
@@ -77,10 +80,20 @@ def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
         logger.info("execution already started", extra={"case_id": case_id})
 
 
+def _tenant() -> str:
+    """The caller's tenant (its IAM principal tag, or its API key's usage plan); 403 if none."""
+    identity = app.current_event.request_context.identity
+    caller = Caller(principal_arn=identity.user_arn, api_key_id=identity.api_key_id)
+    tenant = tenant_of(caller, api_keys=settings.api_key_tenants)
+    logger.append_keys(tenant=tenant)
+    return tenant
+
+
 @app.get("/processes")
 def list_processes() -> dict[str, Any]:
     """The processes this deployment runs, with their input schema and an example input."""
-    return {"processes": [spec.summary() for spec in load_specs().values()]}
+    _tenant()
+    return {"processes": [spec.summary() for spec in current_specs().values()]}
 
 
 @app.post("/processes/<process>/cases")
@@ -89,7 +102,7 @@ def submit_case(process: str) -> Response[str]:
     result = cases.submit_case(
         process,
         app.current_event.body,
-        tenant=settings.tenant,
+        tenant=_tenant(),
         idempotency_key=app.current_event.headers.get("Idempotency-Key")
         or app.current_event.headers.get("idempotency-key"),
         start_execution=_start_execution,
@@ -107,14 +120,14 @@ def submit_case(process: str) -> Response[str]:
 def get_case(case_id: str) -> dict[str, Any]:
     """A case's status, plan, actions and timestamps."""
     logger.append_keys(case_id=case_id)
-    return cases.case_view(case_id)
+    return cases.case_view(case_id, tenant=_tenant())
 
 
 @app.get("/cases/<case_id>/audit")
 def get_audit(case_id: str) -> dict[str, Any]:
     """The case's audit events in order and the verdict of the chain verifier."""
     logger.append_keys(case_id=case_id)
-    return cases.audit_view(case_id)
+    return cases.audit_view(case_id, tenant=_tenant())
 
 
 @app.get("/kpis")

@@ -90,13 +90,15 @@ class PlannedAction(ActionSpec):
 HandoffReason = Literal[
     "BUDGET_EXHAUSTED",
     "INVALID_MODEL_OUTPUT",
+    "CONSTRAINT_VIOLATED",
     "CAPABILITY_REVOKED",
     "POLICY_DENIED",
     "LOW_CONFIDENCE",
     "INVALID_MANUAL_ACTIONS",
 ]
 """Every way automation gives up on a case: the budget cannot pay for the next model call; the
-model's answer stayed invalid after one repair; a capability the plan needs was revoked; the
+model's answer stayed invalid after one repair; the plan still broke the process's constraints
+after one repair; the tenant, the process or a capability the plan needs was revoked; the
 policy denies an action and the process says "hand off instead of skip"; the classification's
 confidence stayed below the process's threshold; an operator's hand-made actions no longer
 validate when Decide signs them."""

@@ -31,7 +31,13 @@ from aios.errors import (
     RetryableActionError,
     TerminalActionError,
 )
-from aios.execution.apply import Runner, applied_result, apply_action, idempotent_runner
+from aios.execution.apply import (
+    Runner,
+    applied_result,
+    apply_action,
+    idempotent_runner,
+    release_claim,
+)
 from aios.execution.compensation import authenticate_compensation, compensate_case
 from aios.execution.messages import MAX_MESSAGE_BYTES, parse_message
 from aios.execution.records import record_case_event, record_orphan_rejection, record_outcome
@@ -125,6 +131,7 @@ def run_action(
     except RetryableActionError as exc:
         return Outcome("retry", action.case_id, action.action_id, error=exc.to_dict())
     except TerminalActionError as exc:
+        release_claim(verified)
         record_outcome(action.case_id, action.index, action.action_id, "FAILED", exc.to_dict())
         answered = ctx.fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
         return Outcome(

@@ -9,7 +9,14 @@ from typing import Any
 from aios.capabilities import ActionContext
 from aios.errors import LedgerConflict, RetryableActionError, TerminalActionError
 from aios.execution.verify import VerifiedAction
-from aios.ledger import action_status_update, commit, get_action
+from aios.ledger import (
+    action_status_update,
+    commit,
+    get_action,
+    now_iso,
+    release_unique,
+    stage_unique_applied,
+)
 from aios.settings import Settings
 
 RUNNABLE = ("APPROVED",)
@@ -85,6 +92,13 @@ def apply_action(
 
 def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
     action = verified.message.action
+    if verified.unique:  # the uniqueness claim must still be this action's
+        staged = [
+            *staged,
+            stage_unique_applied(
+                action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+            ),
+        ]
     commit(
         action.case_id,
         [
@@ -100,6 +114,15 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
             ),
         ),
     )
+
+
+def release_claim(verified: VerifiedAction) -> None:
+    """An action that will never apply gives its uniqueness claim back."""
+    action = verified.message.action
+    if verified.unique:
+        release_unique(
+            action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+        )
 
 
 def idempotent_runner(

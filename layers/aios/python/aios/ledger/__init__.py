@@ -13,6 +13,8 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
 | finding  | `CASE#<case_id>`     | `FINDING#<kind>#<subject>` |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
+| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
+| control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 | rejection| `REJECTION#<msg id>` | `REJECTION`            |
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
@@ -31,7 +33,16 @@ Case items also carry `process`, the key of the sparse `ByProcess` index (`proce
 (NEW_AND_OLD_IMAGES) to the case events publisher.
 """
 
-from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
+from aios.ledger.entities import (
+    Entity,
+    claim_unique,
+    entity_pk,
+    get_entity,
+    release_unique,
+    stage_entity_write,
+    stage_unique_applied,
+    unique_holder,
+)
 from aios.ledger.handoffs import (
     case_holder,
     get_handoff,
@@ -97,6 +108,7 @@ __all__ = [
     "case_holder",
     "case_pk",
     "cases_by_process",
+    "claim_unique",
     "commit",
     "create_case",
     "entity_pk",
@@ -118,6 +130,7 @@ __all__ = [
     "queued",
     "recorded_decisions",
     "release_case",
+    "release_unique",
     "set_task_token",
     "stage_action",
     "stage_entity_write",
@@ -126,5 +139,7 @@ __all__ = [
     "stage_handoff_change",
     "stage_plan",
     "stage_status",
+    "stage_unique_applied",
     "transition_case",
+    "unique_holder",
 ]
