@@ -157,6 +157,14 @@ def _reconcile(emulation: Any, later: timedelta = timedelta()) -> dict[str, Any]
     return _invoke(emulation, "case_reconciler", {"time": when, "detail-type": "Scheduled Event"})
 
 
+def _entity(ticket: str) -> str:
+    """The ledger key of the default tenant's ticket entity."""
+    from aios.ledger import entity_pk
+    from aios.tenants import scoped_entity_key
+
+    return entity_pk(scoped_entity_key("default", f"ticket#{ticket}"))
+
+
 def _table(emulation: Any) -> str:
     return str(emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"])
 
@@ -216,9 +224,10 @@ def reconciled(emulation: Any, workload: Workload) -> Workload:
     cases["lost"] = _lost_case(emulation)
     # Two days on: the lost case is past the grace period, the refund and the handoff past
     # their SLAs.
-    first = _reconcile(emulation, timedelta(days=2))["counts"]
-    assert first["received_without_execution"] >= 1 and first["approval_past_sla"] >= 1
-    assert first["handoff_past_sla"] >= 1
+    report = _reconcile(emulation, timedelta(days=2))
+    first = report["counts"]
+    assert first["received_without_execution"] >= 1, report
+    assert first["approval_past_sla"] >= 1 and first["handoff_past_sla"] >= 1, report
     assert finished_case(api, cases["lost"])["status"] == "SUCCEEDED"
     # A case whose execution failed but whose end the ledger never got (set back to RUNNING).
     cases["unrecorded"] = _ticket(emulation, "T-8809", fault=422)
@@ -236,8 +245,9 @@ def reconciled(emulation: Any, workload: Workload) -> Workload:
     # Now: an entity changed behind the kit's back, and an action dead-lettered.
     emulation.client("dynamodb").update_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8801"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": _entity("T-8801")}, "sk": {"S": "ENTITY"}},
         UpdateExpression="SET #d = :d",
+        ConditionExpression="attribute_exists(pk)",  # the case's own entity, not a new one
         ExpressionAttributeNames={"#d": "data"},
         ExpressionAttributeValues={":d": {"S": json.dumps({"status": "closed by hand"})}},
     )
@@ -281,7 +291,7 @@ def test_a_redriven_action_applies_once_and_a_failed_ones_redrive_applies_nothin
     assert [r.status for r in posted] == [200]
     entity = emulation.client("dynamodb").get_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8806"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": _entity("T-8806")}, "sk": {"S": "ENTITY"}},
     )["Item"]
     assert entity["seq"] == {"N": "1"}  # the dead-lettered update applied exactly once
     # The failed case's message, redriven, is refused: nothing of it runs after its case failed.
