@@ -16,10 +16,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from aios import aws, slack
+from aios import slack
 from aios.handoffs.records import HandoffRecord
 from aios.ledger import get_case, load_case_items
-from aios.notifications import approval_secrets
+from aios.notifications import approval_secrets, send_email
 from aios.settings import Settings
 from aios.specs import Approver, get_spec
 
@@ -131,22 +131,9 @@ def send(record: HandoffRecord, settings: Settings, reminder: bool = False) -> l
 def _email(person: Approver, notice: HandoffNotice, settings: Settings) -> bool:
     if not person.email or not settings.approvals_sender:
         return False
-    try:
-        aws.client("ses").send_email(
-            Source=settings.approvals_sender,
-            Destination={"ToAddresses": [person.email]},
-            Message={
-                "Subject": {"Data": notice.subject, "Charset": "UTF-8"},
-                "Body": {
-                    "Text": {"Data": notice.text, "Charset": "UTF-8"},
-                    "Html": {"Data": notice.html, "Charset": "UTF-8"},
-                },
-            },
-        )
-    except Exception:  # one channel failing must not hide the others
-        logger.exception("handoff email failed")
-        return False
-    return True
+    return send_email(
+        settings.approvals_sender, person.email, notice.subject, notice.text, notice.html
+    )
 
 
 def _slack(channel: str | None, notice: HandoffNotice, token: str, settings: Settings) -> bool:
