@@ -36,6 +36,7 @@ import requests
 from boto3.dynamodb.types import TypeSerializer
 
 from local.assembly import load_stack
+from local.emulation import LOCAL_TENANT
 from tests.local.conftest import ROOT, wait_for
 from tests.local.test_approvals import links, post, refund
 from tests.local.test_end_to_end import example, finished_case, submit
@@ -236,7 +237,7 @@ def reconciled(emulation: Any, workload: Workload) -> Workload:
     # Now: an entity changed behind the kit's back, and an action dead-lettered.
     emulation.client("dynamodb").update_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8801"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": f"ENTITY#{LOCAL_TENANT}/ticket#T-8801"}, "sk": {"S": "ENTITY"}},
         UpdateExpression="SET #d = :d",
         ExpressionAttributeNames={"#d": "data"},
         ExpressionAttributeValues={":d": {"S": json.dumps({"status": "closed by hand"})}},
@@ -281,7 +282,7 @@ def test_a_redriven_action_applies_once_and_a_failed_ones_redrive_applies_nothin
     assert [r.status for r in posted] == [200]
     entity = emulation.client("dynamodb").get_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8806"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": f"ENTITY#{LOCAL_TENANT}/ticket#T-8806"}, "sk": {"S": "ENTITY"}},
     )["Item"]
     assert entity["seq"] == {"N": "1"}  # the dead-lettered update applied exactly once
     # The failed case's message, redriven, is refused: nothing of it runs after its case failed.
