@@ -13,8 +13,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import AiosConfig
-from stacks.functions import LEDGER_READ, LEDGER_WRITE, AiosFunction
-from stacks.ledger import Ledger
+from stacks.functions import LEDGER_READ, AiosFunction
+from stacks.ledger import CASE_KEYS, Ledger
 from stacks.nag import acknowledge
 
 # Public routes of the approvals function: the link token or Slack's signature authenticates.
@@ -81,7 +81,8 @@ class Approvals(Construct):
             timeout=Duration.seconds(15),
             environment={**common, "AIOS_SLACK_API_URL": config.slack_api_url},
         )
-        ledger.table.grant(self.answer.role, *LEDGER_READ, *LEDGER_WRITE)
+        ledger.table.grant(self.answer.role, *LEDGER_READ)
+        ledger.grant_write(self.answer.role, CASE_KEYS)
         self.secret.grant_read(self.answer.role)
         # Reminders: scan pending approvals, claim each reminder (conditional write), notify.
         self.reminders = self._notifier(
@@ -119,7 +120,8 @@ class Approvals(Construct):
                 "AIOS_SLACK_API_URL": config.slack_api_url,
             },
         )
-        ledger.table.grant(function.role, *LEDGER_READ, *LEDGER_WRITE)
+        ledger.table.grant(function.role, *LEDGER_READ)
+        ledger.grant_write(function.role, CASE_KEYS)
         self.grant_notify(function.role, config)
         return function
 

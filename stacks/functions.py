@@ -25,7 +25,7 @@ from stacks.bundling import dependencies_layer_code
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
-from stacks.ledger import Ledger
+from stacks.ledger import CASE_KEYS, EXECUTION_KEYS, Ledger
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
 from stacks.workspace import USER_LAYER_METADATA
@@ -36,7 +36,6 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 LEDGER_READ = ("dynamodb:GetItem", "dynamodb:Query")
-LEDGER_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 IDEMPOTENCY_READ_WRITE = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -210,7 +209,8 @@ class Functions(Construct):
             # record itself is the idempotency record (aios.cases.submit_case).
             environment={**common, "AIOS_API_AUTH": config.api_auth},
         )
-        table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
+        table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem")
+        ledger.grant_write(self.api.role, CASE_KEYS)
         if config.api_auth == "iam":
             self._grant_tenant_tags()
 
@@ -234,7 +234,8 @@ class Functions(Construct):
                 "AIOS_DECISION_TABLE": decision_store.table.table_name,
             },
         )
-        table.grant(self.decide.role, *LEDGER_READ, *LEDGER_WRITE)
+        table.grant(self.decide.role, *LEDGER_READ)
+        ledger.grant_write(self.decide.role, CASE_KEYS)
         key.grant(self.decide.role, "kms:Sign", "kms:GetPublicKey")
         decision_store.table.grant(
             self.decide.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
@@ -257,7 +258,8 @@ class Functions(Construct):
                 "AIOS_HTTP_SECRET_ARN": connector_secrets.http_keys.secret_arn,
             },
         )
-        table.grant(self.execute.role, *LEDGER_READ, *LEDGER_WRITE)
+        table.grant(self.execute.role, *LEDGER_READ)
+        ledger.grant_write(self.execute.role, CASE_KEYS + EXECUTION_KEYS)
         idempotency.grant(self.execute.role, *IDEMPOTENCY_READ_WRITE)
         key.grant(self.execute.role, "kms:GetPublicKey")
         connector_secrets.http_keys.grant_read(self.execute.role)
@@ -274,7 +276,8 @@ class Functions(Construct):
             timeout=short,
             environment=common,
         )
-        table.grant(self.finalize.role, *LEDGER_READ, *LEDGER_WRITE)
+        table.grant(self.finalize.role, *LEDGER_READ)
+        ledger.grant_write(self.finalize.role, CASE_KEYS)
 
     def _grant_models(self, config: AiosConfig) -> None:
         """decide may invoke the configured models only (Converse needs bedrock:InvokeModel),

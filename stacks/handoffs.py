@@ -11,8 +11,8 @@ from constructs import Construct
 
 from stacks.approvals import Approvals
 from stacks.config import AiosConfig
-from stacks.functions import LEDGER_READ, LEDGER_WRITE, AiosFunction
-from stacks.ledger import Ledger
+from stacks.functions import LEDGER_READ, AiosFunction
+from stacks.ledger import CASE_KEYS, Ledger
 
 
 class Handoffs(Construct):
@@ -50,7 +50,8 @@ class Handoffs(Construct):
                 "AIOS_SLACK_API_URL": config.slack_api_url,
             },
         )
-        ledger.table.grant(self.handoff.role, *LEDGER_READ, *LEDGER_WRITE)
+        ledger.table.grant(self.handoff.role, *LEDGER_READ)
+        ledger.grant_write(self.handoff.role, CASE_KEYS)
         approvals.grant_notify(self.handoff.role, config)
         self._machine: sfn.IStateMachine | None = None
 
@@ -87,6 +88,7 @@ class Handoffs(Construct):
         machine's waiting tasks. Nothing to sign plans or execute actions."""
         if self._machine is None:
             raise RuntimeError("attach(machine, ...) before granting operator moves")
-        self.ledger.table.grant(grantee, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
+        self.ledger.table.grant(grantee, *LEDGER_READ, "dynamodb:BatchGetItem")
+        self.ledger.grant_write(grantee, CASE_KEYS)
         self.ledger.grant_queue_read(grantee)
         self._machine.grant_task_response(grantee)

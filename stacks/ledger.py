@@ -10,6 +10,14 @@ from constructs import Construct
 QUEUE_INDEX = "Queues"
 BY_PROCESS_INDEX = "ByProcess"
 
+LEDGER_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+CASE_KEYS = ("CASE#*",)
+"""The key space of cases and everything on their audit chains (plans, actions, approvals,
+handoffs, findings): every plane records its part of a case here."""
+EXECUTION_KEYS = ("ENTITY#*", "APPLIED#*", "REJECTION#*")
+"""The execution plane's own key spaces: canonical entity state and uniqueness claims,
+applied-action records and orphan rejections. No other role may write them."""
+
 
 class Ledger(Construct):
     """The ``Ledger`` table (pk/sk, TTL ``expires_at``) and the Powertools ``Idempotency`` table.
@@ -89,6 +97,14 @@ class Ledger(Construct):
     def queue_index_arn(self) -> str:
         return f"{self.table.table_arn}/index/{QUEUE_INDEX}"
 
+    def grant_write(self, grantee: iam.IGrantable, key_spaces: tuple[str, ...]) -> None:
+        """Write items whose partition key is in ``key_spaces`` only (``dynamodb:LeadingKeys``).
+
+        IAM checks the condition on every item of a transaction, so a role granted ``CASE#*``
+        cannot write an entity, an applied record or a rejection, whatever call it makes.
+        """
+        grant_ledger_write(grantee, self.table.table_arn, key_spaces)
+
     def grant_queue_read(self, grantee: iam.IGrantable) -> None:
         """Query the operator queues (the keys in them); items are then read by key."""
         grantee.grant_principal.add_to_principal_policy(
@@ -135,3 +151,17 @@ class Ledger(Construct):
             deletion_protection=deletion_protection,
             stream=stream,
         )
+
+
+def grant_ledger_write(
+    grantee: iam.IGrantable, table_arn: str, key_spaces: tuple[str, ...]
+) -> None:
+    """Put, update and condition-check items of ``table_arn`` whose partition key matches one of
+    ``key_spaces`` (``ForAllValues:StringLike`` on ``dynamodb:LeadingKeys``)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=list(LEDGER_WRITE),
+            resources=[table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(key_spaces)}},
+        )
+    )

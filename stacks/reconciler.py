@@ -21,12 +21,11 @@ from constructs import Construct
 from stacks.config import AiosConfig
 from stacks.functions import (
     LEDGER_READ,
-    LEDGER_WRITE,
     AiosFunction,
     execution_arns,
     execution_arns_finding,
 )
-from stacks.ledger import Ledger
+from stacks.ledger import CASE_KEYS, Ledger
 from stacks.nag import acknowledge
 
 
@@ -60,7 +59,8 @@ class Reconciler(Construct):
                 "AIOS_DRIFT_WINDOW_HOURS": str(config.drift_window_hours),
             },
         )
-        ledger.table.grant(self.reconciler.role, *LEDGER_READ, *LEDGER_WRITE)
+        ledger.table.grant(self.reconciler.role, *LEDGER_READ)
+        ledger.grant_write(self.reconciler.role, CASE_KEYS)
         ledger.grant_case_index_read(self.reconciler.role)
         dead_letter_queue.grant_consume_messages(self.reconciler.role)
         self.reconciler_schedule = events.Rule(

@@ -212,3 +212,41 @@ def test_compensation_of_a_healthy_or_unknown_case_is_refused_and_recorded(
         LedgerItem.get("REJECTION#m-u", "REJECTION").data["reason"]["code"]
         == "COMPENSATION_REFUSED"
     )
+
+
+def test_an_action_item_marked_applied_by_another_plane_is_not_taken_for_applied(
+    decided, kms, plan_key, peer
+) -> None:
+    """A decision-plane role may write the action item (CASE# partition) but not the execution
+    plane's applied record (APPLIED#, see tests/infra/test_least_privilege.py): an action item
+    set to APPLIED with a made-up result is refused, not answered with that result."""
+    case_id, out = decided
+    index = out["actions"][0]["index"]
+    LedgerItem(case_pk(case_id), action_sk(index)).update(
+        actions=[LedgerItem.status.set("APPLIED"), LedgerItem.result.set({"forged": True})]
+    )
+    tasks = Tasks("genuine-token")
+    outcome = execution.run_message(
+        "m-applied", _body(out, "genuine-token"), _context(kms, plan_key, _settings(peer), tasks)
+    )
+    assert outcome.kind == "rejected" and outcome.error["code"] == "ACTION_NOT_RUNNABLE"
+    assert "no applied record" in outcome.error["message"]
+    assert peer.requests == []
+    assert ("genuine-token", "success") not in tasks.answers
+
+
+def test_an_applied_action_has_the_execution_planes_applied_record(
+    decided, kms, plan_key, peer
+) -> None:
+    from aios.ledger import get_applied
+
+    case_id, out = decided
+    action = out["actions"][0]
+    ctx = _context(kms, plan_key, _settings(peer), Tasks("t-1", "t-2"))
+    assert execution.run_message("m-a", _body(out, "t-1"), ctx).kind == "applied"
+    record = get_applied(action["action_id"])
+    assert record is not None and record.case_id == case_id
+    assert record.digest == action["digest"]
+    again = execution.run_message("m-b", _body(out, "t-2"), ctx)  # a redelivery
+    assert again.kind == "applied" and again.result == record.result
+    assert len(peer.requests) == 1

@@ -13,8 +13,10 @@ from aios.ledger import (
     action_status_update,
     commit,
     get_action,
+    get_applied,
     now_iso,
     release_unique,
+    stage_applied,
     stage_unique_applied,
 )
 from aios.settings import Settings
@@ -24,10 +26,12 @@ Runner = Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]
 MAX_STAGE_ATTEMPTS = 5
 
 
-def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
-    item = get_action(case_id, index)
-    if item is not None and item.status == "APPLIED":
-        return dict(item.result or {})
+def applied_result(action_id: str, digest_hex: str) -> dict[str, Any] | None:
+    """What the execution plane recorded when it applied this action (its own applied record,
+    not the action item's status, which other planes' roles can write); None if it did not."""
+    record = get_applied(action_id)
+    if record is not None and record.digest == digest_hex:
+        return record.result
     return None
 
 
@@ -78,7 +82,7 @@ def apply_action(
             _record_applied(verified, result, staged)
             return result
         except LedgerConflict:
-            done = applied_result(action.case_id, action.index)
+            done = applied_result(action.action_id, action.digest_hex)
             if done is not None:
                 return done
             item = get_action(action.case_id, action.index)
@@ -92,11 +96,22 @@ def apply_action(
 
 def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
     action = verified.message.action
+    at = now_iso()
+    staged = [
+        *staged,
+        stage_applied(
+            action.action_id,
+            case_id=action.case_id,
+            digest=action.digest_hex,
+            result=result,
+            at=at,
+        ),
+    ]
     if verified.unique:  # the uniqueness claim must still be this action's
         staged = [
             *staged,
             stage_unique_applied(
-                action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+                action.entity_key, action.capability, action_id=action.action_id, at=at
             ),
         ]
     commit(

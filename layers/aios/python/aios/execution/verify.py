@@ -39,7 +39,7 @@ from aios.errors import (
     UnknownProcess,
     WrongCase,
 )
-from aios.ledger import claim_unique, get_action, get_case, get_entity, now_iso
+from aios.ledger import claim_unique, get_action, get_applied, get_case, get_entity, now_iso
 from aios.plans import ActionMessage, PlannedAction
 from aios.policy import approval_rule, gate_for
 from aios.settings import Settings
@@ -112,8 +112,14 @@ def verify_action(
         )
     if item.status not in RUNNABLE_OR_APPLIED:
         raise ActionNotRunnable(f"action {action.action_id} is {item.status}: it will not run")
-    if item.status == "APPLIED":  # a redelivery: answered with what was recorded
-        return VerifiedAction(message, capability, params, applied=dict(item.result or {}))
+    if item.status == "APPLIED":  # a redelivery: answered with what this plane recorded
+        applied = get_applied(action.action_id)
+        if applied is None or applied.digest != computed:
+            raise ActionNotRunnable(
+                f"action {action.action_id} is marked APPLIED but the execution plane holds "
+                "no applied record of it"
+            )
+        return VerifiedAction(message, capability, params, applied=applied.result)
     revocations.check(
         tenant=envelope.tenant, process=envelope.process, capabilities=[action.capability]
     )

@@ -16,6 +16,11 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
 | control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 | rejection| `REJECTION#<msg id>` | `REJECTION`            |
+| applied  | `APPLIED#<action_id>`| `APPLIED`              |
+
+Who may write which key space is decided in IAM by the partition key's prefix
+(`dynamodb:LeadingKeys`, stacks/ledger.py): `ENTITY#`, `APPLIED#` and `REJECTION#` belong to
+the execution plane alone; every other function writes `CASE#` only.
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
 events and moves the case's audit head in the same transaction: a change without its audit
@@ -33,6 +38,7 @@ Case items also carry `process`, the key of the sparse `ByProcess` index (`proce
 (NEW_AND_OLD_IMAGES) to the case events publisher.
 """
 
+from aios.ledger.applied import AppliedRecord, get_applied, stage_applied
 from aios.ledger.entities import (
     Entity,
     claim_unique,
@@ -93,6 +99,7 @@ from aios.ledger.repository import (
 
 __all__ = [
     "QUEUE_INDEX",
+    "AppliedRecord",
     "CaseRecord",
     "CaseRef",
     "DecisionItem",
@@ -113,6 +120,7 @@ __all__ = [
     "create_case",
     "entity_pk",
     "get_action",
+    "get_applied",
     "get_case",
     "get_entity",
     "get_handoff",
@@ -133,6 +141,7 @@ __all__ = [
     "release_unique",
     "set_task_token",
     "stage_action",
+    "stage_applied",
     "stage_entity_write",
     "stage_finding",
     "stage_handoff",
