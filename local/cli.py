@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli, eval_cli, signals_cli, workspace_cli
+from local import audit_cli, control_cli, eval_cli, executor_cli, signals_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -243,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals_cli.add_parsers(commands)
     workspace_cli.add_parsers(commands)
     eval_cli.add_parser(commands)
+    executor_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -415,6 +415,23 @@ class Emulation:
             "AIOS_WEBHOOK_DLQ_URL": functions["webhooks"].environment["AIOS_WEBHOOK_DLQ_URL"],
         }
 
+    def executor_environment(self) -> dict[str, str]:
+        """What `aios executor run` needs to stand in for the execute function here: its
+        environment as the emulation gives it (tables, plan key, capabilities, the loopback
+        targets), the action queue, and the synthesized layers on PYTHONPATH."""
+        assert self.runtime is not None, "start() first"
+        lambda_only = ("AWS_LAMBDA_", "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "_HANDLER")
+        env = {
+            k: v
+            for k, v in self.runtime.environment_for(self.runtime.functions["execute"]).items()
+            if not k.startswith(lambda_only)
+        }
+        queue_url = next(
+            p.mapping.queue_url for p in self.pollers if p.mapping.function == "execute"
+        )
+        layers = os.pathsep.join(str(p) for p in self.runtime.layer_dirs)
+        return {**env, "AIOS_ACTION_QUEUE_URL": queue_url, "PYTHONPATH": layers}
+
     @contextlib.contextmanager
     def paused(self, function: str) -> Iterator[None]:
         """No event source delivers to `function` inside the block (messages stay queued)."""

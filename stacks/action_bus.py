@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -16,11 +17,21 @@ class ActionBus(Construct):
     action id, so a resent action is dropped by SQS even if its body (task token) differs.
     """
 
-    def __init__(self, scope: Construct, id: str, *, consumer_timeout: Duration) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        consumer_timeout: Duration,
+        queue_name: str | None = None,
+        dead_letter_queue_name: str | None = None,
+    ) -> None:
+        """Names are given only when another account's policy must name the queue."""
         super().__init__(scope, id)
         self.dead_letter_queue = sqs.Queue(
             self,
             "ActionDeadLetterQueue",
+            queue_name=dead_letter_queue_name,
             fifo=True,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -29,6 +40,7 @@ class ActionBus(Construct):
         self.queue = sqs.Queue(
             self,
             "ActionQueue",
+            queue_name=queue_name,
             fifo=True,
             content_based_deduplication=False,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -38,4 +50,18 @@ class ActionBus(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
             ),
+        )
+
+    def allow_sender(self, account: str, role_arn: str) -> None:
+        """Let one role of another account send signed actions (the case machine's role, by
+        name: the role need not exist yet when this policy is written). Nothing else is
+        allowed to it: it cannot receive, delete or purge."""
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CaseMachineSendsActions",
+                principals=[iam.AccountPrincipal(account)],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnEquals": {"aws:PrincipalArn": role_arn}},
+            )
         )

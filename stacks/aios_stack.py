@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.action_bus import ActionBus
 from stacks.api import STAGE, Api
 from stacks.approvals import PUBLIC_ROUTES, Approvals
+from stacks.boundary import Boundary
 from stacks.capability_roles import CapabilityRoles
 from stacks.case_events import CaseEvents
 from stacks.case_machine import CaseMachine
@@ -19,6 +21,7 @@ from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.console import Console
 from stacks.decision_store import DecisionStore
+from stacks.executor import Executor
 from stacks.functions import Functions, log_group, removal_policy
 from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
@@ -27,6 +30,7 @@ from stacks.observability import Observability
 from stacks.reconciler import Reconciler
 from stacks.runtime_config import RuntimeConfig
 from stacks.signing_key import SigningKey
+from stacks.task_answers import TaskAnswers
 from stacks.workspace import Workspace, read_workspace, stage_user_layer
 
 ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
@@ -43,20 +47,41 @@ class AiosStack(Stack):
         *,
         config: AiosConfig,
         workspace: Workspace | None = None,
+        boundary: Boundary | None = None,
         **kwargs: Any,
     ) -> None:
+        """With ``boundary``, the execution plane is the ExecutionStack's (another account or
+        region): this stack sends signed actions to its queue and lets its execute role answer
+        the case machine's tasks through the task answer role."""
         super().__init__(scope, id, **kwargs)
         self.config = config
+        self.boundary = boundary
+        self.execution_stack: Stack | None = None
+        """The execution plane's own stack, when it has one (set by stacks.application)."""
         self.workspace = workspace or read_workspace()
         retention = removal_policy(config)
         # CDK copies the staged folder into the assembly when the layer is built (below).
         self._staging = tempfile.TemporaryDirectory(prefix="aios-user-layer-")
         user_layer_dir = stage_user_layer(self.workspace, Path(self._staging.name))
+        self.user_layer_dir = user_layer_dir
 
         self.ledger = Ledger(self, "Ledger", removal_policy=retention)
-        self.action_bus = ActionBus(
-            self, "ActionBus", consumer_timeout=Duration.seconds(config.execute_timeout_seconds)
-        )
+        self.action_bus: ActionBus | None = None
+        if boundary is None:
+            self.action_bus = ActionBus(
+                self,
+                "ActionBus",
+                consumer_timeout=Duration.seconds(config.execute_timeout_seconds),
+            )
+            action_queue = self.action_bus.queue
+        else:
+            action_queue = sqs.Queue.from_queue_attributes(
+                self,
+                "ExecutionActionQueue",
+                queue_arn=boundary.action_queue_arn,
+                queue_url=boundary.action_queue_url,
+                fifo=True,
+            )
         self.signing_key = SigningKey(self, "SigningKey", removal_policy=retention)
         self.connector_secrets = ConnectorSecrets(
             self, "ConnectorSecrets", removal_policy=retention
@@ -72,18 +97,21 @@ class AiosStack(Stack):
             connector_secrets=self.connector_secrets,
             decision_store=self.decision_store,
             user_layer_dir=user_layer_dir,
+            split=boundary is not None,
         )
         # GET /kpis lists a process's cases by creation time.
         self.ledger.grant_case_index_read(self.functions.api.role)
-        self.capability_roles = CapabilityRoles(
-            self,
-            "CapabilityRoles",
-            execute=self.functions.execute,
-            email_sender=config.email_sender,
-            capabilities=self.workspace.user_capabilities,
-            config=config.capability_config,
-            removal_policy=retention,
-        )
+        self.capability_roles: CapabilityRoles | None = None
+        if self.functions.execute is not None:
+            self.capability_roles = CapabilityRoles(
+                self,
+                "CapabilityRoles",
+                execute=self.functions.execute,
+                email_sender=config.email_sender,
+                capabilities=self.workspace.user_capabilities,
+                config=config.capability_config,
+                removal_policy=retention,
+            )
         self.approvals = Approvals(
             self,
             "Approvals",
@@ -131,8 +159,8 @@ class AiosStack(Stack):
             "Reconciler",
             config=config,
             ledger=self.ledger,
-            action_queue=self.action_bus.queue,
-            dead_letter_queue=self.action_bus.dead_letter_queue,
+            action_queue=self.action_bus.queue if self.action_bus else None,
+            dead_letter_queue=self.action_bus.dead_letter_queue if self.action_bus else None,
             layers=layers,
         )
         # Large case inputs enter the state machine as claim checks (api, or the reconciler
@@ -149,11 +177,21 @@ class AiosStack(Stack):
             finalize=self.functions.finalize.function,
             approval_request=self.approvals.request.function,
             handoff=self.handoffs.handoff.function,
-            action_queue=self.action_bus.queue,
+            action_queue=action_queue,
             log_group=log_group(self, "CaseMachineLogs", config),
+            role_name=boundary.case_machine_role_name if boundary else None,
         )
         self.functions.attach_case_machine(self.case_machine.state_machine)
         self.reconciler.attach_case_machine(self.case_machine.state_machine)
+        self.task_answers: TaskAnswers | None = None
+        if boundary is not None:
+            self.task_answers = TaskAnswers(
+                self,
+                "TaskAnswers",
+                boundary=boundary,
+                machine=self.case_machine.state_machine,
+                executor=config.executor == "fargate",
+            )
         self.api = Api(
             self,
             "Api",
@@ -182,9 +220,15 @@ class AiosStack(Stack):
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
             dead_letter_queues={
-                "DeadLetters": (
-                    self.action_bus.dead_letter_queue,
-                    "Actions are in the dead-letter queue",
+                **(
+                    {
+                        "DeadLetters": (
+                            self.action_bus.dead_letter_queue,
+                            "Actions are in the dead-letter queue",
+                        )
+                    }
+                    if self.action_bus
+                    else {}
                 ),
                 "WebhookDeadLetters": (
                     self.case_events.webhook_dead_letters,
@@ -215,9 +259,7 @@ class AiosStack(Stack):
         )
         # Every function that reads process specs reads the deployed ones.
         self.runtime_config.grant_read(
-            self.functions.api,
-            self.functions.decide,
-            self.functions.execute,
+            *(f for f in (self.functions.api, self.functions.decide, self.functions.execute) if f),
             *self.approvals.all,
             *self.handoffs.all,
             self.console.function,
@@ -228,18 +270,40 @@ class AiosStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
-        CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "ActionQueueUrl", value=action_queue.queue_url)
         CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
         CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
         CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
-        CfnOutput(
-            self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url
-        )
+        if self.action_bus is not None:
+            CfnOutput(
+                self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url
+            )
+            self._executor(config)
         CfnOutput(self, "CaseEventBusName", value=self.case_events.bus.event_bus_name)
         CfnOutput(self, "WebhookQueueUrl", value=self.case_events.webhook_queue.queue_url)
         CfnOutput(
             self,
             "WebhookDeadLetterQueueUrl",
             value=self.case_events.webhook_dead_letters.queue_url,
+        )
+
+    def _executor(self, config: AiosConfig) -> None:
+        """The executor container beside the execute function (``executor=fargate``)."""
+        self.executor: Executor | None = None
+        execute, bus, roles = self.functions.execute, self.action_bus, self.capability_roles
+        if config.executor != "fargate" or execute is None or bus is None or roles is None:
+            return
+        self.executor = Executor(
+            self,
+            "Executor",
+            config=config,
+            execute=execute,
+            ledger=self.ledger,
+            action_bus=bus,
+            connector_secrets=self.connector_secrets,
+            capability_roles=roles,
+            user_layer_dir=self.user_layer_dir,
+            plan_key=self.signing_key.key,
+            machine=self.case_machine.state_machine,
         )

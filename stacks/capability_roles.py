@@ -131,6 +131,22 @@ class CapabilityRoles(Construct):
         if email_sender:
             execute.add_environment("AIOS_EMAIL_SENDER", email_sender)
 
+    def allow(self, grantee: iam.Role) -> None:
+        """Let another runner of the execution code (the executor's task role) assume every
+        capability role, as execute does."""
+        for role in self.roles.values():
+            assert role.assume_role_policy is not None
+            role.assume_role_policy.add_statements(
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], principals=[iam.ArnPrincipal(grantee.role_arn)]
+                )
+            )
+        grantee.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"], resources=[r.role_arn for r in self.roles.values()]
+            )
+        )
+
     def _capability_role(
         self, name: str, capability: Capability, removal_policy: RemovalPolicy
     ) -> None:

@@ -38,12 +38,27 @@ class CaseMachine(Construct):
         memory: lambda_.IFunction,
         action_queue: sqs.IQueue,
         log_group: logs.ILogGroup,
+        role_name: str | None = None,
     ) -> None:
+        """``role_name`` names the machine's role when the action queue is another account's,
+        whose policy lets that role (by name) send."""
         super().__init__(scope, id)
         self.log_group = log_group
+        role = (
+            iam.Role(
+                self,
+                "Role",
+                assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                role_name=role_name,
+                description="AIOS case machine",
+            )
+            if role_name
+            else None
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "CaseStateMachine",
+            role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_file(str(CASE_ASL)),
             definition_substitutions={

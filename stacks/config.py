@@ -156,6 +156,21 @@ class AiosConfig(BaseModel):
     kpi_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     kpi_window_hours: Annotated[int, Field(ge=1, le=744)] = 24
     alarm_thresholds: dict[str, float] = Field(default_factory=lambda: dict(ALARM_THRESHOLDS))
+    # Where the execution plane runs (stacks/execution_stack.py). Unset: in the one stack.
+    # Either set: in its own stack `<stack_name>-Execution` in that account and/or region,
+    # beside the decision stack in `decision_account`/`decision_region` (default: the CLI's
+    # account and region, CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION).
+    execution_account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    execution_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    decision_account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    decision_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    # The plan public keys the execution plane trusts when it runs on its own: key ARN ->
+    # base64 DER SubjectPublicKeyInfo (`aws kms get-public-key`). Pinned in its configuration,
+    # so verifying costs no KMS call and needs no access to the decision account's key.
+    plan_public_keys: dict[str, str] = Field(default_factory=dict)
+    # Also run the execution plane as a long-lived container on ECS Fargate in a private VPC
+    # (stacks/executor.py): `fargate`. Default `none`: the execute Lambda function only.
+    executor: Literal["none", "fargate"] = "none"
 
     @field_validator("log_retention_days")
     @classmethod
@@ -171,6 +186,7 @@ class AiosConfig(BaseModel):
         "capability_config",
         "tenants",
         "alarm_thresholds",
+        "plan_public_keys",
         mode="before",
     )
     @classmethod
@@ -257,6 +273,39 @@ class AiosConfig(BaseModel):
     def model_ids(self) -> list[str]:
         """Every configured model id, once, in a stable order."""
         return sorted({m for ids in self.model_tiers.values() for m in ids})
+
+    @field_validator(
+        "execution_account",
+        "execution_region",
+        "decision_account",
+        "decision_region",
+        mode="before",
+    )
+    @classmethod
+    def _optional_place(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip() in {"", "null", "none"}):
+            return None
+        return str(value).strip()
+
+    @field_validator("plan_public_keys")
+    @classmethod
+    def _public_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        import base64
+        import binascii
+
+        for key_id, der in value.items():
+            if not re.match(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$", key_id):
+                raise ValueError(f"{key_id!r} is not a KMS key ARN")
+            try:
+                base64.b64decode(der, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"the public key of {key_id} is not base64 DER") from exc
+        return value
+
+    @property
+    def split(self) -> bool:
+        """Whether the execution plane is a stack of its own."""
+        return self.execution_account is not None or self.execution_region is not None
 
     @field_validator("alarm_email", "email_sender", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -94,6 +95,7 @@ class AiosFunction(Construct):
         environment: dict[str, str],
         timeout: Duration,
         memory_size: int = 512,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.name = name
@@ -103,6 +105,7 @@ class AiosFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"AIOS {name} function",
+            role_name=role_name,  # named only where another account's policy names it
         )
         # Instead of AWSLambdaBasicExecutionRole: write to this function's log group only.
         self.log_group.grant_write(self.role)
@@ -130,6 +133,9 @@ class AiosFunction(Construct):
                 **environment,
             },
         )
+        self.environment = dict(environment)
+        """What this function's code reads besides Powertools' variables (a container running
+        the same code reads the same)."""
         self.function.node.default_child.add_metadata(FUNCTION_METADATA, name)  # type: ignore[union-attr]
         acknowledge(
             self.function,
@@ -140,6 +146,92 @@ class AiosFunction(Construct):
 
     def add_environment(self, key: str, value: str) -> None:
         self.function.add_environment(key, value)
+        self.environment[key] = value
+
+
+def aios_layers(scope: Construct, user_layer_dir: Path) -> list[lambda_.ILayerVersion]:
+    """The three layers every function runs with: the ``aios`` domain library, its pinned
+    dependencies (arm64) and the user's workspace (processes and capabilities)."""
+    domain = lambda_.LayerVersion(
+        scope,
+        "DomainLayer",
+        description="aios domain library",
+        code=lambda_.Code.from_asset(
+            str(ROOT / "layers" / "aios"), exclude=["**/__pycache__", "*.pyc"]
+        ),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+    )
+    dependencies = lambda_.LayerVersion(
+        scope,
+        "DependenciesLayer",
+        description="aios runtime dependencies (requirements.txt, arm64)",
+        code=dependencies_layer_code(ROOT / "requirements.txt"),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+    )
+    user = lambda_.LayerVersion(
+        scope,
+        "UserLayer",
+        description="the user's processes and capabilities (processes/, capabilities/)",
+        code=lambda_.Code.from_asset(str(user_layer_dir)),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+    )
+    user.node.default_child.add_metadata(USER_LAYER_METADATA, "user")  # type: ignore[union-attr]
+    return [domain, dependencies, user]
+
+
+def execute_function(
+    scope: Construct,
+    *,
+    config: AiosConfig,
+    layers: list[lambda_.ILayerVersion],
+    ledger: Ledger,
+    action_bus: ActionBus,
+    connector_secrets: ConnectorSecrets,
+    plan_key: kms.IKey | None = None,
+    role_name: str | None = None,
+) -> AiosFunction:
+    """The execute function: reads the action queue, verifies, applies through capabilities.
+
+    With ``plan_key`` (one stack) it verifies with the key's public key, fetched once per cold
+    start; without (the execution plane on its own) it trusts the public keys pinned in
+    ``plan_public_keys`` and calls no KMS at all.
+    """
+    execute = AiosFunction(
+        scope,
+        "Execute",
+        name="execute",
+        config=config,
+        layers=layers,
+        timeout=Duration.seconds(config.execute_timeout_seconds),
+        role_name=role_name,
+        environment={
+            "AIOS_LEDGER_TABLE": ledger.table.table_name,
+            "AIOS_IDEMPOTENCY_TABLE": ledger.idempotency_table.table_name,
+            "AIOS_PLAN_KEY_ID": (
+                plan_key.key_arn if plan_key else next(iter(config.plan_public_keys), "")
+            ),
+            "AIOS_HTTP_TARGETS": json.dumps(config.http_targets, sort_keys=True),
+            "AIOS_HTTP_TIMEOUT_SECONDS": str(config.http_timeout_seconds),
+            "AIOS_HTTP_SECRET_ARN": connector_secrets.http_keys.secret_arn,
+        },
+    )
+    if plan_key is None:
+        execute.add_environment(
+            "AIOS_PLAN_PUBLIC_KEYS", json.dumps(config.plan_public_keys, sort_keys=True)
+        )
+    ledger.table.grant(execute.role, *LEDGER_READ)
+    ledger.grant_write(execute.role, CASE_KEYS + EXECUTION_KEYS)
+    ledger.idempotency_table.grant(execute.role, *IDEMPOTENCY_READ_WRITE)
+    if plan_key is not None:
+        plan_key.grant(execute.role, "kms:GetPublicKey")
+    connector_secrets.http_keys.grant_read(execute.role)
+    execute.function.add_event_source(
+        SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
+    )
+    return execute
 
 
 class Functions(Construct):
@@ -157,43 +249,13 @@ class Functions(Construct):
         connector_secrets: ConnectorSecrets,
         decision_store: DecisionStore,
         user_layer_dir: Path,
+        split: bool = False,
     ) -> None:
+        """With ``split``, the execute function is not here: the execution stack has it."""
         super().__init__(scope, id)
-        self.domain_layer = lambda_.LayerVersion(
-            self,
-            "DomainLayer",
-            description="aios domain library",
-            code=lambda_.Code.from_asset(
-                str(ROOT / "layers" / "aios"), exclude=["**/__pycache__", "*.pyc"]
-            ),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-        )
-        self.dependencies_layer = lambda_.LayerVersion(
-            self,
-            "DependenciesLayer",
-            description="aios runtime dependencies (requirements.txt, arm64)",
-            code=dependencies_layer_code(ROOT / "requirements.txt"),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-        )
-        self.user_layer = lambda_.LayerVersion(
-            self,
-            "UserLayer",
-            description="the user's processes and capabilities (processes/, capabilities/)",
-            code=lambda_.Code.from_asset(str(user_layer_dir)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-        )
-        self.user_layer.node.default_child.add_metadata(USER_LAYER_METADATA, "user")  # type: ignore[union-attr]
-        layers: list[lambda_.ILayerVersion] = [
-            self.domain_layer,
-            self.dependencies_layer,
-            self.user_layer,
-        ]
-        self.layers = layers
+        self.layers = aios_layers(self, user_layer_dir)
+        layers = self.layers
         table = ledger.table
-        idempotency = ledger.idempotency_table
         key = signing_key.key
         common = {"AIOS_LEDGER_TABLE": table.table_name}
         short = Duration.seconds(30)
@@ -242,30 +304,17 @@ class Functions(Construct):
         )
         self._grant_models(config)
 
-        self.execute = AiosFunction(
-            self,
-            "Execute",
-            name="execute",
-            config=config,
-            layers=layers,
-            timeout=Duration.seconds(config.execute_timeout_seconds),
-            environment={
-                **common,
-                "AIOS_IDEMPOTENCY_TABLE": idempotency.table_name,
-                "AIOS_PLAN_KEY_ID": key.key_arn,
-                "AIOS_HTTP_TARGETS": json.dumps(config.http_targets, sort_keys=True),
-                "AIOS_HTTP_TIMEOUT_SECONDS": str(config.http_timeout_seconds),
-                "AIOS_HTTP_SECRET_ARN": connector_secrets.http_keys.secret_arn,
-            },
-        )
-        table.grant(self.execute.role, *LEDGER_READ)
-        ledger.grant_write(self.execute.role, CASE_KEYS + EXECUTION_KEYS)
-        idempotency.grant(self.execute.role, *IDEMPOTENCY_READ_WRITE)
-        key.grant(self.execute.role, "kms:GetPublicKey")
-        connector_secrets.http_keys.grant_read(self.execute.role)
-        self.execute.function.add_event_source(
-            SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
-        )
+        self.execute: AiosFunction | None = None
+        if not split:
+            self.execute = execute_function(
+                self,
+                config=config,
+                layers=layers,
+                ledger=ledger,
+                action_bus=action_bus,
+                connector_secrets=connector_secrets,
+                plan_key=key,
+            )
 
         self.finalize = AiosFunction(
             self,
@@ -343,7 +392,8 @@ class Functions(Construct):
 
     @property
     def all(self) -> list[AiosFunction]:
-        return [self.api, self.decide, self.execute, self.finalize]
+        functions = [self.api, self.decide, self.execute, self.finalize]
+        return [f for f in functions if f is not None]
 
     def attach_case_machine(self, machine: sfn.StateMachine) -> None:
         """Let api start and read cases and execute answer task tokens of ``machine``.
@@ -364,7 +414,8 @@ class Functions(Construct):
             id=f"AwsSolutions-IAM5[Resource::{execution_arns_finding(machine)}]",
             reason="execution ARNs are named per case at runtime; scoped to this machine's ones",
         )
-        machine.grant_task_response(self.execute.role)
+        if self.execute is not None:
+            machine.grant_task_response(self.execute.role)
 
 
 def execution_arns(machine: sfn.StateMachine) -> str:

@@ -39,11 +39,21 @@ class Reconciler(Construct):
         *,
         config: AiosConfig,
         ledger: Ledger,
-        action_queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
+        action_queue: sqs.IQueue | None,
+        dead_letter_queue: sqs.IQueue | None,
         layers: list[lambda_.ILayerVersion],
     ) -> None:
+        """Without the queues (the execution plane is another account's), the reconciler does
+        not fail dead-lettered actions: the execution account's alarm reports them."""
         super().__init__(scope, id)
+        queues = (
+            {
+                "AIOS_ACTION_QUEUE_URL": action_queue.queue_url,
+                "AIOS_ACTION_DLQ_URL": dead_letter_queue.queue_url,
+            }
+            if action_queue is not None and dead_letter_queue is not None
+            else {}
+        )
         self.reconciler = AiosFunction(
             self,
             "CaseReconciler",
@@ -53,8 +63,7 @@ class Reconciler(Construct):
             timeout=Duration.minutes(5),
             environment={
                 "AIOS_LEDGER_TABLE": ledger.table.table_name,
-                "AIOS_ACTION_QUEUE_URL": action_queue.queue_url,
-                "AIOS_ACTION_DLQ_URL": dead_letter_queue.queue_url,
+                **queues,
                 "AIOS_RECONCILER_LOOKBACK_DAYS": str(config.reconciler_lookback_days),
                 "AIOS_DRIFT_WINDOW_HOURS": str(config.drift_window_hours),
             },
@@ -62,7 +71,8 @@ class Reconciler(Construct):
         ledger.table.grant(self.reconciler.role, *LEDGER_READ)
         ledger.grant_write(self.reconciler.role, CASE_KEYS)
         ledger.grant_case_index_read(self.reconciler.role)
-        dead_letter_queue.grant_consume_messages(self.reconciler.role)
+        if dead_letter_queue is not None:
+            dead_letter_queue.grant_consume_messages(self.reconciler.role)
         self.reconciler_schedule = events.Rule(
             self,
             "ReconcilerSchedule",

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-settings = load_settings().require("ledger_table", "state_machine_arn", "action_dlq_url")
+settings = load_settings().require("ledger_table", "state_machine_arn")
 bind_ledger(settings.ledger_table)
 
 # Finding kind -> the metric that counts it in a run.

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aios import aws, tasks
 from aios.errors import RetryableActionError
 from aios.execution import ExecutionContext, Outcome, idempotent_runner, run_message
+from aios.execution.runtime import execution_context
 from aios.ledger import bind_ledger
 from aios.redelivery import retry_later
 from aios.settings import load_settings
-from aios.signing import PublicKeyCache
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -44,15 +43,7 @@ METRICS = {
 def _execution_context() -> ExecutionContext:
     global _context
     if _context is None:
-        _context = ExecutionContext(
-            settings=settings,
-            keys=PublicKeyCache.from_kms(aws.client("kms")),
-            trusted_key_ids=frozenset({settings.plan_key_id}),
-            run_once=run_once,
-            succeed_task=tasks.succeed_task,
-            fail_task=tasks.fail_task,
-            log_keys=logger.append_keys,
-        )
+        _context = execution_context(settings, run_once, logger.append_keys)
     return _context
 
 

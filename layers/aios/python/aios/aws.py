@@ -11,13 +11,11 @@ from typing import Any
 
 from botocore.config import Config
 
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
-)
+CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 
 @cache
 def client(service: str) -> Any:
     import boto3
 
-    return boto3.session.Session().client(service, config=_CONFIG)
+    return boto3.session.Session().client(service, config=CONFIG)

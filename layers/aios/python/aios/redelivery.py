@@ -20,10 +20,15 @@ def backoff_seconds(receive_count: int) -> int:
 
 def retry_later(queue_arn: str, receipt_handle: str, receive_count: int) -> int:
     """Hide the message for its backoff; returns the delay in seconds."""
-    delay = backoff_seconds(receive_count)
     sqs = aws.client("sqs")
     queue_url = sqs.get_queue_url(QueueName=queue_arn.split(":")[-1])["QueueUrl"]
-    sqs.change_message_visibility(
+    return hide_for_backoff(queue_url, receipt_handle, receive_count)
+
+
+def hide_for_backoff(queue_url: str, receipt_handle: str, receive_count: int) -> int:
+    """`retry_later` for a consumer that knows the queue's URL (the executor)."""
+    delay = backoff_seconds(receive_count)
+    aws.client("sqs").change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
     )
     return delay

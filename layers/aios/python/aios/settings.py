@@ -87,6 +87,12 @@ class Settings(BaseModel):
     console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
     console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")
     console_client_id: str = Field(default="", alias="AIOS_CONSOLE_CLIENT_ID")
+    # The execution plane on its own (another account, or the executor): the plan public keys
+    # it trusts, pinned (key id -> base64 DER), and the decision account's role it answers the
+    # case machine's tasks through, with the machine's region.
+    plan_public_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_PLAN_PUBLIC_KEYS")
+    task_answer_role_arn: str = Field(default="", alias="AIOS_TASK_ANSWER_ROLE_ARN")
+    task_answer_region: str = Field(default="", alias="AIOS_TASK_ANSWER_REGION")
 
     @field_validator(
         "http_targets",
@@ -96,6 +102,7 @@ class Settings(BaseModel):
         "model_tiers",
         "model_prices",
         "tenant_api_keys",
+        "plan_public_keys",
         mode="before",
     )
     @classmethod

@@ -174,6 +174,20 @@ class PublicKeyCache:
     def from_kms(cls, kms: KmsClient) -> PublicKeyCache:
         return cls(lambda key_id: bytes(kms.get_public_key(KeyId=key_id)["PublicKey"]))
 
+    @classmethod
+    def from_pinned(cls, keys: dict[str, str]) -> PublicKeyCache:
+        """Public keys pinned in configuration (key id -> base64 DER SubjectPublicKeyInfo):
+        no KMS call at all, so an execution plane in another account needs no access to the
+        decision account's key. A key id not pinned is unknown (SignatureInvalid)."""
+        pinned = dict(keys)
+
+        def fetch(key_id: str) -> bytes:
+            if key_id not in pinned:
+                raise SignatureInvalid(f"no public key is pinned for {key_id!r}")
+            return base64.b64decode(pinned[key_id], validate=True)
+
+        return cls(fetch)
+
     def get(self, key_id: str) -> Any:
         if key_id not in self._keys:
             from cryptography.hazmat.primitives.serialization import load_der_public_key
