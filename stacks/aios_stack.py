@@ -65,8 +65,9 @@ class AiosStack(Stack):
         user_layer_dir = stage_user_layer(self.workspace, Path(self._staging.name))
         self.user_layer_dir = user_layer_dir
 
-        self.ledger = Ledger(self, "Ledger", removal_policy=retention)
+        self.ledger = Ledger(self, "Ledger", removal_policy=retention, idempotency=boundary is None)
         self.action_bus: ActionBus | None = None
+        action_queue: sqs.IQueue
         if boundary is None:
             self.action_bus = ActionBus(
                 self,
@@ -97,7 +98,6 @@ class AiosStack(Stack):
             connector_secrets=self.connector_secrets,
             decision_store=self.decision_store,
             user_layer_dir=user_layer_dir,
-            split=boundary is not None,
         )
         # GET /kpis lists a process's cases by creation time.
         self.ledger.grant_case_index_read(self.functions.api.role)

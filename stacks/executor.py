@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -89,7 +89,9 @@ class Executor(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2,
+            # Two of the region's zones, resolved at deploy (Fn::GetAZs): the synth needs no
+            # AZ lookup in the target account and the template names no zone.
+            availability_zones=[Fn.select(i, Fn.get_azs()) for i in range(2)],
             nat_gateways=1,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="egress", subnet_type=ec2.SubnetType.PUBLIC),

@@ -245,13 +245,13 @@ class Functions(Construct):
         config: AiosConfig,
         ledger: Ledger,
         signing_key: SigningKey,
-        action_bus: ActionBus,
+        action_bus: ActionBus | None,
         connector_secrets: ConnectorSecrets,
         decision_store: DecisionStore,
         user_layer_dir: Path,
-        split: bool = False,
     ) -> None:
-        """With ``split``, the execute function is not here: the execution stack has it."""
+        """Without ``action_bus``, the execute function is not here: the execution stack has
+        it (stacks/execution_stack.py)."""
         super().__init__(scope, id)
         self.layers = aios_layers(self, user_layer_dir)
         layers = self.layers
@@ -305,7 +305,7 @@ class Functions(Construct):
         self._grant_models(config)
 
         self.execute: AiosFunction | None = None
-        if not split:
+        if action_bus is not None:
             self.execute = execute_function(
                 self,
                 config=config,

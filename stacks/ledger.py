@@ -41,7 +41,16 @@ class Ledger(Construct):
     The ledger streams every change (NEW_AND_OLD_IMAGES) to the case events publisher.
     """
 
-    def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        removal_policy: RemovalPolicy,
+        idempotency: bool = True,
+    ) -> None:
+        """Without ``idempotency`` (the decision stack of a split deployment: only the
+        execution plane keeps idempotency records), there is no ``Idempotency`` table."""
         super().__init__(scope, id)
         retained = removal_policy == RemovalPolicy.RETAIN
         self.table = self._table(
@@ -53,8 +62,10 @@ class Ledger(Construct):
             sort_key="sk",
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
-        self.idempotency_table = self._table(
-            "Idempotency", "id", "expiration", removal_policy, retained
+        self._idempotency_table = (
+            self._table("Idempotency", "id", "expiration", removal_policy, retained)
+            if idempotency
+            else None
         )
         self._add_indexes()
 
@@ -92,6 +103,13 @@ class Ledger(Construct):
                 },
             ],
         )
+
+    @property
+    def idempotency_table(self) -> dynamodb.Table:
+        """The Powertools idempotency table of whoever runs the execution code."""
+        if self._idempotency_table is None:
+            raise RuntimeError("this ledger has no idempotency table (idempotency=False)")
+        return self._idempotency_table
 
     @property
     def queue_index_arn(self) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,4 +45,28 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         config_max_age_seconds="10",
         alarm_thresholds='{"handoff_rate": 0.4, "action_retries": 3}',
         reconciler_minutes="10",
+        executor="fargate",
+    )
+
+
+DECISION_ACCOUNT, EXECUTION_ACCOUNT = "111111111111", "222222222222"
+PINNED_KEY = f"arn:aws:kms:us-east-1:{DECISION_ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+@pytest.fixture(scope="session")
+def synth_split(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The split layout: the decision plane in one account (us-east-1), the execution plane in
+    another (eu-west-1) with a pinned plan public key, and the executor on Fargate."""
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.split"),
+        decision_account=DECISION_ACCOUNT,
+        decision_region="us-east-1",
+        execution_account=EXECUTION_ACCOUNT,
+        execution_region="eu-west-1",
+        plan_public_keys=json.dumps({PINNED_KEY: base64.b64encode(der).decode()}),
+        executor="fargate",
     )

@@ -32,6 +32,8 @@ class Synth:
     stack: AiosStack
     template_path: Path
     template: dict[str, Any]
+    execution: Synth | None = None
+    """The execution plane's own stack, in the split layout."""
 
     @property
     def assertions(self) -> Template:
@@ -60,6 +62,13 @@ def synthesize(outdir: Path, **context: Any) -> Synth:
     app = App(outdir=str(outdir), context={**cdk_json_context(), **SKIP_BUNDLING, **context})
     stack = build_app(app)
     assembly = app.synth()
+    synth = _loaded(outdir, assembly, stack)
+    if stack.execution_stack is not None:
+        synth.execution = _loaded(outdir, assembly, stack.execution_stack)
+    return synth
+
+
+def _loaded(outdir: Path, assembly: Any, stack: Any) -> Synth:
     artifact = assembly.get_stack_by_name(stack.stack_name)
     template_path = Path(assembly.directory) / artifact.template_file
     return Synth(outdir, stack, template_path, json.loads(template_path.read_text()))

@@ -57,6 +57,14 @@ def test_string_values_from_the_command_line_are_parsed() -> None:
         ("alarm_thresholds", '{"no_such_alarm": 1}'),
         ("reconciler_minutes", "0"),
         ("kpi_window_hours", "0"),
+        ("execution_account", "12345"),
+        ("execution_region", "Mars"),
+        ("plan_public_keys", '{"not-an-arn": "AAAA"}'),
+        (
+            "plan_public_keys",
+            '{"arn:aws:kms:us-east-1:111111111111:key/abc": "not base64!"}',
+        ),
+        ("executor", "kubernetes"),
     ],
 )
 def test_bad_value_is_rejected_with_a_message_naming_the_context_key(key: str, value: str) -> None:
@@ -83,3 +91,27 @@ def test_bad_context_fails_the_app_before_any_resource_is_built() -> None:
     with pytest.raises(ConfigError, match="invalid context value for 'api_auth'"):
         build_app(app)
     assert app.node.children == []
+
+
+def test_the_execution_plane_is_split_off_when_its_account_or_region_is_given() -> None:
+    assert not AiosConfig.from_mapping({}).split
+    assert not AiosConfig.from_mapping({"execution_account": ""}).split  # `-c key=` is unset
+    assert AiosConfig.from_mapping({"execution_account": "222222222222"}).split
+    assert AiosConfig.from_mapping({"execution_region": "eu-west-1"}).split
+
+
+def test_a_split_without_the_decision_account_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stacks.application import boundary_of
+
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    config = AiosConfig.from_mapping({"execution_region": "eu-west-1"})
+    with pytest.raises(ConfigError, match="decision_account"):
+        boundary_of(config)
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "111111111111")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    boundary = boundary_of(config)
+    assert (boundary.execution_account, boundary.execution_region) == ("111111111111", "eu-west-1")
+    assert boundary.execute_role_name == "AiosKit-execute"
