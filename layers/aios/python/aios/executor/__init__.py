@@ -72,6 +72,8 @@ class Executor:
     on_deadline: Callable[[Deadline], None] = field(default=lambda _: None)
     """Called before each message with its deadline (the idempotency config registers it)."""
     on_outcome: Callable[[Handled], None] = field(default=lambda _: None)
+    runner: Callable[[str, str, ExecutionContext], Outcome] = run_message
+    """The decision tree each message goes through (`aios.execution.run_message`)."""
 
     def poll_once(self) -> list[Handled]:
         """One receive (long polling up to `wait_seconds`) and its messages, in order."""
@@ -110,7 +112,7 @@ class Executor:
     def _run(self, message: dict[str, Any]) -> Outcome:
         self.on_deadline(Deadline(self.message_timeout))
         try:
-            return run_message(message["MessageId"], message["Body"], self.context)
+            return self.runner(message["MessageId"], message["Body"], self.context)
         except Exception as exc:  # the boundary: AWS trouble is retried like Lambda would
             if not _transient(exc):
                 raise
