@@ -44,7 +44,7 @@ def run(args: Any) -> int:
         return 2
     handled = 0
     while not stop.is_set():
-        handled += sum(1 for h in executor.poll_once() if h.outcome is not None)
+        handled += sum(1 for h in executor.poll_once(stop.is_set) if h.outcome is not None)
         if args.max_messages and handled >= args.max_messages:
             break
     print(f"aios executor: {handled} message(s) handled", file=sys.stderr)

@@ -88,3 +88,15 @@ def test_the_deadline_counts_down_for_the_idempotency_store() -> None:
     deadline = Deadline(30, started=0.0)
     assert deadline.get_remaining_time_in_millis() == 0  # started long ago
     assert 29_000 < Deadline(30).get_remaining_time_in_millis() <= 30_000
+
+
+def test_a_stopping_executor_finishes_the_message_at_hand_and_releases_the_rest(aws: None) -> None:
+    url = _queue()
+    for body in ("m1", "m2", "m3"):
+        _send(url, body, body)
+    script = Script({"m1": "applied", "m2": "applied", "m3": "applied"})
+    executor = Executor(url, context=None, wait_seconds=0, runner=script)  # type: ignore[arg-type]
+    handled = executor.poll_once(should_stop=lambda: bool(script.seen))
+    assert script.seen == ["m1"]
+    assert [h.outcome is not None for h in handled] == [True, False, False]
+    assert _counts(url) == (2, 0)  # the two released at once, m1 deleted

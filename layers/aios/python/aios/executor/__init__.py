@@ -75,8 +75,10 @@ class Executor:
     runner: Callable[[str, str, ExecutionContext], Outcome] = run_message
     """The decision tree each message goes through (`aios.execution.run_message`)."""
 
-    def poll_once(self) -> list[Handled]:
-        """One receive (long polling up to `wait_seconds`) and its messages, in order."""
+    def poll_once(self, should_stop: Callable[[], bool] = lambda: False) -> list[Handled]:
+        """One receive (long polling up to `wait_seconds`) and its messages, in order. Once
+        `should_stop()` is true the rest of the batch is released unprocessed, so a stopping
+        process finishes only the message at hand."""
         sqs = aws.client("sqs")
         messages: list[dict[str, Any]] = sqs.receive_message(
             QueueUrl=self.queue_url,
@@ -89,7 +91,7 @@ class Executor:
         for message in messages:
             attributes = message.get("Attributes", {})
             group = str(attributes.get("MessageGroupId", ""))
-            if group in held:
+            if group in held or should_stop():
                 sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
@@ -119,9 +121,9 @@ class Executor:
             return Outcome("retry", error={"code": "TRANSIENT", "message": str(exc)[:2000]})
 
     def run(self, should_stop: Callable[[], bool]) -> int:
-        """Poll until `should_stop()` is true (checked between batches); returns the number of
+        """Poll until `should_stop()` is true (checked between messages); returns the number of
         messages handled."""
         count = 0
         while not should_stop():
-            count += len(self.poll_once())
+            count += sum(1 for h in self.poll_once(should_stop) if h.outcome is not None)
         return count
