@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-settings = load_settings().require("ledger_table", "idempotency_table", "plan_key_id")
+settings = load_settings().require("ledger_table", "idempotency_table")
 bind_ledger(settings.ledger_table)
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 run_once, idempotency_config = idempotent_runner(settings.idempotency_table)

@@ -112,3 +112,13 @@ def test_task_answers_go_through_the_named_role_in_its_region(aws: None) -> None
         assert tasks._client() is aios_aws.client("stepfunctions")
     finally:
         tasks.answer_through("", "")
+
+
+def test_with_no_key_at_all_every_plan_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An execution stack deployed before its plan key was pinned fails closed."""
+    private, _ = _pinned()
+    settings = load_settings({"AIOS_PLAN_PUBLIC_KEYS": "{}", "AIOS_PLAN_KEY_ID": ""})
+    ctx = execution_context(settings, _run_once)
+    assert ctx.trusted_key_ids == frozenset()
+    with pytest.raises(SignatureInvalid, match="untrusted"):
+        verify_plan(_signed(private, KEY_ARN), ctx.keys, set(ctx.trusted_key_ids))

@@ -20,10 +20,16 @@ from aios.signing import PublicKeyCache
 
 
 def trusted_keys(settings: Settings) -> tuple[PublicKeyCache, frozenset[str]]:
-    """The public keys and the key ids whose plan signatures the execution plane accepts."""
+    """The public keys and the key ids whose plan signatures the execution plane accepts.
+
+    With neither pinned keys nor a plan key id it trusts nothing: every plan is refused
+    (`SIGNATURE_INVALID`, recorded), which is what an execution stack deployed before its
+    plan key was pinned must do."""
     if settings.plan_public_keys:
         pinned = settings.plan_public_keys
         return PublicKeyCache.from_pinned(pinned), frozenset(pinned)
+    if not settings.plan_key_id:
+        return PublicKeyCache.from_pinned({}), frozenset()
     return PublicKeyCache.from_kms(aws.client("kms")), frozenset({settings.plan_key_id})
 
 

@@ -31,8 +31,6 @@ def build_executor(
     from aws_lambda_powertools.metrics import MetricUnit
 
     settings.require("ledger_table", "idempotency_table", "action_queue_url")
-    if not settings.plan_public_keys:
-        settings.require("plan_key_id")
     bind_ledger(settings.ledger_table)
     logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "aios-executor"))
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AIOS"))
