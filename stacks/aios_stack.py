@@ -275,6 +275,7 @@ class AiosStack(Stack):
         CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
         CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
+        self.executor: Executor | None = None
         if self.action_bus is not None:
             CfnOutput(
                 self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url
@@ -290,7 +291,6 @@ class AiosStack(Stack):
 
     def _executor(self, config: AiosConfig) -> None:
         """The executor container beside the execute function (``executor=fargate``)."""
-        self.executor: Executor | None = None
         execute, bus, roles = self.functions.execute, self.action_bus, self.capability_roles
         if config.executor != "fargate" or execute is None or bus is None or roles is None:
             return
