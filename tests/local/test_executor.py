@@ -45,7 +45,7 @@ def _executor(emulation: Any, *args: str) -> subprocess.Popen[str]:
 
 def _stop(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=180)
     return process.returncode, out, err
 
 
@@ -60,7 +60,7 @@ def test_the_executor_applies_a_case_from_the_queue_and_answers_the_case_machine
             response = submit(api, name, body, key=f"executor-{uuid.uuid4()}")
             assert response.status_code == 202, response.text
             case_id = response.json()["case_id"]
-            case = finished_case(api, case_id, timeout=90)
+            case = finished_case(api, case_id, timeout=180)
         finally:
             code, out, err = _stop(process)
     assert code == 0, err
@@ -83,22 +83,22 @@ def test_the_executor_refuses_and_records_a_plan_signed_by_an_untrusted_key(
     name, body = example(api)
     response = submit(api, name, body, key=f"executor-forged-{uuid.uuid4()}")
     case_id = response.json()["case_id"]
-    finished_case(api, case_id, timeout=90)  # the genuine case, by the execute function
+    finished_case(api, case_id, timeout=180)  # the genuine case, by the execute function
     forged = _genuine(emulation, case_id)
     key = emulation.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
     _resign(emulation, forged, key["KeyMetadata"]["Arn"])
     with emulation.paused("execute"):
         process = _executor(emulation, "--max-messages", "1")
         message_id = _send(emulation, json.dumps(forged), forged["action"]["entity_key"])
-        _, err = process.communicate(timeout=90)
+        _, err = process.communicate(timeout=180)
     assert process.returncode == 0, err
     events = wait_for(
         lambda: [
             e
-            for e in requests.get(f"{api}/cases/{case_id}/audit", timeout=10).json()["events"]
+            for e in requests.get(f"{api}/cases/{case_id}/audit", timeout=120).json()["events"]
             if e["type"] == "action.rejected"
         ],
-        timeout=10,
+        timeout=180,
         what="the rejection on the case's chain",
     )
     assert events[-1]["data"]["code"] == "SIGNATURE_INVALID"
