@@ -317,6 +317,7 @@ def _ask(
         result = validate(answer.response.text)
     except InvalidPlan as first:
         usage.repairs += 1
+        usage.refused.append(first.message[:300])
         repaired = call_model(
             models,
             usage,
