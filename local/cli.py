@@ -39,6 +39,7 @@ from local import audit_cli, control_cli, eval_cli, signals_cli, story, workspac
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
+CONSOLE = sys.__stdout__ or sys.stdout
 DEFAULT_DEMO = "ticket-triage"  # fully automatic: the first demo needs no one
 
 
@@ -119,8 +120,14 @@ def local_up(port: int | None) -> int:
     return 0
 
 
+def _say(*parts: Any) -> None:
+    """Print to the console the CLI started with: the in-process Lambda runtime swaps
+    `sys.stdout` for a function's log while it runs, which may be at any moment."""
+    print(*parts, file=CONSOLE, flush=True)
+
+
 def _section(title: str) -> None:
-    print(f"\n== {title}")
+    _say(f"\n== {title}")
 
 
 def _dump(value: Any) -> str:
@@ -174,29 +181,29 @@ def _run_case(emu: Emulation, process: dict[str, Any]) -> tuple[str, dict[str, A
             break
         if case.get("status") == "WAITING_APPROVAL":
             for who in _approve_pending(emu, case_id, used):
-                print(f"  (the demo approves as {who}, by the link in their email)", flush=True)
+                _say(f"  (the demo approves as {who}, by the link in their email)")
         time.sleep(0.2)
     return case_id, case, time.monotonic() - started
 
 
 def demo(port: int | None, process_name: str | None = None, raw: bool = False) -> int:
     """Run a process's example case end to end and tell its story; see the module docstring."""
-    print("synthesizing and starting the emulation...", flush=True)
+    _say("synthesizing and starting the emulation...")
     log_dir = PROJECT_ROOT / ".aios" / "logs" / time.strftime("demo-%Y%m%d-%H%M%S")
     with Emulation(api_port=0 if port is None else port, function_log_dir=log_dir) as emu:
-        print(_banner(emu), flush=True)
-        print(f"  function logs: {log_dir}/<function>.log", flush=True)
+        _say(_banner(emu))
+        _say(f"  function logs: {log_dir}/<function>.log")
         api = emu.api_url
         status, listing = _http("GET", f"{api}/processes")
         if status != 200 or not listing.get("processes"):
-            print(f"GET /processes failed: {status} {listing}")
+            _say(f"GET /processes failed: {status} {listing}")
             return 1
         processes = listing["processes"]
         names = [p["name"] for p in processes]
         wanted = process_name or DEFAULT_DEMO
         found = [p for p in processes if p["name"] == wanted]
         if process_name and not found:
-            print(f"no process {process_name!r}; the emulation serves {names}")
+            _say(f"no process {process_name!r}; the emulation serves {names}")
             return 1
         process = found[0] if found else processes[0]
         others = ", ".join(n for n in names if n != process["name"])
@@ -204,23 +211,23 @@ def demo(port: int | None, process_name: str | None = None, raw: bool = False) -
             f"{process['name']}: its example case (others: {others};"
             " make demo PROCESS=<name> or aios demo --process <name>)"
         )
-        print(_dump(process["example_input"]), flush=True)
+        _say(_dump(process["example_input"]))
         try:
             case_id, case, elapsed = _run_case(emu, process)
         except RuntimeError as exc:
-            print(exc)
+            _say(exc)
             return 1
         _, audit = _http("GET", f"{api}/cases/{case_id}/audit")
         audit = audit if isinstance(audit, dict) else {}
         requests = [dataclasses.asdict(r) for r in emu.receiver.requests]
         _section("what happened")
-        print(story.render(case, audit, requests, elapsed))
+        _say(story.render(case, audit, requests, elapsed))
         if raw:
             _section("the case as GET /cases/{id} serves it")
-            print(_dump(case))
+            _say(_dump(case))
         chain = audit.get("chain") or {}
         succeeded = case.get("status") == "SUCCEEDED" and bool(chain.get("valid"))
-        print(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
+        _say(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
         return 0 if succeeded else 1
 
 
