@@ -32,9 +32,9 @@ def _short(value: Any, limit: int = 90) -> str:
 
 
 def _params(params: dict[str, Any]) -> str:
-    shown = {k: v for k, v in params.items() if not isinstance(v, str) or len(v) <= 40}
+    shown = {k: v for k, v in params.items() if not isinstance(v, str) or len(v) <= 60}
     hidden = sorted(set(params) - set(shown))
-    text = ", ".join(f"{k}={_short(v, 40)}" for k, v in shown.items())
+    text = ", ".join(f"{k}={_short(v, 60)}" for k, v in shown.items())
     return text + (f", ({', '.join(hidden)} …)" if hidden else "")
 
 
@@ -151,11 +151,11 @@ def render(
     took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
     usage = case.get("usage") or {}
     chain = audit.get("chain") or {}
-    subject = {k: v for k, v in (case.get("input") or {}).items() if isinstance(v, str)}
+    received = {k: v for k, v in (case.get("input") or {}).items() if isinstance(v, str)}
     lines = [
         f"{case.get('process')} · case {case_id} · {case.get('status')}{took}",
         "",
-        f"Received  {_short(subject, 160)}",
+        f"Received  {_params(received)}",
         *_decision(case),
         "",
         "Actions (in plan order; gate = what the policy asked for)",
