@@ -34,7 +34,7 @@ synth: setup
 	cdk synth --quiet
 
 demo: setup
-	$(BIN)/aios demo
+	$(BIN)/aios demo $(if $(PROCESS),--process $(PROCESS))
 
 local: setup
 	$(BIN)/aios local up

@@ -1,8 +1,8 @@
-"""Write `bench/workloads/customer_ops.jsonl`: 265 labelled tickets for `customer-ops`.
+"""Write `bench/workloads/customer_ops.jsonl`: 260 labelled tickets for `customer-ops`.
 
 The 220 tickets of `support_tickets.jsonl` (the recorded support workload), each given a
 customer, the account and order billing holds, a forum thread for every other one, and the
-resolution a support lead labels it with by its kind (not by the offline rules), plus 45 more
+resolution a support lead labels it with by its kind (not by the offline rules), plus 40 more
 that the recorded workload lacks: plan changes, escalations (chargebacks, legal threats, hacked
 accounts), refunds asking for more than was paid or in another currency, and credits above the
 monthly cap. Seeded, so the file is the same on every run.
