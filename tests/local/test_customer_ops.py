@@ -176,3 +176,37 @@ def test_refund_that_timed_out_after_billing_stored_it_is_not_refunded_again(
     assert len(calls) == 2 and len({r.idempotency_key for r in calls}) == 1
     assert len(_refunds(emulation, "O-61006")) == 1
     assert case["actions"][1]["result"]["refund_id"] == "re_1_O-61006"
+
+
+def test_credits_past_the_monthly_cap_are_blocked_by_the_execution_plane(emulation: Any) -> None:
+    """Three credits of 20 decided before any ran: each passes Decide (nothing counted yet);
+    Execute counts them in the customer's monthly total and refuses the one that would pass 50."""
+    emulation.service("billing").seed_customer("CU-61010", plan="pro", currency="EUR")
+    ticket = {
+        "customer_id": "CU-61010", "customer_email": "c61010@example.com",
+        "subject": "Outage", "body": "Your outage cost us the morning; a credit of 20 EUR please.",
+        "account": {"plan": "pro", "currency": "EUR"},
+    }  # fmt: skip
+    execute = emulation.event_source("execute")
+    execute.disable()
+    try:
+        ids = []
+        for n in range(3):
+            body = {**ticket, "ticket_id": f"T-6101{n}"}
+            response = submit(emulation.api_url, PROCESS, body, key=f"co-{uuid.uuid4()}")
+            ids.append(response.json()["case_id"])
+
+        def signed() -> bool:
+            views = [requests.get(f"{emulation.api_url}/cases/{c}", timeout=10).json() for c in ids]
+            return all(v.get("plan") and len(v["actions"]) == 2 for v in views)
+
+        wait_for(signed, timeout=60, what="three plans signed")
+    finally:
+        execute.enable()
+    cases = [finished_case(emulation.api_url, c, timeout=120) for c in ids]
+    assert sorted(c["status"] for c in cases) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    [blocked] = [c["actions"][1] for c in cases if c["status"] == "FAILED"]
+    assert blocked["status"] == "REJECTED"
+    assert blocked["error"]["rules"] == ["credits-capped-per-customer-per-month"]
+    credits = emulation.service("billing").customers["CU-61010"]["credits"]
+    assert [c["amount"] for c in credits] == [20.0, 20.0]
