@@ -101,7 +101,7 @@ def _changes(requests: list[dict[str, Any]], case_id: str) -> list[str]:
     return lines
 
 
-def _decision(case: dict[str, Any]) -> list[str]:
+def _decision(case: dict[str, Any], audit: dict[str, Any]) -> list[str]:
     plan = case.get("plan") or {}
     c = plan.get("classification") or {}
     usage = case.get("usage") or {}
@@ -121,6 +121,9 @@ def _decision(case: dict[str, Any]) -> list[str]:
         lines.append(
             f"Handed off to a person: {handoff.get('reason')} — {_short(handoff.get('detail'), 120)}"
         )
+        for told in _events(audit, "handoff.notified"):
+            notified = (told.get("data") or {}).get("notified") or []
+            lines.append(f"          waits for: {', '.join(map(str, notified)) or 'the queue'}")
     return lines
 
 
@@ -156,7 +159,7 @@ def render(
         f"{case.get('process')} · case {case_id} · {case.get('status')}{took}",
         "",
         f"Received  {_params(received)}",
-        *_decision(case),
+        *_decision(case, audit),
         "",
         "Actions (in plan order; gate = what the policy asked for)",
         *(_action_lines(case, audit) or ["  none"]),
