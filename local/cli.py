@@ -221,7 +221,8 @@ def demo(port: int | None, process_name: str | None = None, raw: bool = False) -
         audit = audit if isinstance(audit, dict) else {}
         requests = [dataclasses.asdict(r) for r in emu.receiver.requests]
         _section("what happened")
-        _say(story.render(case, audit, requests, elapsed))
+        systems = {m: s.name for s in emu.services.values() for m in s.mounts}
+        _say(story.render(case, audit, requests, elapsed, systems))
         if raw:
             _section("the case as GET /cases/{id} serves it")
             _say(_dump(case))

@@ -85,7 +85,7 @@ def _rules(audit: dict[str, Any], action: dict[str, Any]) -> str:
     return ""
 
 
-def _changes(requests: list[dict[str, Any]], case_id: str) -> list[str]:
+def _changes(requests: list[dict[str, Any]], case_id: str, systems: dict[str, str]) -> list[str]:
     """The outside systems' own records of the case's calls (idempotency key = action id)."""
     lines = []
     for r in requests:
@@ -93,9 +93,10 @@ def _changes(requests: list[dict[str, Any]], case_id: str) -> list[str]:
         if not key.startswith(case_id):
             continue
         path = str(r.get("path") or "")
-        system, _, rest = path.lstrip("/").partition("/")
+        target, _, rest = path.lstrip("/").partition("/")
+        system = f"{systems[target]} ({target})" if target in systems else target
         lines.append(
-            f"  {system:<22} {r.get('method')} /{rest} -> {r.get('status')}"
+            f"  {system:<30} {r.get('method')} /{rest} -> {r.get('status')}"
             f"  (Idempotency-Key …{key[-8:]})"
         )
     return lines
@@ -148,8 +149,10 @@ def render(
     audit: dict[str, Any],
     requests: list[dict[str, Any]],
     elapsed_s: float | None = None,
+    systems: dict[str, str] | None = None,
 ) -> str:
-    """The story (see the module docstring)."""
+    """The story (see the module docstring); `systems` names the system behind a receiver
+    target (a loopback service's name for each capability it mounts)."""
     case_id = str(case.get("case_id"))
     took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
     usage = case.get("usage") or {}
@@ -165,7 +168,7 @@ def render(
         *(_action_lines(case, audit) or ["  none"]),
         "",
         "Changed where (what the outside systems recorded)",
-        *(_changes(requests, case_id) or ["  nothing"]),
+        *(_changes(requests, case_id, systems or {}) or ["  nothing"]),
         "",
         f"Cost      {usage.get('calls', 0)} model calls, {usage.get('input_tokens', 0)} tokens in / "
         f"{usage.get('output_tokens', 0)} out, USD {float(usage.get('cost_usd') or 0):.6f}"

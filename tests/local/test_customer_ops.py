@@ -120,14 +120,14 @@ def test_large_refund_waits_for_the_billing_lead_and_the_demo_tells_it(emulation
     assert refund["gate"] == "approve"
     assert refund["attestation"]["approvers"] == ["billing-lead"]
     assert [r["amount"] for r in _refunds(emulation, "O-61003")] == [150.0]
-    told = story.render(
-        case, _audit(emulation, case_id), [vars(r) for r in emulation.receiver.requests], elapsed
-    )
+    systems = {"billing.refund": "billing"}
+    seen = [vars(r) for r in emulation.receiver.requests]
+    told = story.render(case, _audit(emulation, case_id), seen, elapsed, systems)
     assert "waited for billing-lead (approval rule refund-over-100); billing-lead approved" in told
     assert (
         "allowed by: approval refund-over-100 by billing-lead; refund-for-the-ticket-order" in told
     )
-    assert "billing.refund         POST /orders/O-61003/refunds -> 200" in told
+    assert "billing (billing.refund)       POST /orders/O-61003/refunds -> 200" in told
     assert "Audit     chain VALID" in told
 
 

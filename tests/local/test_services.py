@@ -109,7 +109,7 @@ def test_the_story_says_what_was_decided_who_waited_what_changed_and_what_was_bl
          "idempotency_key": "c-1.p1.a0"},
         {"method": "POST", "path": "/helpdesk/other", "status": 200, "idempotency_key": "c-9.a0"},
     ]  # fmt: skip
-    told = render(CASE, AUDIT, requests_seen, elapsed_s=4.2)
+    told = render(CASE, AUDIT, requests_seen, elapsed_s=4.2, systems={"crm.add_note": "crm"})
     assert told.splitlines()[0] == "customer-ops · case c-1 · FAILED in 4.2 s"
     assert "Decided   refund (urgency normal, risk medium, confidence 0.90) by m-1" in told
     assert "a first answer was refused before signing: action 1: refund-within-paid" in told
@@ -119,7 +119,7 @@ def test_the_story_says_what_was_decided_who_waited_what_changed_and_what_was_bl
     )
     assert "blocked by the execution plane: one-refund-per-order (CONSTRAINT_VIOLATED)" in told
     assert "allowed by: auto: risk low <= medium" in told
-    assert "crm.add_note           POST /tickets/T-1/notes -> 200" in told
+    assert "crm (crm.add_note)             POST /tickets/T-1/notes -> 200" in told
     assert "/helpdesk/other" not in told  # another case's call
     assert "Cost      2 model calls, 10 tokens in / 5 out, USD 0.001200" in told
     assert "Audit     chain VALID: 9 events" in told

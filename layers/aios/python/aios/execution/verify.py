@@ -76,10 +76,6 @@ class VerifiedAction:
     rules: tuple[str, ...] = ()
     """Every rule that allowed the action: the gate and the constraints it kept."""
 
-    @property
-    def unique(self) -> bool:
-        return self.unique_key is not None
-
 
 def verify_action(
     message: ActionMessage,
