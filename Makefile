@@ -69,6 +69,7 @@ bench: setup
 	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py
 	$(BIN)/python bench/handoff_notice.py
+	$(BIN)/aios eval customer-ops --examples bench/workloads/customer_ops.jsonl
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
