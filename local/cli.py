@@ -159,7 +159,9 @@ def _approve_pending(emu: Emulation, case_id: str, used: set[str]) -> list[str]:
     return approved
 
 
-def _run_case(emu: Emulation, process: dict[str, Any]) -> tuple[str, dict[str, Any], float]:
+def _run_case(
+    emu: Emulation, process: dict[str, Any], deadline_s: float = CASE_DEADLINE_S
+) -> tuple[str, dict[str, Any], float]:
     """Submit the process's example and follow the case to its end (approving what waits)."""
     api = emu.api_url
     started = time.monotonic()
@@ -173,7 +175,7 @@ def _run_case(emu: Emulation, process: dict[str, Any]) -> tuple[str, dict[str, A
         raise RuntimeError(f"submit failed: {status} {submitted}")
     case_id = str(submitted["case_id"])
     used: set[str] = set()
-    deadline = time.monotonic() + CASE_DEADLINE_S
+    deadline = time.monotonic() + deadline_s
     case: dict[str, Any] = {}
     while time.monotonic() < deadline:
         _, case = _http("GET", f"{api}/cases/{case_id}")

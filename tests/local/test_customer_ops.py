@@ -48,7 +48,7 @@ def _open(emulation: Any, ticket: dict[str, Any], seed: bool = True) -> str:
     return str(response.json()["case_id"])
 
 
-def _end(emulation: Any, case_id: str, timeout: float = 90) -> dict[str, Any]:
+def _end(emulation: Any, case_id: str, timeout: float = 150) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         case = requests.get(f"{emulation.api_url}/cases/{case_id}", timeout=10).json()
         return case if case["status"] in END else None
@@ -66,7 +66,7 @@ def _refunds(emulation: Any, order_id: str) -> list[dict[str, Any]]:
 
 def test_refund_within_the_rules_runs_on_its_own_and_records_the_rules(emulation: Any) -> None:
     case_id = _open(emulation, _ticket(61001))
-    case = finished_case(emulation.api_url, case_id, timeout=90)
+    case = finished_case(emulation.api_url, case_id, timeout=150)
     assert case["status"] == "SUCCEEDED", case.get("error")
     note, refund, reply = case["actions"]
     assert [a["capability"] for a in case["actions"]] == [
@@ -97,7 +97,7 @@ def test_refund_within_the_rules_runs_on_its_own_and_records_the_rules(emulation
 
 def test_a_resent_ticket_refunds_nothing_twice(emulation: Any) -> None:
     ticket = _ticket(61002)
-    first = finished_case(emulation.api_url, _open(emulation, ticket), timeout=90)
+    first = finished_case(emulation.api_url, _open(emulation, ticket), timeout=150)
     assert first["status"] == "SUCCEEDED", first.get("error")
     again = _end(emulation, _open(emulation, ticket, seed=False))
     assert again["status"] == "HANDED_OFF"
@@ -114,7 +114,8 @@ def test_large_refund_waits_for_the_billing_lead_and_the_demo_tells_it(emulation
     emulation.service("billing").seed_order(
         "O-61003", customer_id="CU-61003", paid_amount=150.0, currency="USD"
     )  # the demo's driver submits the ticket itself
-    case_id, case, elapsed = cli._run_case(emulation, {"name": PROCESS, "example_input": ticket})
+    example = {"name": PROCESS, "example_input": ticket}
+    case_id, case, elapsed = cli._run_case(emulation, example, deadline_s=180)
     assert case["status"] == "SUCCEEDED", case.get("error")
     refund = case["actions"][1]
     assert refund["gate"] == "approve"
@@ -148,10 +149,10 @@ def test_two_tickets_for_one_order_get_one_refund_the_execution_plane_blocks_the
             views = [requests.get(f"{emulation.api_url}/cases/{c}", timeout=10).json() for c in ids]
             return all(v.get("plan") and len(v["actions"]) == 3 for v in views)
 
-        wait_for(signed, timeout=60, what="both plans signed")
+        wait_for(signed, timeout=120, what="both plans signed")
     finally:
         execute.enable()
-    cases = [finished_case(emulation.api_url, c, timeout=120) for c in ids]
+    cases = [finished_case(emulation.api_url, c, timeout=180) for c in ids]
     assert sorted(c["status"] for c in cases) == ["FAILED", "SUCCEEDED"]
     [blocked] = [c for c in cases if c["status"] == "FAILED"]
     refund = blocked["actions"][1]
@@ -170,10 +171,10 @@ def test_refund_that_timed_out_after_billing_stored_it_is_not_refunded_again(
     billing = emulation.service("billing")
     billing.delay_after_store("/orders/O-61006/refunds", seconds=6.5)
     case_id = _open(emulation, _ticket(61006))
-    case = finished_case(emulation.api_url, case_id, timeout=120)
+    case = finished_case(emulation.api_url, case_id, timeout=180)
     assert case["status"] == "SUCCEEDED", case.get("error")
     calls = [r for r in emulation.receiver.requests if r.path.endswith("/orders/O-61006/refunds")]
-    assert len(calls) == 2 and len({r.idempotency_key for r in calls}) == 1
+    assert len(calls) >= 2 and len({r.idempotency_key for r in calls}) == 1  # retried, one key
     assert len(_refunds(emulation, "O-61006")) == 1
     assert case["actions"][1]["result"]["refund_id"] == "re_1_O-61006"
 
@@ -200,10 +201,10 @@ def test_credits_past_the_monthly_cap_are_blocked_by_the_execution_plane(emulati
             views = [requests.get(f"{emulation.api_url}/cases/{c}", timeout=10).json() for c in ids]
             return all(v.get("plan") and len(v["actions"]) == 2 for v in views)
 
-        wait_for(signed, timeout=60, what="three plans signed")
+        wait_for(signed, timeout=120, what="three plans signed")
     finally:
         execute.enable()
-    cases = [finished_case(emulation.api_url, c, timeout=120) for c in ids]
+    cases = [finished_case(emulation.api_url, c, timeout=180) for c in ids]
     assert sorted(c["status"] for c in cases) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
     [blocked] = [c["actions"][1] for c in cases if c["status"] == "FAILED"]
     assert blocked["status"] == "REJECTED"
