@@ -34,7 +34,7 @@ synth: setup
 	cdk synth --quiet
 
 demo: setup
-	$(BIN)/aios demo
+	$(BIN)/aios demo $(if $(PROCESS),--process $(PROCESS))
 
 local: setup
 	$(BIN)/aios local up
@@ -69,6 +69,7 @@ bench: setup
 	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py
 	$(BIN)/python bench/handoff_notice.py
+	$(BIN)/aios eval customer-ops --examples bench/workloads/customer_ops.jsonl
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

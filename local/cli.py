@@ -2,7 +2,8 @@
 
 aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
 aios demo [--process P]    start it, run a process's example case end to end (default: the
-                           sample ticket-triage), print what happened; exits non-zero unless
+                           sample ticket-triage), approve what waits for approval as the
+                           approvers would, and tell the case's story; exits non-zero unless
                            the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
 aios control revoke|restore capability|process|tenant NAME
@@ -19,22 +20,35 @@ aios eval PROCESS          replay labelled or recorded cases through a candidate
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import logging
+import re
 import signal
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli, eval_cli, executor_cli, signals_cli, workspace_cli
+from local import (
+    audit_cli,
+    control_cli,
+    eval_cli,
+    executor_cli,
+    signals_cli,
+    story,
+    workspace_cli,
+)
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
+CONSOLE = sys.__stdout__ or sys.stdout
+DEFAULT_DEMO = "ticket-triage"  # fully automatic: the first demo needs no one
 
 
 def _http(
@@ -114,110 +128,117 @@ def local_up(port: int | None) -> int:
     return 0
 
 
+def _say(*parts: Any) -> None:
+    """Print to the console the CLI started with: the in-process Lambda runtime swaps
+    `sys.stdout` for a function's log while it runs, which may be at any moment."""
+    print(*parts, file=CONSOLE, flush=True)
+
+
 def _section(title: str) -> None:
-    print(f"\n== {title}")
+    _say(f"\n== {title}")
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
-def _ledger_items(emu: Emulation, case_id: str) -> list[dict[str, Any]]:
-    from boto3.dynamodb.types import TypeDeserializer
+APPROVAL_LINK = re.compile(r'href="([^"]+/approvals/[^"?]+\?t=[^"]+)"')
+DEMO_END = frozenset({"SUCCEEDED", "FAILED", "HANDED_OFF", "RESOLVED", "CANCELLED"})
 
-    table = emu.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]  # type: ignore[union-attr]
-    deserializer = TypeDeserializer()
-    items: list[dict[str, Any]] = []
-    pages = (
-        emu.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}},
-        )
+
+def _approve_pending(emu: Emulation, case_id: str, used: set[str]) -> list[str]:
+    """Approve every approval link of the case mailed so far, as its approver would (the demo
+    runs unattended); returns who approved."""
+    approved = []
+    for mail in emu.ses_outbox():
+        match = APPROVAL_LINK.search(mail["body"])
+        if not match or f"/approvals/{case_id}." not in match.group(1):
+            continue
+        link = match.group(1).replace("&amp;", "&")
+        if link in used:
+            continue
+        used.add(link)
+        url, _, token = link.partition("?t=")
+        data = urllib.parse.urlencode({"t": token, "decision": "approve"}).encode()
+        request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 - loopback
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
+        approved.append(", ".join(mail["destinations"]["ToAddresses"]))
+    return approved
+
+
+def _run_case(
+    emu: Emulation, process: dict[str, Any], deadline_s: float = CASE_DEADLINE_S
+) -> tuple[str, dict[str, Any], float]:
+    """Submit the process's example and follow the case to its end (approving what waits)."""
+    api = emu.api_url
+    started = time.monotonic()
+    status, submitted = _http(
+        "POST",
+        f"{api}/processes/{process['name']}/cases",
+        process["example_input"],
+        {"Idempotency-Key": f"demo-{int(time.time())}"},
     )
-    for page in pages:
-        items.extend(
-            {k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"]
-        )
-    return items
+    if status != 202:
+        raise RuntimeError(f"submit failed: {status} {submitted}")
+    case_id = str(submitted["case_id"])
+    used: set[str] = set()
+    deadline = time.monotonic() + deadline_s
+    case: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, case = _http("GET", f"{api}/cases/{case_id}")
+        if case.get("status") in DEMO_END:
+            break
+        if case.get("status") == "WAITING_APPROVAL":
+            for who in _approve_pending(emu, case_id, used):
+                _say(f"  (the demo approves as {who}, by the link in their email)")
+        time.sleep(0.2)
+    return case_id, case, time.monotonic() - started
 
 
-def demo(port: int | None, process_name: str | None = None) -> int:
-    print("synthesizing and starting the emulation...", flush=True)
+def demo(port: int | None, process_name: str | None = None, raw: bool = False) -> int:
+    """Run a process's example case end to end and tell its story; see the module docstring."""
+    _say("synthesizing and starting the emulation...")
     log_dir = PROJECT_ROOT / ".aios" / "logs" / time.strftime("demo-%Y%m%d-%H%M%S")
     with Emulation(api_port=0 if port is None else port, function_log_dir=log_dir) as emu:
-        print(_banner(emu), flush=True)
-        print(f"  function logs: {log_dir}/<function>.log", flush=True)
+        _say(_banner(emu))
+        _say(f"  function logs: {log_dir}/<function>.log")
         api = emu.api_url
         status, listing = _http("GET", f"{api}/processes")
         if status != 200 or not listing.get("processes"):
-            print(f"GET /processes failed: {status} {listing}")
+            _say(f"GET /processes failed: {status} {listing}")
             return 1
-        # The demo runs unattended: the fully automatic sample, not one that waits for people.
         processes = listing["processes"]
-        wanted = process_name or "ticket-triage"
+        names = [p["name"] for p in processes]
+        wanted = process_name or DEFAULT_DEMO
         found = [p for p in processes if p["name"] == wanted]
         if process_name and not found:
-            print(
-                f"no process {process_name!r}; the emulation serves {[p['name'] for p in processes]}"
-            )
+            _say(f"no process {process_name!r}; the emulation serves {names}")
             return 1
         process = found[0] if found else processes[0]
-        _section(f"submit a {process['name']} case")
-        print(_dump(process["example_input"]))
-        status, submitted = _http(
-            "POST",
-            f"{api}/processes/{process['name']}/cases",
-            process["example_input"],
-            {"Idempotency-Key": f"demo-{int(time.time())}"},
+        others = ", ".join(n for n in names if n != process["name"])
+        _section(
+            f"{process['name']}: its example case (others: {others};"
+            " make demo PROCESS=<name> or aios demo --process <name>)"
         )
-        print(f"-> {status} {_dump(submitted)}")
-        if status != 202:
+        _say(_dump(process["example_input"]))
+        try:
+            case_id, case, elapsed = _run_case(emu, process)
+        except RuntimeError as exc:
+            _say(exc)
             return 1
-        case_id = submitted["case_id"]
-        deadline = time.monotonic() + CASE_DEADLINE_S
-        case: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            _, case = _http("GET", f"{api}/cases/{case_id}")
-            if case.get("status") in TERMINAL_STATUSES:
-                break
-            time.sleep(0.2)
-        _section(f"case {case_id}: {case.get('status')}")
-        if case.get("error"):
-            print("error:", _dump(case["error"]))
-        _section("plan")
-        print(_dump(case.get("plan")))
-        _section("actions")
-        for action in case.get("actions") or []:
-            print(
-                f"- {action.get('action_id')} {action.get('capability')} "
-                f"gate={action.get('gate')} status={action.get('status')}"
-            )
-            print("  params:", json.dumps(action.get("params"), sort_keys=True))
-            if action.get("result") is not None:
-                print("  result:", json.dumps(action.get("result"), sort_keys=True, default=str))
-        _section("ledger records (pk = CASE#<case_id>)")
-        for item in _ledger_items(emu, case_id):
-            rest = {k: v for k, v in item.items() if k not in ("pk", "sk")}
-            print(f"- {item['sk']}: {json.dumps(rest, sort_keys=True, default=str)[:300]}")
-        _section("the outside system (receiver) recorded")
-        for record in emu.receiver.requests:
-            print(
-                f"- #{record.id} {record.method} {record.path} -> {record.status} "
-                f"Idempotency-Key={record.idempotency_key}"
-            )
-            print(f"  body: {record.body[:300]}")
-        _section("audit chain")
         _, audit = _http("GET", f"{api}/cases/{case_id}/audit")
-        chain = audit.get("chain", {}) if isinstance(audit, dict) else {}
-        for event in audit.get("events", []) if isinstance(audit, dict) else []:
-            print(f"- #{event.get('seq')} {event.get('type')} {str(event.get('hash'))[:16]}...")
-        verdict = "VALID" if chain.get("valid") else "INVALID"
-        print(f"chain: {verdict} (length {chain.get('length')}, head {chain.get('head')})")
+        audit = audit if isinstance(audit, dict) else {}
+        requests = [dataclasses.asdict(r) for r in emu.receiver.requests]
+        _section("what happened")
+        systems = {m: s.name for s in emu.services.values() for m in s.mounts}
+        _say(story.render(case, audit, requests, elapsed, systems))
+        if raw:
+            _section("the case as GET /cases/{id} serves it")
+            _say(_dump(case))
+        chain = audit.get("chain") or {}
         succeeded = case.get("status") == "SUCCEEDED" and bool(chain.get("valid"))
-        print(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
+        _say(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
         return 0 if succeeded else 1
 
 
@@ -236,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=None, help="API port (default: a free one)"
     )
     demo_parser.add_argument(
-        "--process", default=None, help="the process whose example case runs (ticket-triage)"
+        "--process", default=None, help=f"the process whose example case runs ({DEFAULT_DEMO})"
+    )
+    demo_parser.add_argument(
+        "--raw", action="store_true", help="also print the case as the API serves it"
     )
     audit_cli.add_parser(commands)
     control_cli.add_parser(commands)
@@ -263,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return workspace_cli.new(args.kind, args.name, args.root)
     if args.command == "eval":
         return eval_cli.run(args)
-    return demo(args.port, args.process)
+    return demo(args.port, args.process, args.raw)
 
 
 if __name__ == "__main__":

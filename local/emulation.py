@@ -14,9 +14,11 @@
 3. creates the template's tables, queues, keys, topics, state machines and AppConfig
    resources (`local.assembly`; AppConfig through moto and the stand-in of `local.appconfig`,
    which also serves the functions' configuration reads);
-4. starts the receiver (the outside system), the in-process Lambda runtime with the layer on
-   its path, patches moto's ASL interpreter to invoke it (`local.moto_patches`), starts one SQS
-   poller per event source mapping and the API server on `127.0.0.1:$AIOS_LOCAL_PORT`
+4. starts the receiver (the outside system) with the workspace's loopback services mounted
+   (`local.services`: fakes with state and idempotency, from `capabilities/_loopback/`), the
+   in-process Lambda runtime with the layer on its path, patches moto's ASL interpreter to
+   invoke it (`local.moto_patches`), starts one SQS poller per event source mapping and the
+   API server on `127.0.0.1:$AIOS_LOCAL_PORT`
    (default 8787; 0 picks a free port), whose callers are identified as IAM principals
    (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
    tenant `default`).
@@ -64,6 +66,7 @@ from local.assembly import (
 from local.cognito import CognitoAuthorizer, LocalUser, seed_users
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
+from local.services import LoopbackService, discover_services
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
 
@@ -166,6 +169,7 @@ class Emulation:
         self._principals: dict[str, dict[str, Any]] = {}  # access key id -> identity fields
         self.console_users: list[LocalUser] = []  # one per console role, with its password
         self.capability_keys: dict[str, dict[str, str]] = {}  # capability -> its secret's values
+        self.services: dict[str, LoopbackService] = {}  # loopback services by name
 
     # -- public surface
 
@@ -198,6 +202,14 @@ class Emulation:
     def receiver(self) -> Receiver:
         assert self._receiver is not None, "start() first"
         return self._receiver
+
+    def service(self, name: str) -> LoopbackService:
+        """The loopback service `name` (from the workspace's `capabilities/_loopback/`)."""
+        return self.services[name]
+
+    def _user_root(self) -> Path:
+        explicit = os.environ.get("AIOS_USER_ROOT")
+        return Path(explicit) if explicit else self.project_root
 
     @property
     def session(self) -> boto3.session.Session:
@@ -275,6 +287,9 @@ class Emulation:
         t = self._timed("provision", t)
 
         self._receiver = Receiver().start()
+        self.services = {s.name: s for s in discover_services(self._user_root())}
+        for service in self.services.values():
+            self._receiver.mount(service)
         self.runtime = LambdaRuntime(
             # The kit's own layers from source; the user's processes and capabilities as
             # synthesized (validated, YAML specs turned JSON), like Lambda's /opt/python.

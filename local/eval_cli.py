@@ -48,6 +48,12 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="replay the newest decided cases of this ledger table instead of the examples",
     )
+    parser.add_argument(
+        "--examples",
+        metavar="FILE",
+        default=None,
+        help="replay the labelled examples of this JSON Lines file instead of examples/",
+    )
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (the emulation's)")
     parser.add_argument("--limit", type=int, default=50, help="cases read from the ledger")
     parser.add_argument("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT)
@@ -120,7 +126,7 @@ def run(args: Any) -> int:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
     os.environ.setdefault("AIOS_USER_ROOT", str(Path.cwd()))  # the workspace: where aios runs
     from aios.errors import AiosError
-    from aios.evaluation import evaluate, load_examples
+    from aios.evaluation import evaluate, load_examples, load_workload
     from aios.evaluation.candidate import apply_candidate, parse_candidate
     from aios.specs import get_spec
 
@@ -132,6 +138,9 @@ def run(args: Any) -> int:
         if args.from_ledger:
             examples = _ledger_examples(args.process, args.from_ledger, args.limit)
             source = f"the ledger table {args.from_ledger} (recorded decisions)"
+        elif args.examples:
+            examples = load_workload(Path(args.examples).resolve(), spec)
+            source = args.examples
         else:
             examples = load_examples(spec)
             source = "its labelled examples"

@@ -17,6 +17,10 @@ Control endpoints (not recorded):
   still recorded, with the status they got); with `"path_contains": "T-42"` only requests whose
   path contains that text take the fault, so concurrent cases cannot take each other's faults;
   `DELETE /_faults` clears pending faults.
+
+Loopback services (`local.services`) mounted with `mount()` answer the requests under their
+mounts (`/<capability>/...`) with their own state and idempotency; the receiver still records
+them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from local.loopback import LoopbackServer
+from local.services import LoopbackService
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class _State:
     faults: list[tuple[int, str]] = field(default_factory=list)
     next_id: int = 1
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: dict[str, LoopbackService] = field(default_factory=dict)  # mount -> service
 
 
 class Receiver(LoopbackServer):
@@ -77,6 +83,12 @@ class Receiver(LoopbackServer):
             self._state.faults.clear()
             self._state.resources.clear()
 
+    def mount(self, service: LoopbackService) -> None:
+        """Let `service` answer every request under `/<mount>/` for each of its mounts."""
+        with self._state.lock:
+            for name in service.mounts:
+                self._state.services[name] = service
+
     def resource(self, path: str) -> dict[str, Any]:
         """The state kept at `path` (from PUT and PATCH requests); {} when there is none."""
         with self._state.lock:
@@ -98,11 +110,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any) -> None:
         body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the caller gave up (a stalled answer)
+            self.close_connection = True
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -156,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             parsed: Any = json.loads(text) if text else None
         except ValueError:
             parsed = None
+        path = self.path.split("?", 1)[0]
+        target = self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+        key = self.headers.get("Idempotency-Key")
         with self.state.lock:
             status = 200
             for i, (fault, match) in enumerate(self.state.faults):
@@ -163,21 +181,31 @@ class _Handler(BaseHTTPRequestHandler):
                     status = fault
                     del self.state.faults[i]
                     break
+            service = self.state.services.get(target)
+            stored: dict[str, Any] | None = None
+            if service is None:
+                stored = _keep_state(self.state, self.command, path, parsed)
+        payload: dict[str, Any] | None = None
+        if service is not None and status == 200:  # outside the lock: a service may stall
+            answer = service.handle(self.command, path[len(target) + 1 :] or "/", parsed, key)
+            status, payload = answer.status, answer.payload
+        with self.state.lock:
             record = ReceivedRequest(
                 id=self.state.next_id,
                 method=self.command,
                 path=self.path,
-                target=self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0],
+                target=target,
                 headers=dict(self.headers.items()),
                 body=text,
                 json=parsed,
-                idempotency_key=self.headers.get("Idempotency-Key"),
+                idempotency_key=key,
                 status=status,
             )
             self.state.next_id += 1
             self.state.records.append(record)
-            stored = _keep_state(self.state, self.command, self.path.split("?", 1)[0], parsed)
-        if status == 200:
+        if payload is not None:
+            self._send(status, {**payload, "id": record.id})
+        elif status == 200:
             self._send(200, {**(stored or {}), "received": True, "id": record.id})
         else:
             self._send(status, {"received": False, "id": record.id, "injected_fault": status})

@@ -8,7 +8,8 @@ capability without a params model stops the synth with an error naming the file 
     python/processes/<name>/process.json     the spec as validated (a YAML spec becomes JSON)
     python/processes/<name>/prompts/*.txt    its prompt templates
     python/processes/<name>/offline.py       its offline rules, if any
-    python/capabilities/...                  the capabilities package (tests left out)
+    python/capabilities/...                  the capabilities package (tests and the
+                                             local fakes in _loopback/ left out)
 
 Lambda puts `/opt/python` on the path, where `aios.workspace` finds both folders; the local
 emulation puts the synthesized layer's `python/` folder on its path the same way.
@@ -40,7 +41,7 @@ from aios.workspace import ROOT_ENV  # noqa: E402
 
 USER_LAYER_METADATA = "aios:layer"
 _SKIP = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "test_*.py", "*_test.py", "tests", "conftest.py"
+    "__pycache__", "*.pyc", "test_*.py", "*_test.py", "tests", "conftest.py", "_loopback"
 )
 
 

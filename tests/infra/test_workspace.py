@@ -76,7 +76,10 @@ def test_the_user_layer_bundles_specs_prompts_and_capabilities_without_tests(syn
     assert "python/processes/ticket-triage/prompts/ticket-triage.plan.v1.txt" in files
     assert "python/processes/ticket-triage/offline.py" in files
     assert "python/capabilities/crm.py" in files
-    assert not any("tests" in f or "examples" in f or "__pycache__" in f for f in files)
+    assert "python/capabilities/billing.py" in files
+    assert not any(
+        "tests" in f or "examples" in f or "__pycache__" in f or "_loopback" in f for f in files
+    )
     user_layer = next(
         k
         for k, v in synth.of_type("AWS::Lambda::LayerVersion").items()
@@ -87,14 +90,28 @@ def test_the_user_layer_bundles_specs_prompts_and_capabilities_without_tests(syn
             assert {"Ref": user_layer} in function["Properties"]["Layers"], logical_id
 
 
-def test_the_custom_capability_gets_its_own_least_privilege_role_and_secret(synth: Synth) -> None:
+CONNECTORS = {  # capability -> its construct id stem and its deploy-time options' defaults
+    "crm.update_contact": ("CrmUpdateContact", "https://crm.example.com/api"),
+    "crm.add_note": ("CrmAddNote", "https://crm.example.com/api"),
+    "billing.refund": ("BillingRefund", "https://billing.example.com/api"),
+    "billing.credit": ("BillingCredit", "https://billing.example.com/api"),
+    "billing.change_plan": ("BillingChangePlan", "https://billing.example.com/api"),
+    "forum.reply": ("ForumReply", "https://forum.example.com/api"),
+}
+
+
+@pytest.mark.parametrize("capability", sorted(CONNECTORS))
+def test_each_connector_gets_its_own_least_privilege_role_and_secret(
+    synth: Synth, capability: str
+) -> None:
+    stem, base_url = CONNECTORS[capability]
     resources = synth.resources
-    [role] = [k for k, v in synth.of_type("AWS::IAM::Role").items() if "CrmUpdateContactRole" in k]
-    [secret] = [k for k in synth.of_type("AWS::SecretsManager::Secret") if "CrmUpdateContact" in k]
+    [role] = [k for k in synth.of_type("AWS::IAM::Role") if f"{stem}Role" in k]
+    [secret] = [k for k in synth.of_type("AWS::SecretsManager::Secret") if stem in k]
     execute = role_of(synth, "execute")
     [trust] = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [execute, "Arn"]}}
-    # Reading its own secret, and nothing else.
+    # Reading its own secret, and nothing else: not another connector's.
     assert actions(resources, role) == {
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
@@ -106,12 +123,15 @@ def test_the_custom_capability_gets_its_own_least_privilege_role_and_secret(synt
         assert not any(
             refers_to(g.resource, secret) for g in grants(resources, role_of(synth, function))
         )
+    others = [r for r in synth.of_type("AWS::IAM::Role") if r != role]
+    assert not any(refers_to(g.resource, secret) for r in others for g in grants(resources, r))
     assert any(refers_to(t, role) for t in resources_for(resources, execute, "sts:AssumeRole"))
     env = synth.function("execute")[1]["Properties"]["Environment"]["Variables"]
     assert refers_to(env["AIOS_CAPABILITY_SECRETS"], secret)
     assert refers_to(env["AIOS_CAPABILITY_ROLES"], role)
-    assert json.loads(env["AIOS_CAPABILITY_CONFIG"]) == {
-        "crm.update_contact": {"base_url": "https://crm.example.com/api", "timeout_seconds": 5.0}
+    assert json.loads(env["AIOS_CAPABILITY_CONFIG"])[capability] == {
+        "base_url": base_url,
+        "timeout_seconds": 5.0,
     }
 
 

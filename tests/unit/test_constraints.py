@@ -114,3 +114,69 @@ def test_a_spec_refuses_rules_for_capabilities_it_does_not_allow_or_that_do_not_
         ProcessSpec.model_validate(_spec({"http.post": {"recipients": [".*"]}}))
     ok = ProcessSpec.model_validate(_spec({"http.post": {"targets": ["helpdesk"]}}))
     assert ok.ref.sha256 != load_specs()["refund-request"].ref.sha256  # the hash sees the rules
+
+
+# -- uniqueness per param value, caps, named rules (the billing rules of customer-ops)
+
+
+def test_uniqueness_per_param_value_keys_the_claim_by_that_value() -> None:
+    per_order = rules(unique_per="param:order_id", unique_name="one-refund-per-order")
+    assert per_order.unique_key("billing.refund", {"order_id": "O-1"}) == (
+        "billing.refund#order_id=O-1"
+    )
+    assert rules(unique_per="entity").unique_key("billing.refund", {}) == "billing.refund"
+    assert rules().unique_key("billing.refund", {"order_id": "O-1"}) is None
+    with pytest.raises(ConstraintViolated, match="one-refund-per-order: order_id is absent"):
+        per_order.unique_key("billing.refund", {"amount": 1})
+    found = violations(
+        per_order, {"order_id": "O-1"}, Facts(input={}, unique_holder="a-1", action_id="a-2")
+    )
+    assert found == ["one-refund-per-order: action a-1 holds it already"]
+    with pytest.raises(ValidationError):
+        rules(unique_per="order_id")  # neither "entity" nor "param:<path>"
+
+
+def test_a_cap_counts_what_was_applied_in_its_period() -> None:
+    capped = rules(caps=[{"name": "monthly-credits", "param": "amount", "max": 50, "per": "month"}])
+    assert (
+        violations(capped, {"amount": 20}, Facts(input={}, cap_totals={"monthly-credits": 30}))
+        == []
+    )
+    assert violations(
+        capped, {"amount": 21}, Facts(input={}, cap_totals={"monthly-credits": 30})
+    ) == ["monthly-credits: 30 already this month + 21 > 50"]
+    assert violations(capped, {"amount": 60}, Facts(input={})) == []  # caps: claimed at execute
+    assert violations(capped, {"amount": "x"}, Facts(input={})) == [
+        "monthly-credits: amount is absent or not a number"
+    ]
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    assert capped.caps[0].key("billing.credit", at) == "billing.credit#amount#2026-12"
+
+
+def test_a_refusal_names_the_rules_it_broke_and_an_action_lists_those_it_kept() -> None:
+    named = rules(
+        bounds=[
+            {"name": "within-paid", "param": "amount", "op": "<=", "ref": "input.paid"},
+            {"param": "currency", "op": "==", "ref": "input.currency"},
+        ],
+        unique_per="param:order_id",
+        unique_name="one-per-order",
+    )
+    with pytest.raises(ConstraintViolated) as refused:
+        check_params(
+            "billing.refund",
+            named,
+            {"amount": 90, "currency": "USD", "order_id": "O-1"},
+            Facts(input={"paid": 40, "currency": "EUR"}),
+        )
+    assert refused.value.details["rules"] == [
+        "within-paid",
+        "bound currency == input.currency",
+    ]
+    assert named.rules_held() == [
+        "within-paid",
+        "bound currency == input.currency",
+        "one-per-order",
+    ]

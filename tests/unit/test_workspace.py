@@ -62,6 +62,17 @@ def test_a_yaml_spec_and_a_user_capability_load(user_root: Path) -> None:
     assert all_capabilities()["http.post"][1] == "aios"
 
 
+def test_a_capability_registered_at_import_survives_a_second_discovery(user_root: Path) -> None:
+    """A tool or a synth may forget the registry and discover again while the module stays
+    imported: what it registered the first time is found again."""
+    from aios.capabilities import capability_names, reset_user_capabilities
+
+    (user_root / "capabilities" / "store.py").write_text(CAPABILITY_OK)
+    assert {"store.put", "store.touch"} <= capability_names()
+    reset_user_capabilities()
+    assert {"store.put", "store.touch"} <= capability_names()
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

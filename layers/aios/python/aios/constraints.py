@@ -9,7 +9,16 @@ A process spec names, per allowed capability, rules the params must keep (`const
 - `bounds`: a comparison of a param with a literal or with a value the case cannot choose:
   `{"param": "body.amount", "op": "<=", "ref": "input.amount"}` (the case input) or
   `"ref": "entity.paid_amount"` (the canonical entity state in the ledger);
-- `unique_per: "entity"`: at most one applied action of this capability per entity.
+- `unique_per: "entity"`: at most one applied action of this capability per entity;
+  `unique_per: "param:<path>"`: at most one per entity and value of that param (one refund per
+  order of a customer);
+- `caps`: the sum of a numeric param over the applied actions of this capability on the entity
+  in a calendar day or month stays at or below a maximum (credits per customer per month),
+  claimed in the ledger by the execution plane so that concurrent actions cannot both pass.
+
+Rules may carry a `name` (bounds, caps; `unique_name` for the uniqueness rule): a refusal names
+the rule it broke, and an applied action records every rule that held (`rules_held`), so the
+audit trail ties each decision to the policy that allowed or blocked it.
 
 The language is deliberately tiny: dotted paths, six comparison operators, regular expressions
 matched in full and JSON Schema. Nothing is evaluated as code. Numbers compare with numbers;
@@ -27,6 +36,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -36,6 +46,8 @@ from aios.errors import ConstraintViolated
 
 PARAM_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 REF_PATH = r"^(input|entity)(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+RULE_NAME = r"^[a-z][a-z0-9-]{0,62}$"
+UNIQUE_PER = r"^(entity|param:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)$"
 Scalar = float | int | str | bool
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -123,6 +135,7 @@ class Bound(BaseModel):
     ref: str | None = Field(default=None, pattern=REF_PATH)
     default: Scalar | None = None
     """What `ref` stands for when it names nothing (say, an entity no action has written yet)."""
+    name: str | None = Field(default=None, pattern=RULE_NAME)
 
     @model_validator(mode="after")
     def _one_operand(self) -> Bound:
@@ -135,6 +148,31 @@ class Bound(BaseModel):
     def describe(self) -> str:
         other = self.ref if self.ref is not None else json.dumps(self.value)
         return f"{self.param} {self.op} {other}"
+
+    def label(self) -> str:
+        return self.name or f"bound {self.describe()}"
+
+
+class Cap(BaseModel):
+    """The sum of `param` over the capability's applied actions on the entity per calendar
+    `per` (UTC) stays at or below `max`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    param: str = Field(pattern=PARAM_PATH)
+    max: float = Field(gt=0)
+    per: Literal["day", "month"]
+    name: str | None = Field(default=None, pattern=RULE_NAME)
+
+    def label(self) -> str:
+        return self.name or f"cap sum({self.param}) <= {self.max:g} per {self.per}"
+
+    def period(self, at: datetime) -> str:
+        return at.strftime("%Y-%m-%d" if self.per == "day" else "%Y-%m")
+
+    def key(self, capability: str, at: datetime) -> str:
+        """The ledger key of the running total this action adds to."""
+        return f"{capability}#{self.param}#{self.period(at)}"
 
 
 class CapabilityConstraints(BaseModel):
@@ -149,7 +187,9 @@ class CapabilityConstraints(BaseModel):
     patterns: list[ParamPattern] = Field(default_factory=list)
     schemas: list[ParamSchema] = Field(default_factory=list)
     bounds: list[Bound] = Field(default_factory=list)
-    unique_per: Literal["entity"] | None = None
+    unique_per: str | None = Field(default=None, pattern=UNIQUE_PER)
+    unique_name: str | None = Field(default=None, pattern=RULE_NAME)
+    caps: list[Cap] = Field(default_factory=list)
 
     @field_validator("paths", "recipients")
     @classmethod
@@ -195,6 +235,36 @@ class CapabilityConstraints(BaseModel):
             b.ref is not None and b.ref.startswith("entity.") for b in self.bounds
         )
 
+    def unique_label(self) -> str:
+        return self.unique_name or f"unique per {self.unique_per}"
+
+    def unique_key(self, capability: str, params: Mapping[str, Any]) -> str | None:
+        """The key of the uniqueness claim this action takes on its entity (None without one):
+        the capability, or the capability and the value of the param it is unique per."""
+        if self.unique_per is None:
+            return None
+        if self.unique_per == "entity":
+            return capability
+        path = self.unique_per.removeprefix("param:")
+        value = lookup(params, path)
+        if value is _MISSING or isinstance(value, Mapping | list):
+            raise ConstraintViolated(
+                f"{capability}: {self.unique_label()}: {path} is absent or not a single value",
+                violations=[f"{self.unique_label()}: {path} is absent"],
+                rules=[self.unique_label()],
+            )
+        return f"{capability}#{path}={value}"
+
+    def rules_held(self) -> list[str]:
+        """The labels of every rule, for the record of an action that kept them all."""
+        held = [f"{p.param} matches /{p.pattern}/" for p in self.all_patterns()]
+        held += [f"{s.param} matches its schema" for s in self.all_schemas()]
+        held += [b.label() for b in self.bounds]
+        held += [c.label() for c in self.caps]
+        if self.unique_per is not None:
+            held.append(self.unique_label())
+        return held
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -206,6 +276,9 @@ class Facts:
     unique_holder: str | None = None
     """The action that holds this capability's uniqueness claim on the entity, if any."""
     action_id: str = ""
+    cap_totals: Mapping[str, float] | None = None
+    """Per cap label: what the other applied actions in the cap's period add up to (None: the
+    caps are not checked here; the execution plane claims them)."""
 
 
 def lookup(root: Any, path: str) -> Any:
@@ -232,9 +305,10 @@ def _compare(left: Any, op: str, right: Any) -> str | None:
 
 
 def _bound_violation(bound: Bound, params: Mapping[str, Any], facts: Facts) -> str | None:
+    label = bound.label() if bound.name is None else f"{bound.name}: {bound.describe()}"
     left = lookup(params, bound.param)
     if left is _MISSING:
-        return f"bound {bound.describe()}: {bound.param} is absent"
+        return f"{label}: {bound.param} is absent"
     if bound.ref is None:
         right: Any = bound.value
     else:
@@ -243,10 +317,30 @@ def _bound_violation(bound: Bound, params: Mapping[str, Any], facts: Facts) -> s
         right = lookup(root, path)
         if right is _MISSING:
             if bound.default is None:
-                return f"bound {bound.describe()}: {bound.ref} is absent"
+                return f"{label}: {bound.ref} is absent"
             right = bound.default
     problem = _compare(left, bound.op, right)
-    return f"bound {bound.describe()}: {problem}" if problem else None
+    return f"{label}: {problem}" if problem else None
+
+
+def cap_amount(cap: Cap, params: Mapping[str, Any]) -> float | None:
+    """The number this action adds to the cap's total (None: absent or not a number)."""
+    value = lookup(params, cap.param)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value)
+
+
+def _cap_violation(cap: Cap, params: Mapping[str, Any], facts: Facts) -> str | None:
+    amount = cap_amount(cap, params)
+    if amount is None:
+        return f"{cap.label()}: {cap.param} is absent or not a number"
+    if facts.cap_totals is None:
+        return None
+    total = facts.cap_totals.get(cap.label(), 0.0)
+    if total + amount > cap.max:
+        return f"{cap.label()}: {total:g} already this {cap.per} + {amount:g} > {cap.max:g}"
+    return None
 
 
 def _pattern_violation(rule: ParamPattern, params: Mapping[str, Any]) -> str | None:
@@ -287,12 +381,15 @@ def violations(
     for bound in constraints.bounds:
         if problem := _bound_violation(bound, params, facts):
             found.append(problem)
+    for cap in constraints.caps:
+        if problem := _cap_violation(cap, params, facts):
+            found.append(problem)
     if (
-        constraints.unique_per == "entity"
+        constraints.unique_per is not None
         and facts.unique_holder is not None
         and facts.unique_holder != facts.action_id
     ):
-        found.append(f"unique per entity: action {facts.unique_holder} holds it already")
+        found.append(f"{constraints.unique_label()}: action {facts.unique_holder} holds it already")
     return found
 
 
@@ -310,4 +407,5 @@ def check_params(
         raise ConstraintViolated(
             f"{capability} params break the process's constraints: {'; '.join(found)}"[:2000],
             violations=found,
+            rules=[v.split(":", 1)[0] for v in found],
         )

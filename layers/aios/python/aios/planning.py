@@ -8,8 +8,9 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,7 @@ from aios.ledger import (
     LedgerItem,
     Put,
     Update,
+    cap_total,
     get_entity,
     load_case_items,
     now_iso,
@@ -144,20 +146,35 @@ def propose_actions(
     return planned
 
 
-EntityLookup = Callable[[str, str], tuple[dict[str, Any] | None, str | None]]
-"""(entity key, capability) -> (the entity's canonical state, the action holding the
-capability's uniqueness claim on it), each None when there is none."""
+@dataclass(frozen=True)
+class EntityFacts:
+    """What the ledger knows of an entity that a constraint may refer to."""
+
+    state: dict[str, Any] | None = None
+    unique_holder: str | None = None
+    cap_totals: dict[str, float] = field(default_factory=dict)
 
 
-def ledger_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+EntityLookup = Callable[[str, str | None, Mapping[str, str]], EntityFacts]
+"""(entity key, uniqueness claim key or None, cap label -> running-total key) -> the entity's
+canonical state, the action holding the claim, and each cap's running total."""
+
+
+def ledger_entities(
+    entity_key: str, unique_key: str | None, caps: Mapping[str, str]
+) -> EntityFacts:
     """The entity facts a constraint may refer to, read from the ledger."""
     entity = get_entity(entity_key)
-    return (entity.state if entity else None), unique_holder(entity_key, capability)
+    return EntityFacts(
+        state=entity.state if entity else None,
+        unique_holder=unique_holder(entity_key, unique_key) if unique_key else None,
+        cap_totals={label: cap_total(entity_key, key) for label, key in caps.items()},
+    )
 
 
-def no_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+def no_entities(entity_key: str, unique_key: str | None, caps: Mapping[str, str]) -> EntityFacts:
     """No entity facts (shadow mode reads no ledger): every entity as if never written."""
-    return None, None
+    return EntityFacts()
 
 
 def _check_constraints(
@@ -170,17 +187,24 @@ def _check_constraints(
     entities: EntityLookup,
 ) -> None:
     """ConstraintViolated unless the params keep the spec's rules for the capability; a
-    capability unique per entity may appear once in a plan and never after an applied one."""
+    capability unique per entity (or per param value) may appear once in a plan and never
+    after an applied one; a capped param keeps its running total within the cap."""
     rules = spec.constraints.get(capability)
     if rules is None:
         return
-    state, holder = entities(entity_key, capability) if rules.reads_entity else (None, None)
-    if rules.unique_per and capability in unique:
+    unique_key = rules.unique_key(capability, params)
+    now = datetime.now(UTC)
+    caps = {cap.label(): cap.key(capability, now) for cap in rules.caps}
+    found = entities(entity_key, unique_key, caps) if rules.reads_entity or caps else EntityFacts()
+    holder = found.unique_holder
+    if unique_key is not None and unique_key in unique:
         holder = "an earlier action of this plan"
-    unique.add(capability)
-    check_params(
-        capability, rules, params, Facts(input=case.input, entity=state, unique_holder=holder)
+    if unique_key is not None:
+        unique.add(unique_key)
+    facts = Facts(
+        input=case.input, entity=found.state, unique_holder=holder, cap_totals=found.cap_totals
     )
+    check_params(capability, rules, params, facts)
 
 
 def _round(case: CaseInput, items: list[LedgerItem]) -> tuple[str, Decision | None]:
@@ -293,6 +317,7 @@ def _ask(
         result = validate(answer.response.text)
     except InvalidPlan as first:
         usage.repairs += 1
+        usage.refused.append(first.message[:300])
         repaired = call_model(
             models,
             usage,

@@ -71,6 +71,8 @@ class Usage:
     cache_hits: int = 0
     cache_misses: int = 0
     repairs: int = 0
+    refused: list[str] = field(default_factory=list)
+    """Why each repaired answer was refused (the rule it broke, for a constraint)."""
     fallbacks: int = 0
     escalated: bool = False
     confidence: float | None = None
@@ -101,6 +103,7 @@ class Usage:
             "by_tier": self.tiers,
             "cache": {"hits": self.cache_hits, "misses": self.cache_misses},
             "repairs": self.repairs,
+            **({"refused": list(self.refused)} if self.refused else {}),
             "fallbacks": self.fallbacks,
             "escalated": self.escalated,
             "confidence": self.confidence,

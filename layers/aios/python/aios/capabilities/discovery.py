@@ -29,6 +29,8 @@ from aios.capabilities import Capability
 from aios.errors import CapabilityDefinitionError
 
 PACKAGE = workspace.CAPABILITIES
+REGISTERED = "__aios_registered__"
+"""Where a module keeps the capabilities it registered when it was first imported."""
 
 
 def discover(state: dict[str, Any]) -> list[tuple[str, Capability]]:
@@ -44,6 +46,11 @@ def discover(state: dict[str, Any]) -> list[tuple[str, Capability]]:
             registered: list[Capability] = list(state["pending"])
         finally:
             state["pending"] = None
+        # A module imported before registers nothing now: reuse what it registered then.
+        if registered:
+            setattr(module, REGISTERED, registered)
+        else:
+            registered = list(getattr(module, REGISTERED, []))
         source = workspace.display(file)
         for capability in [*registered, *_declared(module, source)]:
             if all(capability is not c for _, c in found):

@@ -9,7 +9,13 @@ with their recorded decisions as labels (`aios.ledger.recorded_decisions`). Each
 
 from __future__ import annotations
 
-from aios.evaluation.examples import Expected, ExpectedAction, LabelledExample, load_examples
+from aios.evaluation.examples import (
+    Expected,
+    ExpectedAction,
+    LabelledExample,
+    load_examples,
+    load_workload,
+)
 from aios.evaluation.report import CaseResult, EvalReport, compare
 from aios.evaluation.shadow import ShadowDecision, shadow_decide
 from aios.specs import ProcessSpec
@@ -25,6 +31,7 @@ __all__ = [
     "compare",
     "evaluate",
     "load_examples",
+    "load_workload",
     "shadow_decide",
 ]
 

@@ -104,3 +104,25 @@ def load_examples(spec: ProcessSpec) -> list[LabelledExample]:
         parse_example(read_data_file(path), source=path, spec=spec)
         for path in sorted(folder.glob("*.json"))
     ]
+
+
+def load_workload(path: Path, spec: ProcessSpec) -> list[LabelledExample]:
+    """Labelled examples from a JSON Lines file (one example a line, as in `examples/`), for
+    workloads too large for a folder; SpecError naming the file and line of the first bad one."""
+    import json
+
+    examples: list[LabelledExample] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = path.with_name(f"{path.name}:{number}")
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            shown = workspace.display(where)
+            raise SpecError(f"{shown}: not JSON: {exc}", file=shown, field="") from exc
+        example = parse_example(data, source=where, spec=spec)
+        examples.append(
+            example if data.get("name") else example.model_copy(update={"name": f"line {number}"})
+        )
+    return examples

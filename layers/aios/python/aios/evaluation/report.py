@@ -117,13 +117,18 @@ class EvalReport:
         usage = [r.decision.usage for r in self.results]
         latencies = sorted(r.decision.latency_ms for r in self.results if r.decision.usage)
         p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] if latencies else 0.0
+        cost = sum(float(u.get("cost_usd", 0.0)) for u in usage)
+        decided = [r.decision for r in self.results if r.decision.handoff is None]
         return {
             "violations": sum(len(r.decision.violations) for r in self.results),
             "handoffs": sum(r.decision.handoff is not None for r in self.results),
+            "approvals": sum(any(a["gate"] == "approve" for a in d.actions) for d in decided),
+            "automatic": sum(all(a["gate"] == "auto" for a in d.actions) for d in decided),
+            "cost_usd_per_case": round(cost / len(self.results), 6) if self.results else 0.0,
             "calls": sum(int(u.get("calls", 0)) for u in usage),
             "input_tokens": sum(int(u.get("input_tokens", 0)) for u in usage),
             "output_tokens": sum(int(u.get("output_tokens", 0)) for u in usage),
-            "cost_usd": round(sum(float(u.get("cost_usd", 0.0)) for u in usage), 6),
+            "cost_usd": round(cost, 6),
             "latency_ms_p50": round(statistics.median(latencies), 2) if latencies else 0.0,
             "latency_ms_p95": round(p95, 2),
         }
@@ -179,9 +184,12 @@ class EvalReport:
             "",
             f"{'constraint violations':<24}{t['violations']:>7}",
             f"{'handoffs':<24}{t['handoffs']:>7}",
+            f"{'waiting for approval':<24}{t['approvals']:>7}",
+            f"{'fully automatic':<24}{t['automatic']:>7}",
             f"{'model calls':<24}{t['calls']:>7}",
             f"{'tokens in / out':<24}{t['input_tokens']:>7} / {t['output_tokens']}",
             f"{'cost USD':<24}{t['cost_usd']:>12.6f}",
+            f"{'cost USD per case':<24}{t['cost_usd_per_case']:>12.6f}",
             f"{'latency ms p50 / p95':<24}{t['latency_ms_p50']:>7} / {t['latency_ms_p95']}",
         ]
         failing = [r for r in self.results if not r.agrees]

@@ -51,7 +51,7 @@ def shadow_decide(
     proposal = propose(models, case, spec, plan_id=f"{case_id}.p1", entities=no_entities)
     latency_ms = (time.perf_counter() - started) * 1000
     usage = proposal.usage.to_dict()
-    violations = ["an answer was refused by validation and repaired"] * proposal.usage.repairs
+    violations = [f"refused, then repaired: {why}" for why in proposal.usage.refused]
     if proposal.handoff is not None and proposal.handoff.reason in (
         "INVALID_MODEL_OUTPUT",
         "CONSTRAINT_VIOLATED",

@@ -15,6 +15,7 @@ from aios.ledger import (
     get_action,
     get_applied,
     now_iso,
+    release_cap,
     release_unique,
     stage_applied,
     stage_unique_applied,
@@ -107,11 +108,11 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
             at=at,
         ),
     ]
-    if verified.unique:  # the uniqueness claim must still be this action's
+    if verified.unique_key is not None:  # the uniqueness claim must still be this action's
         staged = [
             *staged,
             stage_unique_applied(
-                action.entity_key, action.capability, action_id=action.action_id, at=at
+                action.entity_key, verified.unique_key, action_id=action.action_id, at=at
             ),
         ]
     commit(
@@ -119,7 +120,12 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
         [
             (
                 "action.applied",
-                {"action_id": action.action_id, "digest": action.digest_hex, "result": result},
+                {
+                    "action_id": action.action_id,
+                    "digest": action.digest_hex,
+                    "result": result,
+                    "rules": list(verified.rules),
+                },
             )
         ],
         ops=(
@@ -132,12 +138,15 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
 
 
 def release_claim(verified: VerifiedAction) -> None:
-    """An action that will never apply gives its uniqueness claim back."""
+    """An action that will never apply gives its uniqueness claim back and stops counting in
+    its caps' running totals."""
     action = verified.message.action
-    if verified.unique:
+    if verified.unique_key is not None:
         release_unique(
-            action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+            action.entity_key, verified.unique_key, action_id=action.action_id, at=now_iso()
         )
+    for key in verified.cap_keys:
+        release_cap(action.entity_key, key, action_id=action.action_id, at=now_iso())
 
 
 def idempotent_runner(

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aios.capabilities import Capability, get_capability
-from aios.constraints import Facts, check_params
+from aios.constraints import CapabilityConstraints, Facts, cap_amount, check_params
 from aios.control import revocations
 from aios.errors import (
     ActionNotRunnable,
@@ -39,7 +39,17 @@ from aios.errors import (
     UnknownProcess,
     WrongCase,
 )
-from aios.ledger import claim_unique, get_action, get_applied, get_case, get_entity, now_iso
+from aios.ledger import (
+    claim_cap,
+    claim_unique,
+    get_action,
+    get_applied,
+    get_case,
+    get_entity,
+    now_iso,
+    release_cap,
+    release_unique,
+)
 from aios.plans import ActionMessage, PlannedAction
 from aios.policy import approval_rule, gate_for
 from aios.settings import Settings
@@ -60,8 +70,12 @@ class VerifiedAction:
     params: BaseModel
     applied: dict[str, Any] | None = None
     """The recorded result when the ledger already holds the action APPLIED."""
-    unique: bool = False
-    """Whether this action holds its capability's uniqueness claim on the entity."""
+    unique_key: str | None = None
+    """The uniqueness claim this action holds on its entity, if its capability has one."""
+    cap_keys: tuple[str, ...] = ()
+    """The running totals (caps) this action is counted in."""
+    rules: tuple[str, ...] = ()
+    """Every rule that allowed the action: the gate and the constraints it kept."""
 
 
 def verify_action(
@@ -124,9 +138,16 @@ def verify_action(
         tenant=envelope.tenant, process=envelope.process, capabilities=[action.capability]
     )
     case_input = _case_input(envelope)
-    check_gate(spec, capability, action, attestation, envelope.confidence)
-    unique = _check_constraints(spec, action, case_input)
-    return VerifiedAction(message, capability, params, unique=unique)
+    gate_rule = check_gate(spec, capability, action, attestation, envelope.confidence)
+    unique_key, cap_keys, held = _check_constraints(spec, action, case_input)
+    return VerifiedAction(
+        message,
+        capability,
+        params,
+        unique_key=unique_key,
+        cap_keys=cap_keys,
+        rules=(gate_rule, *held),
+    )
 
 
 def _case_input(envelope: PlanEnvelope) -> dict[str, Any]:
@@ -146,8 +167,9 @@ def check_gate(
     action: PlannedAction,
     attestation: dict[str, Any],
     confidence: float | None,
-) -> None:
+) -> str:
     """The gate the policy in force asks for, met by the attestation; raises otherwise.
+    Returns the rule that allowed it (`approval <rule> by <approvers>`, or `auto up to <risk>`).
 
     `deny` refuses; `approve` needs a human attestation: an approval with at least the rule's
     quorum of approvers, or an operator's act-by-hand on a handed-off case; `auto` takes any
@@ -169,34 +191,76 @@ def check_gate(
                 f"{attestation.get('type', 'none')!r} with {len(set(approvers))} approver(s)",
                 gate=gate,
                 attestation_type=attestation.get("type"),
+                rules=[f"approval {rule.name}" if rule else "approval"],
             )
+        who = attestation.get("operator") or ", ".join(sorted(set(approvers)))
+        return f"approval {rule.name if rule else ''} by {who}".replace("  ", " ")
+    return f"auto: risk {capability.risk.label} <= {spec.policy.auto_max_risk}"
 
 
 def _check_constraints(
     spec: ProcessSpec, action: PlannedAction, case_input: dict[str, Any]
-) -> bool:
-    """Raise ConstraintViolated unless the params keep the spec's rules; claims the entity's
-    uniqueness for this action when the capability is unique per entity (True then)."""
+) -> tuple[str | None, tuple[str, ...], list[str]]:
+    """Raise ConstraintViolated unless the params keep the spec's rules; claims the
+    uniqueness (per entity or per param value) and counts the action in each cap's running
+    total. Returns the claim's key, the caps' keys and the labels of the rules that held."""
     rules = spec.constraints.get(action.capability)
     if rules is None:
-        return False
+        return None, (), []
     entity = get_entity(action.entity_key) if rules.reads_entity else None
     facts = Facts(
         input=case_input, entity=entity.state if entity else None, action_id=action.action_id
     )
     check_params(action.capability, rules, action.params, facts)
-    if rules.unique_per is None:
-        return False
-    claimed = claim_unique(
-        action.entity_key,
-        action.capability,
-        action_id=action.action_id,
-        case_id=action.case_id,
-        at=now_iso(),
-    )
-    if not claimed:
-        raise ConstraintViolated(
-            f"{action.capability} is unique per entity and {action.entity_key} has one already",
-            violations=["unique per entity"],
+    unique_key = rules.unique_key(action.capability, action.params)
+    if unique_key is not None:
+        claimed = claim_unique(
+            action.entity_key,
+            unique_key,
+            action_id=action.action_id,
+            case_id=action.case_id,
+            at=now_iso(),
         )
-    return True
+        if not claimed:
+            label = rules.unique_label()
+            raise ConstraintViolated(
+                f"{action.capability}: {label}: {action.entity_key} has one already ({unique_key})",
+                violations=[f"{label}: held by another action"],
+                rules=[label],
+            )
+    cap_keys = _claim_caps(rules, action, unique_key)
+    return unique_key, cap_keys, rules.rules_held()
+
+
+def _claim_caps(
+    rules: CapabilityConstraints, action: PlannedAction, unique_key: str | None
+) -> tuple[str, ...]:
+    """Count the action in each cap's running total, all or none; raises when one is full."""
+    now = datetime.now(UTC)
+    claimed: list[str] = []
+    for cap in rules.caps:
+        key = cap.key(action.capability, now)
+        amount = cap_amount(cap, action.params) or 0.0
+        ok, others = claim_cap(
+            action.entity_key,
+            key,
+            action_id=action.action_id,
+            amount=amount,
+            maximum=cap.max,
+            at=now_iso(),
+        )
+        if not ok:
+            for done in claimed:
+                release_cap(action.entity_key, done, action_id=action.action_id, at=now_iso())
+            if unique_key is not None:
+                release_unique(
+                    action.entity_key, unique_key, action_id=action.action_id, at=now_iso()
+                )
+            problem = f"{cap.label()}: {others:g} already this {cap.per} + {amount:g} > {cap.max:g}"
+            raise ConstraintViolated(
+                f"{action.capability} params break the process's constraints: {problem}",
+                violations=[problem],
+                rules=[cap.label()],
+            )
+        claimed.append(key)
+    return tuple(claimed)

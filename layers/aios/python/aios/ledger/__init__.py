@@ -13,7 +13,8 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
 | finding  | `CASE#<case_id>`     | `FINDING#<kind>#<subject>` |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
-| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
+| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>[#<param>=<value>]` |
+| cap      | `ENTITY#<key>`       | `CAP#<capability>#<param>#<period>` |
 | control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 | rejection| `REJECTION#<msg id>` | `REJECTION`            |
 | applied  | `APPLIED#<action_id>`| `APPLIED`              |
@@ -41,9 +42,12 @@ Case items also carry `process`, the key of the sparse `ByProcess` index (`proce
 from aios.ledger.applied import AppliedRecord, get_applied, stage_applied
 from aios.ledger.entities import (
     Entity,
+    cap_total,
+    claim_cap,
     claim_unique,
     entity_pk,
     get_entity,
+    release_cap,
     release_unique,
     stage_entity_write,
     stage_unique_applied,
@@ -112,9 +116,11 @@ __all__ = [
     "action_status_update",
     "bind_decision_store",
     "bind_ledger",
+    "cap_total",
     "case_holder",
     "case_pk",
     "cases_by_process",
+    "claim_cap",
     "claim_unique",
     "commit",
     "create_case",
@@ -137,6 +143,7 @@ __all__ = [
     "queue_for",
     "queued",
     "recorded_decisions",
+    "release_cap",
     "release_case",
     "release_unique",
     "set_task_token",

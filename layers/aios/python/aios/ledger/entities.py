@@ -144,3 +144,86 @@ def stage_unique_applied(entity_key: str, capability: str, *, action_id: str, at
         actions=[LedgerItem.status.set("APPLIED"), LedgerItem.updated_at.set(at)],
         condition=(LedgerItem.head == action_id) & (LedgerItem.status != RELEASED),
     )
+
+
+# -- running totals of capped params: `pk = ENTITY#<entity_key>`, `sk = CAP#<key>`
+# (`key` = capability, param and period). `data.holders` maps each action that counts to its
+# amount; writes compare-and-set on `seq`, so of two concurrent claims one re-reads.
+
+CAP_PREFIX = "CAP#"
+MAX_CAP_ATTEMPTS = 8
+
+
+def _cap_item(entity_key: str, key: str) -> LedgerItem | None:
+    try:
+        return LedgerItem.get(entity_pk(entity_key), f"{CAP_PREFIX}{key}", consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _holders(item: LedgerItem | None) -> dict[str, float]:
+    raw = ((item.data or {}) if item is not None else {}).get("holders") or {}
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def cap_total(entity_key: str, key: str, *, excluding: str = "") -> float:
+    """What the actions counted in the running total add up to (without `excluding`)."""
+    return sum(v for k, v in _holders(_cap_item(entity_key, key)).items() if k != excluding)
+
+
+def _save_holders(
+    entity_key: str, key: str, item: LedgerItem | None, holders: dict[str, float], at: str
+) -> bool:
+    from pynamodb.exceptions import PutError
+
+    seq = int(item.seq or 0) if item is not None else 0
+    new = LedgerItem(
+        entity_pk(entity_key),
+        f"{CAP_PREFIX}{key}",
+        kind="cap",
+        data={"holders": holders, "total": sum(holders.values())},
+        seq=seq + 1,
+        created_at=item.created_at if item is not None else at,
+        updated_at=at,
+    )
+    condition = LedgerItem.pk.does_not_exist() if item is None else LedgerItem.seq == seq
+    try:
+        new.save(condition=condition)
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def claim_cap(
+    entity_key: str, key: str, *, action_id: str, amount: float, maximum: float, at: str
+) -> tuple[bool, float]:
+    """Count `amount` for `action_id` unless the total would exceed `maximum`; returns whether
+    it counts and what the other actions add up to. Claiming again for the same action
+    succeeds without counting twice (a redelivery)."""
+    for _ in range(MAX_CAP_ATTEMPTS):
+        item = _cap_item(entity_key, key)
+        holders = _holders(item)
+        others = sum(v for k, v in holders.items() if k != action_id)
+        if action_id in holders:
+            return True, others
+        if others + amount > maximum:
+            return False, others
+        if _save_holders(entity_key, key, item, {**holders, action_id: amount}, at):
+            return True, others
+    from aios.errors import LedgerConflict
+
+    raise LedgerConflict(f"the running total {key} of {entity_key} kept changing")
+
+
+def release_cap(entity_key: str, key: str, *, action_id: str, at: str) -> None:
+    """Stop counting an action that will never apply (refused or failed for good)."""
+    for _ in range(MAX_CAP_ATTEMPTS):
+        item = _cap_item(entity_key, key)
+        holders = _holders(item)
+        if action_id not in holders:
+            return
+        del holders[action_id]
+        if _save_holders(entity_key, key, item, holders, at):
+            return
