@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aios import aws, cases
+from aios import aws, cases, openapi
 from aios.errors import (
     AiosError,
     CaseNotFound,
@@ -21,6 +21,8 @@ from aios.settings import load_settings
 from aios.specs import load_specs
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -62,6 +64,17 @@ def _domain_error(exc: AiosError) -> Response[str]:
 app.exception_handler(AiosError)(_domain_error)
 
 
+def _request_invalid(exc: RequestValidationError) -> Response[str]:
+    first = (exc.errors() or [{}])[0]
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    return _error(400, InvalidInput(f"{field or 'request'}: {first.get('msg', 'invalid')}"))
+
+
+app.exception_handler(RequestValidationError)(_request_invalid)
+
+NOT_FOUND: dict[int, OpenAPIResponse] = {404: openapi.error_response("no such case")}
+
+
 def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
     sfn = aws.client("stepfunctions")
     try:
@@ -75,13 +88,25 @@ def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
         logger.info("execution already started", extra={"case_id": case_id})
 
 
-@app.get("/processes")
+@app.get(
+    "/processes",
+    responses={200: openapi.json_response("the processes")},
+)
 def list_processes() -> dict[str, Any]:
     """The processes this deployment runs, with their input schema and an example input."""
     return {"processes": [spec.summary() for spec in load_specs().values()]}
 
 
-@app.post("/processes/<process>/cases")
+@app.post(
+    "/processes/<process>/cases",
+    responses={
+        202: openapi.json_response("the case, accepted"),
+        400: openapi.error_response("the body is not JSON or violates the input schema"),
+        404: openapi.error_response("no such process"),
+        409: openapi.error_response("the Idempotency-Key was used with another body"),
+    },
+    openapi_extensions=openapi.SUBMIT_REQUEST,
+)
 def submit_case(process: str) -> Response[str]:
     """Submit a case; the optional Idempotency-Key header makes a retry return the same case."""
     result = cases.submit_case(
@@ -101,26 +126,37 @@ def submit_case(process: str) -> Response[str]:
     )
 
 
-@app.get("/cases/<case_id>")
+@app.get(
+    "/cases/<case_id>",
+    responses={200: openapi.json_response("the case"), **NOT_FOUND},
+)
 def get_case(case_id: str) -> dict[str, Any]:
     """A case's status, plan, actions and timestamps."""
     logger.append_keys(case_id=case_id)
     return cases.case_view(case_id)
 
 
-@app.get("/cases/<case_id>/audit")
+@app.get(
+    "/cases/<case_id>/audit",
+    responses={
+        200: openapi.json_response("the audit events and the chain"),
+        **NOT_FOUND,
+    },
+)
 def get_audit(case_id: str) -> dict[str, Any]:
     """The case's audit events in order and the verdict of the chain verifier."""
     logger.append_keys(case_id=case_id)
     return cases.audit_view(case_id)
 
 
-@app.get("/openapi.json")
-def openapi() -> Response[str]:
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    """This API's routes (generated) and the approval routes, which another function serves."""
+    generated = json.loads(app.get_openapi_json_schema(title="AIOS Kit API", version="1"))
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="AIOS Kit API", version="1"),
+        body=json.dumps(openapi.complete(generated, openapi.APPROVAL_PATHS)),
     )
 
 
