@@ -18,6 +18,12 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    looked at every expired message: of two expired messages of one group it delivers the later
    one and starves the earlier one forever. AWS redelivers both, in order.
 
+4. `moto.moto_server.werkzeug_app.DomainDispatcherApplication`: the service a request is for
+   is looked up once per host (moto lists its package folder on every request, under one lock
+   for all services), and requests to DynamoDB are served one at a time. moto's DynamoDB does
+   not make a conditional write atomic across threads (it checks, then writes); AWS does. With
+   functions running concurrently, two conditional writes on one item must not both succeed.
+
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
 silently call a Docker-backed Lambda or the wrong port.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +41,8 @@ PINNED_MOTO_VERSION = "5.2.5"
 
 _BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
 _SQS_MODELS_MODULE = "moto.sqs.models"
+_DISPATCH_MODULE = "moto.moto_server.werkzeug_app"
+_DYNAMODB_LOCK = threading.Lock()
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
@@ -47,6 +56,9 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
     (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
+    (_DISPATCH_MODULE, "DomainDispatcherApplication.get_backend_for_host"),
+    (_DISPATCH_MODULE, "DomainDispatcherApplication.get_application"),
+    (_DISPATCH_MODULE, "DomainDispatcherApplication.__call__"),
 )
 #: Data attributes the SQS patch reads (checked on the classes or their instances' init).
 _SQS_ATTRIBUTES = (("Queue", "pending_messages"), ("Message", "visible"))
@@ -119,6 +131,7 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     fix_fifo_redelivery()
+    serialize_dynamodb()
     if not _applied:
         _applied["moto_server_port"] = boto_client.moto_server_port
         _applied["boto_client_for"] = lambda_eval.boto_client_for
@@ -147,6 +160,36 @@ def revert() -> None:
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     setattr(boto_client, "moto_server_port", _applied.pop("moto_server_port"))  # noqa: B010
     setattr(lambda_eval, "boto_client_for", _applied.pop("boto_client_for"))  # noqa: B010
+
+
+def serialize_dynamodb() -> None:
+    """Patch 4 (see the module docstring). Idempotent; a correctness fix, so `revert` keeps it."""
+    cls = importlib.import_module(_DISPATCH_MODULE).DomainDispatcherApplication
+    if getattr(cls, "_aios_serialized", False):
+        return
+    original_backend_for_host = cls.get_backend_for_host
+    backends: dict[str, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        if host not in backends:
+            backend = original_backend_for_host(self, host)
+            if backend is None:
+                return None
+            backends[host] = backend
+        return backends[host]
+
+    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        app = self.get_application(environ)
+        if app is self.app_instances.get("dynamodb"):
+            with _DYNAMODB_LOCK:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
+
+    cls.get_backend_for_host = get_backend_for_host
+    cls.__call__ = dispatch
+    cls._aios_serialized = True
 
 
 def fix_fifo_redelivery() -> None:
