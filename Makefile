@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo local test test-fast lint fmt hooks synth bench clean
+.PHONY: setup demo local test test-fast lint fmt hooks synth bench chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ bench: setup
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
+	$(BIN)/python bench/emulation_load.py
+
+# CHAOS_ARGS, e.g. --cases 1000 --seed 42 (default: 200 cases, a seed from the clock)
+chaos: setup
+	$(BIN)/python bench/chaos.py --cases 200 $(CHAOS_ARGS)
 	$(BIN)/python bench/memory_recall.py
 
 clean:

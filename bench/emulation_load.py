@@ -138,7 +138,10 @@ def main() -> int:
     for error in stats.errors[:5]:
         print(f"  {error}")
     ok = rate >= 5 and stats.dropped == 0 and p50 <= 0.5 and not stats.errors
-    print("target (>= 5 cases/s, no dropped connection, submit p50 <= 500 ms):", "met" if ok else "NOT met")
+    print(
+        "target (>= 5 cases/s, no dropped connection, submit p50 <= 500 ms):",
+        "met" if ok else "NOT met",
+    )
     return 0 if ok else 1
 
 
