@@ -71,6 +71,8 @@ bench: setup
 chaos: setup
 	$(BIN)/python bench/chaos.py --cases 200 $(CHAOS_ARGS)
 	$(BIN)/python bench/memory_recall.py
+	$(BIN)/python bench/console_render.py
+	$(BIN)/python bench/handoff_notice.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

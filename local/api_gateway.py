@@ -12,14 +12,22 @@ Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, oth
 http.server cannot parse: a JSON 4xx; a function error or a malformed proxy response:
 502 `{"message": "Internal server error"}`, as API Gateway answers.
 
-Locally there is no stage prefix in the URL, and no authorization: IAM (SigV4) authorizers,
-API keys, usage plans and throttling are not checked.
+A method behind a Cognito user pool authorizer is enforced as API Gateway does it
+(`local.cognito.CognitoAuthorizer`): without a valid ID token of the pool in the authorizer's
+header it answers 401 and the function never runs — with the template's UNAUTHORIZED gateway
+response if it has one (`$context.path` and `$context.stage` substituted; locally there is no
+stage prefix, so `/$context.stage` becomes empty), else `{"message": "Unauthorized"}`; with a
+valid token, the event carries the claims as `requestContext.authorizer.claims`.
+
+Locally there is no stage prefix in the URL, and IAM (SigV4) authorization, API keys, usage
+plans and throttling are not checked.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import json
 import logging
 import time
@@ -31,7 +39,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.assembly import Route
+from local.assembly import GatewayResponseSpec, Route
+from local.cognito import CognitoAuthorizer, Unauthorized
 from local.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
@@ -109,8 +118,9 @@ def proxy_event(
     stage: str,
     api_id: str,
     account: str,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event for one request."""
+    """The REST API (v1) Lambda proxy event for one request (`claims` from its authorizer)."""
     assert match.route is not None
     split = urlsplit(raw_path)
     path = split.path or "/"
@@ -126,7 +136,7 @@ def proxy_event(
         text, is_base64 = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     request_id = str(uuid.uuid4())
-    return {
+    event: dict[str, Any] = {
         "resource": match.route.path,
         "path": path,
         "httpMethod": method,
@@ -145,7 +155,8 @@ def proxy_event(
             "resourcePath": match.route.path,
             "httpMethod": method,
             "stage": stage,
-            "path": f"/{stage}{path}",
+            # The path as the client asked for it: locally the URL has no stage prefix.
+            "path": path,
             "protocol": "HTTP/1.1",
             "requestId": request_id,
             "extendedRequestId": request_id,
@@ -168,6 +179,9 @@ def proxy_event(
             },
         },
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims}
+    return event
 
 
 class ApiServer(LoopbackServer):
@@ -181,8 +195,12 @@ class ApiServer(LoopbackServer):
         stage: str = "local",
         api_id: str = "local",
         account: str = "123456789012",
+        authorizers: dict[str, CognitoAuthorizer] | None = None,
+        gateway_responses: dict[str, GatewayResponseSpec] | None = None,
     ) -> None:
         self.router = Router(routes)
+        self.authorizers = authorizers or {}
+        self.gateway_responses = gateway_responses or {}
         self.invoke = invoke
         self.stage = stage
         self.api_id = api_id
@@ -243,6 +261,17 @@ class _Handler(BaseHTTPRequestHandler):
                 [("Allow", ", ".join(match.allowed))],
             )
             return
+        claims = None
+        if match.route.authorizer:
+            authorizer = self.api.authorizers.get(match.route.authorizer)
+            try:
+                if authorizer is None:  # fail closed
+                    raise Unauthorized(f"authorizer {match.route.authorizer} is not emulated")
+                claims = authorizer.claims(dict(self.headers.items()))
+            except Unauthorized as exc:
+                logger.info("%s %s -> 401 (%s)", self.command, path, exc)
+                self._send(*_unauthorized(self.api.gateway_responses.get("UNAUTHORIZED"), path))
+                return
         event = proxy_event(
             match,
             self.command,
@@ -253,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.stage,
             self.api.api_id,
             self.api.account,
+            claims,
         )
         result = self.api.invoke(match.route.function, json.dumps(event).encode())
         status, payload, headers = _proxy_response(result)
@@ -276,6 +306,20 @@ class _Handler(BaseHTTPRequestHandler):
         text = message or self.responses.get(code, ("error",))[0]
         with contextlib.suppress(OSError):
             self._error(code, "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR", text, [])
+
+
+def _unauthorized(
+    spec: GatewayResponseSpec | None, path: str
+) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """API Gateway's answer to an authorizer's refusal (the template's UNAUTHORIZED response)."""
+    if spec is None:
+        return 401, b'{"message":"Unauthorized"}', []
+    # Browsers send paths percent-encoded; escaping keeps a hand-made raw path inert too.
+    body = spec.template.replace("/$context.stage", "").replace("$context.path", html.escape(path))
+    headers = list(spec.headers.items())
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return spec.status or 401, body.encode(), headers
 
 
 _INTERNAL_ERROR: tuple[int, bytes, list[tuple[str, str]]] = (

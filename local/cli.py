@@ -62,6 +62,7 @@ def _banner(emu: Emulation) -> str:
             f"  API:          {emu.api_url}",
             f"  AWS endpoint: {emu.aws_endpoint}  (region {emu.region}, any credentials)",
             f"  receiver:     {emu.receiver_url}/_requests",
+            *_console_lines(emu),
             "  try:",
             f"    curl {emu.api_url}/processes",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
@@ -69,6 +70,17 @@ def _banner(emu: Emulation) -> str:
             f" --state-machine-arn {sm}",
         ]
     )
+
+
+def _console_lines(emu: Emulation) -> list[str]:
+    if not emu.console_url:
+        return []
+    lines = [f"  console:      {emu.console_url}  (sign in as one of these local users)"]
+    lines += [
+        f"    {u.role:<9} username {u.username:<9} password {u.password}  ({u.email})"
+        for u in emu.console_users
+    ]
+    return lines
 
 
 def local_up(port: int | None) -> int:

@@ -53,6 +53,7 @@ from local.assembly import (
     load_stack,
     provision,
 )
+from local.cognito import CognitoAuthorizer, LocalUser, seed_users
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
 from local.sqs_poller import SqsPoller
@@ -142,6 +143,7 @@ class Emulation:
         )
         self.aws_endpoint = ""
         self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
+        self.console_users: list[LocalUser] = []  # one per console role, with its password
         self.capability_keys: dict[str, dict[str, str]] = {}  # capability -> its secret's values
 
     # -- public surface
@@ -150,6 +152,21 @@ class Emulation:
     def api_url(self) -> str:
         assert self._api is not None, "start() first"
         return self._api.url
+
+    @property
+    def console_url(self) -> str:
+        """The operator console's sign-in page ("" when the stack has no user pool)."""
+        return f"{self.api_url}/console/sign-in" if self.console_users else ""
+
+    @property
+    def user_pool_id(self) -> str:
+        assert self.deployment is not None, "start() first"
+        return next(iter(self.deployment.user_pools.values()), "")
+
+    @property
+    def console_client_id(self) -> str:
+        assert self.deployment is not None, "start() first"
+        return next((c for _, c in self.deployment.user_pool_clients.values()), "")
 
     @property
     def receiver_url(self) -> str:
@@ -264,9 +281,29 @@ class Emulation:
             stage=self.deployment.stage or "local",
             api_id=self.deployment.api_id or "local",
             account=self.account,
+            authorizers=self._authorizers(),
+            gateway_responses=self.deployment.gateway_responses,
         ).start()
         self._seed_approvals()
+        if self.user_pool_id:
+            self.console_users = seed_users(self.client("cognito-idp"), self.user_pool_id)
         self._timed("serve", t)
+
+    def _authorizers(self) -> dict[str, CognitoAuthorizer]:
+        """The template's Cognito authorizers, checking tokens against moto's JWKS."""
+        assert self.deployment is not None
+        clients: dict[str, list[str]] = {}
+        for pool, client in self.deployment.user_pool_clients.values():
+            clients.setdefault(pool, []).append(client)
+        return {
+            authorizer_id: CognitoAuthorizer(
+                spec,
+                region=self.region,
+                jwks_url=lambda pool: f"{self.aws_endpoint}/{pool}/.well-known/jwks.json",
+                clients=clients,
+            )
+            for authorizer_id, spec in self.deployment.authorizers.items()
+        }
 
     def _seed_approvals(self) -> None:
         """Approval links point at the local API and Slack at the receiver (`/slack/<method>`);

@@ -12,6 +12,11 @@ Two pieces of process-wide state need care, because on AWS every function has it
   deadlock (none does: they talk to each other through Step Functions and SQS, which call back
   on other threads). The lock is re-entrant so that a handler which is itself driven by the
   emulation (e.g. a test helper invoking from inside an invocation) cannot deadlock itself.
+  Threads outside the lock (moto's server and ASL interpreter, the pollers) still read the
+  environment while an invocation swaps it: botocore iterates `os.environ.items()` for proxy
+  settings whenever it creates a client, and an item deleted mid-iteration raised KeyError in
+  an unrelated task. So `os.environ` iterates, copies and lists items from a snapshot taken in
+  one step (`_SnapshotEnviron`).
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
   function's import and invocations and swapped out afterwards.
@@ -50,16 +55,44 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from local.assembly import FunctionSpec
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # One lock for the whole process: os.environ and sys.modules are process-wide.
 _INVOKE_LOCK = threading.RLock()
 
 _REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+class _SnapshotEnviron(type(os.environ)):  # type: ignore[misc]
+    """`os.environ` whose iteration, `items()`, `keys()`, `values()` and `copy()` read one
+    consistent snapshot (a dict copy is atomic under the GIL), however it changes meanwhile."""
+
+    def copy(self) -> dict[str, str]:
+        return {self.decodekey(k): self.decodevalue(v) for k, v in self._data.copy().items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.copy())
+
+    def items(self) -> Any:
+        return self.copy().items()
+
+    def keys(self) -> Any:
+        return self.copy().keys()
+
+    def values(self) -> Any:
+        return self.copy().values()
+
+
+def _consistent_environ() -> None:
+    """Make readers of `os.environ` on other threads safe from the invocations' swaps."""
+    if not isinstance(os.environ, _SnapshotEnviron):
+        os.environ.__class__ = _SnapshotEnviron
 
 
 class FunctionNotFound(LookupError):
@@ -129,6 +162,7 @@ class LambdaRuntime:
         self._aliases: dict[str, str] = {}
         self._loaded: dict[str, _Loaded] = {}
         self._layer_packages = self._discover_layer_packages()
+        _consistent_environ()
         for path in reversed(self.layer_dirs):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -270,6 +304,19 @@ class LambdaRuntime:
     def preload(self, name: str) -> None:
         """Cold-start a function now, so a broken import fails the emulation's start."""
         self._load(self.resolve_name(name))
+
+    def call_in(self, function_name: str, call: Callable[[], T]) -> T:
+        """Run `call` inside the function's process: its environment and its copy of the layer,
+        so `import aios...` within `call` finds what the handler finds (its bound tables, its
+        clients). For tests and tools that drive the domain library as that function would."""
+        name = self.resolve_name(function_name)
+        with _INVOKE_LOCK:
+            loaded = self._load(name)
+            with self._function_process(loaded.spec, loaded.layer_modules) as layer_modules:
+                try:
+                    return call()
+                finally:
+                    loaded.layer_modules = layer_modules
 
     # -- invoke
 

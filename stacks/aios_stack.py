@@ -16,8 +16,10 @@ from stacks.capability_roles import CapabilityRoles
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
+from stacks.console import Console
 from stacks.decision_store import DecisionStore
 from stacks.functions import Functions, log_group, removal_policy
+from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
@@ -82,6 +84,23 @@ class AiosStack(Stack):
             layers=self.functions.layers,
             removal_policy=retention,
         )
+        self.handoffs = Handoffs(
+            self,
+            "Handoffs",
+            config=config,
+            ledger=self.ledger,
+            approvals=self.approvals,
+            layers=self.functions.layers,
+        )
+        # The user layer too: act-by-hand forms come from the user's capabilities' models.
+        self.console = Console(
+            self,
+            "Console",
+            config=config,
+            ledger=self.ledger,
+            layers=self.functions.layers,
+            removal_policy=retention,
+        )
         self.memory = Memory(
             self,
             "Memory",
@@ -99,6 +118,7 @@ class AiosStack(Stack):
             decide=self.functions.decide.function,
             finalize=self.functions.finalize.function,
             approval_request=self.approvals.request.function,
+            handoff=self.handoffs.handoff.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
         )
@@ -121,6 +141,8 @@ class AiosStack(Stack):
             self.api.rest_api,
             STAGE,
         )
+        self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
+        self.console.attach(self.api, self.handoffs)
         self.observability = Observability(
             self,
             "Observability",
@@ -128,7 +150,13 @@ class AiosStack(Stack):
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
             dead_letter_queue=self.action_bus.dead_letter_queue,
-            functions=[*self.functions.all, *self.approvals.all, *self.memory.functions],
+            functions=[
+                *self.functions.all,
+                *self.approvals.all,
+                *self.handoffs.all,
+                self.console.function,
+                *self.memory.functions,
+            ],
             rest_api=self.api.rest_api,
         )
 
@@ -136,4 +164,6 @@ class AiosStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.case_machine.state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "ActionQueueUrl", value=self.action_bus.queue.queue_url)
+        CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
+        CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)

@@ -158,7 +158,28 @@ class Api(Construct):
         self, handler: lambda_.IFunction, routes: tuple[tuple[str, str], ...], *, reason: str
     ) -> None:
         """Routes without IAM or API key: `handler` authenticates each request itself."""
+        for method in self._add_routes(handler, routes, apigw.AuthorizationType.NONE, None):
+            for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(method, id=finding, reason=reason)
+
+    def add_cognito_routes(
+        self,
+        handler: lambda_.IFunction,
+        routes: tuple[tuple[str, str], ...],
+        authorizer: apigw.IAuthorizer,
+    ) -> None:
+        """Routes behind a Cognito user pool authorizer: the claims reach `handler`."""
+        self._add_routes(handler, routes, apigw.AuthorizationType.COGNITO, authorizer)
+
+    def _add_routes(
+        self,
+        handler: lambda_.IFunction,
+        routes: tuple[tuple[str, str], ...],
+        authorization: apigw.AuthorizationType,
+        authorizer: apigw.IAuthorizer | None,
+    ) -> list[apigw.Method]:
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        added = []
         for verb, path in routes:
             params = {
                 f"method.request.path.{part[1:-1]}": True
@@ -168,14 +189,15 @@ class Api(Construct):
             method = self.rest_api.root.resource_for_path(path).add_method(
                 verb,
                 integration,
-                authorization_type=apigw.AuthorizationType.NONE,
+                authorization_type=authorization,
+                authorizer=authorizer,
                 api_key_required=False,
                 request_validator=self.validator,
                 request_parameters=params or None,
             )
-            self.methods.append(method)
-            for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                acknowledge(method, id=finding, reason=reason)
+            added.append(method)
+        self.methods.extend(added)
+        return added
 
     @property
     def url(self) -> str:

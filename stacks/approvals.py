@@ -120,9 +120,14 @@ class Approvals(Construct):
             },
         )
         ledger.table.grant(function.role, *LEDGER_READ, *LEDGER_WRITE)
-        self.secret.grant_read(function.role)
-        function.role.add_to_principal_policy(self._send_approval_email(config))
+        self.grant_notify(function.role, config)
         return function
+
+    def grant_notify(self, role: iam.IRole, config: AiosConfig) -> None:
+        """Notify people as approvals do: email from the approvals sender, Slack with the
+        secret's bot token (also used by the handoff function)."""
+        self.secret.grant_read(role)
+        role.add_to_principal_policy(self._send_approval_email(config))
 
     def _send_approval_email(self, config: AiosConfig) -> iam.PolicyStatement:
         """ses:SendEmail from the approvals sender identity only."""

@@ -20,7 +20,8 @@ CASE_ASL = ROOT / "state_machines" / "case.asl.json"
 class CaseMachine(Construct):
     """A STANDARD state machine from ``state_machines/case.asl.json``.
 
-    Its role may invoke decide and finalize and send to the action queue, nothing else. Logs
+    Its role may invoke its functions (memory, decide, finalize, approval request, handoff) and
+    send to the action queue, nothing else. Logs
     are at level ALL without execution data: inputs carry customer content and task tokens
     (a bearer capability to complete a task), and the ledger already records every step.
     """
@@ -33,6 +34,7 @@ class CaseMachine(Construct):
         decide: lambda_.IFunction,
         finalize: lambda_.IFunction,
         approval_request: lambda_.IFunction,
+        handoff: lambda_.IFunction,
         memory: lambda_.IFunction,
         action_queue: sqs.IQueue,
         log_group: logs.ILogGroup,
@@ -48,6 +50,7 @@ class CaseMachine(Construct):
                 "DecideFunctionArn": decide.function_arn,
                 "FinalizeFunctionArn": finalize.function_arn,
                 "ApprovalRequestFunctionArn": approval_request.function_arn,
+                "HandoffFunctionArn": handoff.function_arn,
                 "MemoryFunctionArn": memory.function_arn,
                 "ActionQueueUrl": action_queue.queue_url,
             },
@@ -64,6 +67,7 @@ class CaseMachine(Construct):
                     decide.function_arn,
                     finalize.function_arn,
                     approval_request.function_arn,
+                    handoff.function_arn,
                     memory.function_arn,
                 ],
             )

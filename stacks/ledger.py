@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+QUEUE_INDEX = "Queues"
 
 
 class Ledger(Construct):
@@ -14,6 +17,13 @@ class Ledger(Construct):
     DynamoDB key: every key use is in CloudTrail, and who may read the data is decided by the
     per-function IAM grants below, so a customer managed key would add cost and a key policy
     without adding a trust boundary.
+
+    The ledger has one index, ``Queues`` (``queue``/``queued_at``, keys only): sparse, it holds
+    only what waits for people or was refused (handed-off and failed cases, pending approvals,
+    rejections), which the operator console lists without a scan. It is declared on the
+    CloudFormation table rather than through ``add_global_secondary_index``: with an index
+    known to CDK, every ``table.grant`` would also allow ``<table>/index/*`` to every role;
+    this way only ``grant_queue_read`` allows this one index.
     """
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
@@ -24,6 +34,41 @@ class Ledger(Construct):
         )
         self.idempotency_table = self._table(
             "Idempotency", "id", "expiration", removal_policy, retained
+        )
+        self._add_queue_index()
+
+    def _add_queue_index(self) -> None:
+        table = self.table.node.default_child
+        assert isinstance(table, dynamodb.CfnTable)
+        table.add_property_override(
+            "AttributeDefinitions",
+            [
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("pk", "sk", "queue", "queued_at")
+            ],
+        )
+        table.add_property_override(
+            "GlobalSecondaryIndexes",
+            [
+                {
+                    "IndexName": QUEUE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "queue", "KeyType": "HASH"},
+                        {"AttributeName": "queued_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+        )
+
+    @property
+    def queue_index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{QUEUE_INDEX}"
+
+    def grant_queue_read(self, grantee: iam.IGrantable) -> None:
+        """Query the operator queues (the keys in them); items are then read by key."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.queue_index_arn])
         )
 
     def _table(

@@ -61,13 +61,34 @@ def ledger(aws: None) -> str:
     from aios.ledger import LedgerItem, bind_ledger
 
     ddb = boto3.client("dynamodb")
-    for name, keys in (("ledger", ("pk", "sk")), ("idempotency", ("id",))):
-        ddb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
-        )
+    ddb.create_table(
+        TableName="idempotency",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    # As stacks/ledger.py creates it: pk/sk and the sparse operator-queue index.
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk", "queue", "queued_at")
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "Queues",
+                "KeySchema": [
+                    {"AttributeName": "queue", "KeyType": "HASH"},
+                    {"AttributeName": "queued_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
     bind_ledger("ledger")
     LedgerItem._connection = None
     return "ledger"

@@ -29,16 +29,25 @@ from local.assembly.cloud_assembly import (
 from local.assembly.errors import AssemblyError
 from local.assembly.intrinsics import DEFAULT_ACCOUNT, DEFAULT_REGION, resolve_value
 from local.assembly.provisioning import provision
-from local.assembly.specs import Deployment, EventSourceMappingSpec, FunctionSpec, Route
+from local.assembly.specs import (
+    CognitoAuthorizerSpec,
+    Deployment,
+    EventSourceMappingSpec,
+    FunctionSpec,
+    GatewayResponseSpec,
+    Route,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REGION",
     "FUNCTION_METADATA_KEY",
     "AssemblyError",
+    "CognitoAuthorizerSpec",
     "Deployment",
     "EventSourceMappingSpec",
     "FunctionSpec",
+    "GatewayResponseSpec",
     "Route",
     "assembly_layer_dirs",
     "asset_files",

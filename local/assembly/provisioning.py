@@ -22,7 +22,13 @@ from local.assembly.functions import create_function, function_specs
 from local.assembly.intrinsics import DEFAULT_ACCOUNT, DEFAULT_REGION, Resolved, placeholder
 from local.assembly.resources import CREATORS as AWS_CREATORS
 from local.assembly.resources import Creator
-from local.assembly.routes import create_rest_api, create_stage, routes
+from local.assembly.routes import (
+    create_authorizer,
+    create_gateway_response,
+    create_rest_api,
+    create_stage,
+    routes,
+)
 from local.assembly.specs import Deployment
 
 CREATORS: Mapping[str, Creator] = {
@@ -30,6 +36,8 @@ CREATORS: Mapping[str, Creator] = {
     "AWS::Lambda::Function": create_function,
     "AWS::ApiGateway::RestApi": create_rest_api,
     "AWS::ApiGateway::Stage": create_stage,
+    "AWS::ApiGateway::Authorizer": create_authorizer,
+    "AWS::ApiGateway::GatewayResponse": create_gateway_response,
 }
 """CloudFormation type -> its creator; the types the emulation creates or names."""
 

@@ -10,7 +10,9 @@ deployment and returns the resource's Ref and attributes:
 - SNS topics; S3 buckets (with default encryption);
 - Secrets Manager secrets: a locally generated value where the template asks for a generated one;
 - Step Functions state machines: definition (inline, or the ASL asset) with its
-  DefinitionSubstitutions applied; a substitution left over is an `AssemblyError`.
+  DefinitionSubstitutions applied; a substitution left over is an `AssemblyError`;
+- Cognito user pools (password policy, admin-only sign-up, MFA setting), their app clients
+  (explicit auth flows, token validity) and groups.
 """
 
 from __future__ import annotations
@@ -243,6 +245,72 @@ def _definition(ctx: ProvisionContext, logical_id: str, p: Mapping[str, Any]) ->
     return str(definition)
 
 
+# -- Cognito
+
+_POOL_PROPERTIES = (
+    "Policies",
+    "AdminCreateUserConfig",
+    "MfaConfiguration",
+    "AutoVerifiedAttributes",
+    "UsernameAttributes",
+    "AliasAttributes",
+    "AccountRecoverySetting",
+)
+_CLIENT_PROPERTIES = (
+    "ExplicitAuthFlows",
+    "GenerateSecret",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "IdTokenValidity",
+    "AccessTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+    "ReadAttributes",
+    "WriteAttributes",
+)
+
+
+def create_user_pool(
+    ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]
+) -> Resolved:
+    """AWS::Cognito::UserPool with its password policy, sign-up and MFA settings."""
+    p = ctx.props(resource)
+    name = p.get("UserPoolName") or ctx.physical_name(logical_id)
+    args = {key: p[key] for key in _POOL_PROPERTIES if key in p}
+    pool = ctx.clients("cognito-idp").create_user_pool(PoolName=name, **args)["UserPool"]
+    ctx.deployment.user_pools[logical_id] = pool["Id"]
+    provider = f"cognito-idp.{ctx.region}.amazonaws.com/{pool['Id']}"
+    return Resolved(
+        pool["Id"],
+        {"Arn": pool["Arn"], "ProviderName": provider, "ProviderURL": f"https://{provider}"},
+    )
+
+
+def create_user_pool_client(
+    ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]
+) -> Resolved:
+    """AWS::Cognito::UserPoolClient with its auth flows and token validity."""
+    p = ctx.props(resource)
+    args = {key: p[key] for key in _CLIENT_PROPERTIES if key in p}
+    client = ctx.clients("cognito-idp").create_user_pool_client(
+        UserPoolId=p["UserPoolId"], ClientName=p.get("ClientName") or logical_id, **args
+    )["UserPoolClient"]
+    ctx.deployment.user_pool_clients[logical_id] = (p["UserPoolId"], client["ClientId"])
+    return Resolved(client["ClientId"], {"ClientSecret": client.get("ClientSecret", "")})
+
+
+def create_user_pool_group(
+    ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]
+) -> Resolved:
+    """AWS::Cognito::UserPoolGroup."""
+    p = ctx.props(resource)
+    name = p.get("GroupName") or ctx.physical_name(logical_id)
+    ctx.clients("cognito-idp").create_group(
+        GroupName=name, UserPoolId=p["UserPoolId"], Description=p.get("Description", "")
+    )
+    return Resolved(name, {})
+
+
 CREATORS: Mapping[str, Creator] = {
     "AWS::DynamoDB::Table": create_table,
     "AWS::SQS::Queue": create_queue,
@@ -252,5 +320,8 @@ CREATORS: Mapping[str, Creator] = {
     "AWS::SecretsManager::Secret": create_secret,
     "AWS::S3::Bucket": create_bucket,
     "AWS::StepFunctions::StateMachine": create_state_machine,
+    "AWS::Cognito::UserPool": create_user_pool,
+    "AWS::Cognito::UserPoolClient": create_user_pool_client,
+    "AWS::Cognito::UserPoolGroup": create_user_pool_group,
 }
 """CloudFormation type -> the creator of that type in the emulated AWS."""

@@ -56,6 +56,26 @@ class Route:
     method: str  # upper case; "ANY" matches every method
     function: str  # FunctionSpec.name
     resource_id: str = ""
+    authorizer: str = ""  # the id of the method's Cognito authorizer; "" for none
+
+
+@dataclass(frozen=True)
+class CognitoAuthorizerSpec:
+    """A COGNITO_USER_POOLS authorizer: which pools' ID tokens it accepts, from which header."""
+
+    authorizer_id: str
+    user_pools: tuple[str, ...]  # pool ids
+    header: str  # the identity source, e.g. "Cookie" for method.request.header.Cookie
+
+
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    """An AWS::ApiGateway::GatewayResponse: what API Gateway answers for one response type."""
+
+    response_type: str  # e.g. UNAUTHORIZED
+    status: int
+    headers: Mapping[str, str]  # header name -> static value (quotes removed)
+    template: str  # the response template; `$context.path` / `$context.stage` substituted
 
 
 @dataclass
@@ -77,3 +97,8 @@ class Deployment:
     keys: dict[str, str] = field(default_factory=dict)  # logical id -> key ARN
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
+    user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
+    # logical id -> (pool id, client id)
+    user_pool_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
+    authorizers: dict[str, CognitoAuthorizerSpec] = field(default_factory=dict)  # by id
+    gateway_responses: dict[str, GatewayResponseSpec] = field(default_factory=dict)  # by type

@@ -6,6 +6,9 @@ import pytest
 from infra_iam import refers_to
 from infra_synth import Synth
 
+from stacks.console import PUBLIC_ROUTES as CONSOLE_PUBLIC
+from stacks.console import SIGNED_IN_ROUTES as CONSOLE_SIGNED_IN
+
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
 ROUTES = {
@@ -20,7 +23,10 @@ PUBLIC_ROUTES = {
     ("GET", "/approvals/{approval_id}"),
     ("POST", "/approvals/{approval_id}"),
     ("POST", "/slack/interactions"),
+    *CONSOLE_PUBLIC,
 }
+# Behind the console's Cognito authorizer (tests/infra/test_console.py).
+COGNITO_ROUTES = set(CONSOLE_SIGNED_IN)
 
 
 def path_of(synth: Synth, resource_id: str) -> str:
@@ -46,8 +52,8 @@ def routes(synth: Synth) -> dict[tuple[str, str], dict]:
     }
 
 
-def test_exactly_the_five_routes_exist_and_none_is_a_proxy(synth: Synth) -> None:
-    assert set(routes(synth)) == ROUTES | PUBLIC_ROUTES
+def test_exactly_the_declared_routes_exist_and_none_is_a_proxy(synth: Synth) -> None:
+    assert set(routes(synth)) == ROUTES | PUBLIC_ROUTES | COGNITO_ROUTES
     for resource in synth.of_type("AWS::ApiGateway::Resource").values():
         assert "+" not in resource["Properties"]["PathPart"]
 
@@ -55,7 +61,7 @@ def test_exactly_the_five_routes_exist_and_none_is_a_proxy(synth: Synth) -> None
 def test_every_method_requires_iam_and_proxies_to_the_api_function(synth: Synth) -> None:
     api_id, _ = synth.function("api")
     for route, method in routes(synth).items():
-        if route in PUBLIC_ROUTES:
+        if route in PUBLIC_ROUTES | COGNITO_ROUTES:
             continue
         assert method["AuthorizationType"] == "AWS_IAM", route
         assert not method.get("ApiKeyRequired", False), route
@@ -75,6 +81,10 @@ def test_path_parameters_are_required(synth: Synth) -> None:
 
 def test_api_key_mode_requires_keys_and_a_throttled_usage_plan(synth_variant: Synth) -> None:
     for route, method in routes(synth_variant).items():
+        if route in COGNITO_ROUTES:
+            assert method["AuthorizationType"] == "COGNITO_USER_POOLS", route
+            assert method["ApiKeyRequired"] is False, route
+            continue
         assert method["AuthorizationType"] == "NONE", route
         assert method["ApiKeyRequired"] is (route not in PUBLIC_ROUTES), route
     synth_variant.assertions.resource_count_is("AWS::ApiGateway::ApiKey", 1)
@@ -111,11 +121,10 @@ def test_throttling_follows_config(synth_variant: Synth) -> None:
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (7, 9)
 
 
-def test_only_the_approval_routes_are_public_and_they_reach_the_approvals_function(
-    synth: Synth,
-) -> None:
+def test_only_approval_and_console_sign_in_routes_are_public(synth: Synth) -> None:
     approvals_id, _ = synth.function("approvals")
     for route, method in routes(synth).items():
         public = route in PUBLIC_ROUTES
         assert (method["AuthorizationType"] == "NONE") is public, route
-        assert refers_to(method["Integration"]["Uri"], approvals_id) is public, route
+        approval = public and route not in CONSOLE_PUBLIC
+        assert refers_to(method["Integration"]["Uri"], approvals_id) is approval, route

@@ -123,7 +123,8 @@ def test_case_machine_invokes_only_decide_and_finalize_and_sends_only_to_the_que
     role = props["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     invoked = resources_for(synth.resources, role, "lambda:InvokeFunction")
     assert sorted(r["Fn::GetAtt"][0] for r in invoked) == sorted(
-        synth.function(n)[0] for n in ("decide", "finalize", "approval_request", "memory")
+        synth.function(n)[0]
+        for n in ("decide", "finalize", "approval_request", "handoff", "memory")
     )
     sent = resources_for(synth.resources, role, "sqs:SendMessage")
     assert sent == [{"Fn::GetAtt": [ids(synth)["queue"], "Arn"]}]

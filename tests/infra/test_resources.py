@@ -14,7 +14,8 @@ from infra_synth import ROOT, Synth
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
 FUNCTIONS = (
-    "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders", "memory",
+    "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders",
+    "handoff", "console", "memory",
 )  # fmt: skip
 
 
@@ -68,7 +69,7 @@ def test_retention_destroy_removes_tables_keys_and_log_groups(synth_variant: Syn
 
 def test_every_log_group_is_retained_with_configured_retention(synth: Synth) -> None:
     log_groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == 10  # eight functions, the case machine, API access logs
+    assert len(log_groups) == 12  # ten functions, the case machine, API access logs
     for resource in log_groups.values():
         assert resource["Properties"]["RetentionInDays"] == 30
         assert resource["DeletionPolicy"] == "Retain"
@@ -274,6 +275,7 @@ def test_case_machine_substitutions_name_decide_finalize_and_the_queue(synth: Sy
         "ApprovalRequestFunctionArn": {
             "Fn::GetAtt": [synth.function("approval_request")[0], "Arn"]
         },
+        "HandoffFunctionArn": {"Fn::GetAtt": [synth.function("handoff")[0], "Arn"]},
         "MemoryFunctionArn": {"Fn::GetAtt": [synth.function("memory")[0], "Arn"]},
         "ActionQueueUrl": {"Ref": queue_id},
     }

@@ -121,3 +121,34 @@ def test_moto_patch_guard_fails_loudly_when_moto_moves(monkeypatch: pytest.Monke
     monkeypatch.delattr(lambda_eval_utils, "boto_client_for")
     with pytest.raises(moto_patches.MotoPatchError, match="boto_client_for is gone"):
         moto_patches.check()
+
+
+def test_other_threads_read_the_environment_whole_while_invocations_swap_it(
+    runtime: LambdaRuntime,
+) -> None:
+    """botocore reads proxy settings from `os.environ.items()` whenever it creates a client:
+    a thread doing so while an invocation swapped the environment used to hit a KeyError."""
+    import threading
+    import time
+    import urllib.request
+
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                urllib.request.getproxies_environment()
+                os.environ.copy()
+                list(os.environ)
+            except KeyError as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        runtime.invoke("one", b"{}")  # each enters and leaves the function's environment
+    done.set()
+    thread.join()
+    assert errors == []

@@ -1,4 +1,4 @@
-"""The finalize and memory functions take exactly the payloads the state machine sends: each
+"""The finalize, memory and handoff functions take exactly the payloads the state machine sends: each
 Task's payload is dispatched by its discriminator, and anything else is refused before a
 ledger write."""
 
@@ -69,6 +69,8 @@ SAMPLES: dict[str, Any] = {
     "error": {"Error": "States.TaskFailed", "Cause": "c"},
     "compensation": {"compensated": [], "not_compensable": []},
     "compensation_key": "8d5e1f0a-6b1c-4a8e-9f3e-2a7c1b0d9e42",
+    "handoff_id": "c-1.p1",
+    "task_token": "AAAA-token",
 }
 
 
@@ -107,6 +109,26 @@ def test_each_task_payload_of_the_machine_parses_into_its_own_model(
         for name, t in payloads.items()
     }
     assert parsed == expected
+
+
+def test_each_handoff_task_payload_parses_into_its_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOS_APPROVALS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:a")
+    app = _load("handoff", monkeypatch)
+    parsed = {
+        name: type(TypeAdapter(app.HandoffRequest).validate_python(_instance(t))).__name__
+        for name, t in _payloads("Handoff").items()
+    }
+    assert parsed == {
+        "AwaitOperator": "Await",
+        "AwaitOperatorPastSla": "Await",
+        "RemindHandlers": "Remind",
+        "ResumeCase": "Resume",
+        "HandoffTimedOut": "Resume",
+    }
+    with pytest.raises(ValidationError):
+        TypeAdapter(app.HandoffRequest).validate_python(
+            {"step": "resolve", "case_id": "c-1", "handoff_id": "c-1.p1"}
+        )
 
 
 def test_finalize_dispatches_each_outcome_the_machine_sends(

@@ -42,13 +42,18 @@ def handler_module() -> Iterator[ModuleType]:
 
 
 def _payloads(asl: Path, steps: set[str]) -> Iterator[dict[str, Any]]:
-    """Each Lambda payload of the ASL whose `step` is one of `steps`, with sample values for
-    its paths."""
+    """Each payload the ASL sends the approval request function whose `step` is one of
+    `steps`, with sample values for its paths."""
 
     def walk(node: Any) -> Iterator[dict[str, Any]]:
         if isinstance(node, dict):
-            payload = node.get("Parameters", {}).get("Payload")
-            if isinstance(payload, dict) and payload.get("step") in steps:
+            parameters = node.get("Parameters", {})
+            payload = parameters.get("Payload")
+            if (
+                parameters.get("FunctionName") == "${ApprovalRequestFunctionArn}"
+                and isinstance(payload, dict)
+                and payload.get("step") in steps
+            ):
                 yield payload
             for value in node.values():
                 yield from walk(value)

@@ -144,6 +144,7 @@ def case_view(case_id: str) -> dict[str, Any]:
         "error": case.data.get("error"),
         "compensation": case.data.get("compensation"),
         "handoff": case.data.get("handoff"),
+        "resolution": case.data.get("resolution"),
         "usage": usage,
     }
 
@@ -167,13 +168,20 @@ def compensation_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+HANDED_OFF = "HANDED_OFF"
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "SUCCEEDED": OPEN,
-    "COMPENSATING": OPEN,
+    # A handoff whose wait timed out with the policy's on_timeout "fail" is compensated too.
+    "COMPENSATING": (*OPEN, HANDED_OFF),
     "FAILED": (*OPEN, "COMPENSATING"),
-    # The decision plane gave the case to a person (budget exhausted, invalid model output).
-    "HANDED_OFF": OPEN,
+    # The decision plane gave the case to a person (see aios.plans.HandoffReason); it waits.
+    HANDED_OFF: OPEN,
+    # A person closed a handed-off case (aios.operator): with an outcome and a note, or
+    # withdrawn. "Return to automation" and "act by hand" move it back to RUNNING.
+    "RESOLVED": (HANDED_OFF,),
+    "CANCELLED": (HANDED_OFF,),
 }
+TERMINAL = ("SUCCEEDED", "FAILED", "RESOLVED", "CANCELLED")
 
 
 def finalize_case(
@@ -184,7 +192,8 @@ def finalize_case(
     handoff: dict[str, Any] | None = None,
     compensation_key: str | None = None,
 ) -> str:
-    """Move a case towards its end once: SUCCEEDED, or COMPENSATING then FAILED.
+    """Move a case towards its end once: SUCCEEDED, HANDED_OFF (it waits for a person), or
+    COMPENSATING then FAILED.
 
     The reason is recorded when the case starts compensating, with the hash of the case
     machine's one-time compensation key (execute undoes nothing without the key); FAILED adds
@@ -196,11 +205,7 @@ def finalize_case(
     # No read first: commit reads the case head anyway, and its condition refuses a repeat.
     reason = _reason(error) if error else None
     undone = _compensation(compensation) if compensation else None
-    handed = (
-        {"reason": str(handoff.get("reason", "")), "detail": str(handoff.get("detail", ""))[:2000]}
-        if handoff
-        else None
-    )
+    handed = _handoff(handoff) if handoff else None
 
     def changes(current: CaseRecord) -> dict[str, Any]:
         data = dict(current.data)
@@ -230,6 +235,15 @@ def finalize_case(
     except LedgerConflict:
         return get_case(case_id).status
     return outcome
+
+
+def _handoff(handoff: dict[str, Any]) -> dict[str, Any]:
+    """What the case keeps of a handoff: the reason, the detail and which handoff it is."""
+    kept = {"reason": str(handoff.get("reason", "")), "detail": str(handoff.get("detail", ""))}
+    kept["detail"] = kept["detail"][:2000]
+    if handoff.get("handoff_id"):
+        kept["handoff_id"] = str(handoff["handoff_id"])
+    return kept
 
 
 def _compensation(result: dict[str, Any]) -> dict[str, Any]:

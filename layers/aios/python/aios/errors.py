@@ -46,6 +46,31 @@ class RouteNotFound(AiosError):
     code = "ROUTE_NOT_FOUND"
 
 
+# People in the loop: an operator's move on a handed-off case that cannot be made.
+class Forbidden(AiosError):
+    """The person's roles do not allow this move on this process."""
+
+    code = "FORBIDDEN"
+
+
+class HeldByOther(AiosError):
+    """Another operator holds the case; `holder` in the details names them."""
+
+    code = "HELD_BY_OTHER"
+
+
+class HandoffNotFound(CaseNotFound):
+    """The case has no such handoff, or was never handed off."""
+
+    code = "HANDOFF_NOT_FOUND"
+
+
+class CaseNotWaiting(AiosError):
+    """The case is not waiting for a person (any more): someone moved it, or it timed out."""
+
+    code = "CASE_NOT_WAITING"
+
+
 # Approvals: a person's answer, from a link or a Slack button, that cannot be applied.
 class ApprovalNotFound(AiosError):
     code = "APPROVAL_NOT_FOUND"
@@ -269,3 +294,16 @@ class ClaimCheckError(AiosError):
     """A claim check could not be redeemed: missing object or content that does not match."""
 
     code = "CLAIM_CHECK_INVALID"
+
+
+# Operator console: signing in and form protection.
+class SignInFailed(AiosError):
+    """The user pool refused the credentials (or the challenge answer)."""
+
+    code = "SIGN_IN_FAILED"
+
+
+class CsrfRejected(AiosError):
+    """A form POST without this session's CSRF token, or from another origin."""
+
+    code = "CSRF_REJECTED"

@@ -87,23 +87,38 @@ def notify_approvers(
     return sorted(sent)
 
 
-def _email(notice: Notice, settings: Settings) -> bool:
+def send_email(sender: str, to: str, subject: str, text: str, html: str) -> bool:
+    """Send one text+HTML email through SES; False (logged) when SES refuses it.
+
+    One channel failing must not hide the others, so callers try every channel and report
+    who was reached.
+    """
     try:
         aws.client("ses").send_email(
-            Source=settings.approvals_sender,
-            Destination={"ToAddresses": [notice.email]},
+            Source=sender,
+            Destination={"ToAddresses": [to]},
             Message={
-                "Subject": {"Data": notice.subject, "Charset": "UTF-8"},
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
                 "Body": {
-                    "Text": {"Data": notice.text, "Charset": "UTF-8"},
-                    "Html": {"Data": notice.html, "Charset": "UTF-8"},
+                    "Text": {"Data": text, "Charset": "UTF-8"},
+                    "Html": {"Data": html, "Charset": "UTF-8"},
                 },
             },
         )
-    except Exception:  # one channel failing must not hide the others
-        logger.exception("approval email failed", extra={"approver": notice.approver})
+    except Exception:  # a boundary: record and go on with the next channel
+        logger.exception("email failed", extra={"subject": subject})
         return False
     return True
+
+
+def _email(notice: Notice, settings: Settings) -> bool:
+    return send_email(
+        settings.approvals_sender or "",
+        notice.email or "",
+        notice.subject,
+        notice.text,
+        notice.html,
+    )
 
 
 def _slack(notice: Notice, ctx: ReviewContext, token: str, settings: Settings) -> bool:

@@ -7,6 +7,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import get_capability
 from aios.errors import AiosError, BudgetExhausted, InvalidPlan
+from aios.handoffs.manual import check_manual_actions
 from aios.ledger import (
     LedgerItem,
     Put,
@@ -33,6 +35,7 @@ from aios.plans import (
     Classification,
     Decision,
     Handoff,
+    ModelAction,
     ModelPlan,
     PlannedAction,
     parse_model_json,
@@ -47,13 +50,24 @@ STATUS_FOR_GATE = {"auto": "APPROVED", "approve": "PROPOSED", "deny": "SKIPPED"}
 
 
 class Revision(BaseModel):
-    """A reviewer's "request changes": the case is planned again with their comment."""
+    """Plan again: a reviewer's "request changes" (with their comment), or an operator's move
+    on a handed-off case: "return to automation" (with a note) or "act by hand"."""
 
     model_config = ConfigDict(extra="ignore")
 
     round: int = Field(ge=1)
     comment: str = Field(default="", max_length=2000)
     approval_id: str = ""
+    handoff_id: str = ""
+    """Set by an operator's move: the handoff it answers."""
+    operator: str = ""
+    manual: bool = False
+    """The operator acted by hand: sign their actions (read from the handoff), ask no model."""
+
+    @property
+    def key(self) -> str:
+        """What makes a round: one decision per request for changes and per operator move."""
+        return self.handoff_id or self.approval_id or f"round-{self.round}"
 
 
 class CaseInput(BaseModel):
@@ -119,33 +133,42 @@ def propose_actions(
     return planned
 
 
-def _existing_decision(case_id: str, plan_id: str) -> Decision | None:
-    plan: dict[str, Any] | None = None
-    handoff: dict[str, Any] | None = None
-    actions: list[PlannedAction] = []
-    for item in load_case_items(case_id):
-        if item.kind == "plan" and (item.data or {}).get("plan_id") == plan_id:
-            plan = dict(item.data or {})
-        elif item.kind == "handoff":
-            handoff = dict(item.data or {})
-        elif item.kind == "action" and (item.data or {}).get("plan_id") == plan_id:
-            data = item.data or {}
-            actions.append(PlannedAction.model_validate(data["planned"]))
-    if handoff is not None:
+def _round(case: CaseInput, items: list[LedgerItem]) -> tuple[str, Decision | None]:
+    """This round's plan id, and the decision already recorded for it (a retried Decide).
+
+    Each round records one decision, a plan or a handoff, tagged with its revision key; a new
+    round takes the next plan number, whatever asked for it (a reviewer or an operator).
+    """
+    decisions = [i for i in items if i.kind in ("plan", "handoff")]
+    key = case.revision.key if case.revision else ""
+    for item in decisions:
+        data = item.data or {}
+        if str(data.get("revision_key", "")) == key:
+            plan_id = str(data.get("plan_id") or data["handoff"]["handoff_id"])
+            return plan_id, _recorded(item, items)
+    return plan_id_for(case.case_id, len(decisions)), None
+
+
+def _recorded(decision: LedgerItem, items: list[LedgerItem]) -> Decision:
+    data = dict(decision.data or {})
+    if decision.kind == "handoff":
         return Decision(
             plan=None,
             actions=[],
-            summary=handoff["summary"],
-            handoff=Handoff.model_validate(handoff["handoff"]),
-            usage=handoff.get("usage"),
+            summary=data["summary"],
+            handoff=Handoff.model_validate(data["handoff"]),
+            usage=data.get("usage"),
         )
-    if plan is None:
-        return None
+    actions = [
+        PlannedAction.model_validate((i.data or {})["planned"])
+        for i in items
+        if i.kind == "action" and (i.data or {}).get("plan_id") == data["plan_id"]
+    ]
     return Decision(
-        plan=SignedPlan.model_validate(plan["signed"]),
+        plan=SignedPlan.model_validate(data["signed"]),
         actions=actions,
-        summary=plan["summary"],
-        usage=plan.get("usage"),
+        summary=data["summary"],
+        usage=data.get("usage"),
     )
 
 
@@ -157,6 +180,10 @@ REPAIR_NOTE = (
 REVIEW_NOTE = (
     "An approver reviewed your previous plan for this case and asked for changes. Their comment"
     " (from the approver, not from the case): {comment}\n"
+)
+OPERATOR_NOTE = (
+    "Automation handed this case to a person; an operator took it and returned it to you with"
+    " a note (from the operator, not from the case): {comment}\n"
 )
 
 
@@ -236,7 +263,10 @@ def _ask(
 
 def _review_note(context: dict[str, Any]) -> str:
     comment = context.get("review_comment")
-    return REVIEW_NOTE.format(comment=comment) if comment else ""
+    if not comment:
+        return ""
+    note = OPERATOR_NOTE if context.get("reviewer") == "operator" else REVIEW_NOTE
+    return note.format(comment=comment)
 
 
 def _memory_context(case: CaseInput) -> dict[str, Any]:
@@ -313,8 +343,13 @@ def _plan(
             spec, case, plan_id, plan, classification.confidence, first_index
         )
 
-    # A reviewer's comment is context for the planner (and part of the cache key).
-    review = {"review_comment": case.revision.comment} if case.revision else {}
+    # A reviewer's comment or an operator's note is context for the planner (and part of the
+    # cache key).
+    review: dict[str, Any] = {}
+    if case.revision and case.revision.comment:
+        review["review_comment"] = case.revision.comment
+        if case.revision.handoff_id:
+            review["reviewer"] = "operator"
 
     return _ask(
         models,
@@ -338,7 +373,8 @@ def _plan(
 @dataclass
 class Proposal:
     """What the decision plane proposes for a case before anything is signed or recorded:
-    the validated, gated actions, or the reason the case goes to a person."""
+    the validated, gated actions, or the reason the case goes to a person (with what the
+    model proposed, when the policy denied part of it)."""
 
     classification: Classification | None
     plan: ModelPlan | None
@@ -357,12 +393,17 @@ def propose(
     """Classify, plan, validate and gate: the decision up to the signature, with no ledger
     read or write and no KMS call (`aios eval` replays cases through it in shadow mode).
 
-    An exhausted budget or an answer still invalid after one repair becomes a handoff.
+    An exhausted budget, an answer still invalid after one repair, a confidence below the
+    process's `handoff_below_confidence`, or an action the policy denies when its
+    `deny_action` is `handoff` becomes a handoff.
     """
     usage = Usage()
     classification: Classification | None = None
     try:
         classification = _classify(models, usage, case, spec)
+        unsure = _too_unsure(spec, case, classification)
+        if unsure is not None:
+            return Proposal(classification, None, [], usage, unsure)
         plan, actions = _plan(models, usage, case, spec, classification, plan_id, first_index)
     except BudgetExhausted as exc:
         handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
@@ -371,7 +412,32 @@ def propose(
         detail = f"model output invalid after one repair: {exc.message}"[:2000]
         handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
         return Proposal(classification, None, [], usage, handoff)
+    denied = [a for a in actions if a.gate == "deny"]
+    if denied and spec.policy.deny_action == "handoff":
+        names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
+        handoff = Handoff(reason="POLICY_DENIED", detail=f"the policy denies {names}")
+        return Proposal(classification, plan, actions, usage, handoff)
     return Proposal(classification, plan, actions, usage)
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One round of deciding a case: its plan id and what the ledger already holds."""
+
+    case: CaseInput
+    spec: ProcessSpec
+    plan_id: str
+    items: list[LedgerItem]
+
+    @property
+    def earlier_actions(self) -> list[LedgerItem]:
+        """The case's actions of earlier rounds, by index (a new plan numbers after them)."""
+        actions = (i for i in self.items if i.kind == "action")
+        return sorted(actions, key=lambda i: int((i.data or {})["index"]))
+
+    @property
+    def earlier(self) -> list[LedgerItem]:
+        return self.items if self.case.revision else []
 
 
 def decide_case(
@@ -384,70 +450,176 @@ def decide_case(
     models: ModelConfig | None = None,
 ) -> Decision:
     """Plan a case and record its signed proposal, or hand it to a person; once per case and
-    round (`case.revision`: a reviewer asked for changes, so plan again with their comment).
+    round (`case.revision`: a reviewer asked for changes, or an operator returned the case
+    with a note or acted by hand).
 
     A retry returns the decision already recorded. A re-plan `<case>.p<n>` supersedes the
     earlier plan: its unapplied actions become SUPERSEDED, everything stays on the ledger.
     Nothing the model says is trusted: its answers are parsed strictly, actions must name
-    allowed capabilities with valid params, gates come from the spec's policy. An exhausted
-    budget (no model call is made) or an answer still invalid after one repair hands the case
-    off with no actions and nothing signed.
+    allowed capabilities with valid params, gates come from the spec's policy. The case is
+    handed off with nothing signed when the budget is exhausted (no model call is made), an
+    answer is still invalid after one repair, the classification's confidence stays below the
+    process's `handoff_below_confidence`, or the policy denies an action and its `deny_action`
+    is `handoff`. An operator's hand-made actions are checked again and signed with a human
+    attestation naming them; no model is asked.
     """
-    round_ = case.revision.round if case.revision else 0
-    plan_id = plan_id_for(case.case_id, round_)
-    existing = _existing_decision(case.case_id, plan_id)
+    items = load_case_items(case.case_id)
+    plan_id, existing = _round(case, items)
     if existing is not None:
         return existing
-    earlier = load_case_items(case.case_id) if round_ else []
-    earlier_actions = sorted(
-        (i for i in earlier if i.kind == "action"), key=lambda i: int((i.data or {})["index"])
-    )
+    round_ = _Round(case, get_spec(case.process), plan_id, items)
+    if case.revision and case.revision.manual:
+        return _decide_by_hand(round_, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
     if models is None:
         if provider is None:
             raise ValueError("decide_case needs a provider or a model config")
         models = offline_config(provider)
-    spec = get_spec(case.process)
-    proposal = propose(models, case, spec, plan_id, first_index=len(earlier_actions))
+    first = len(round_.earlier_actions)
+    proposal = propose(models, case, round_.spec, plan_id, first_index=first)
     usage, classification = proposal.usage, proposal.classification
     if proposal.handoff is not None:
-        return _hand_off(case, proposal.handoff, usage, classification)
+        shown = (proposal.plan, proposal.actions) if proposal.plan is not None else None
+        return _hand_off(round_, proposal.handoff, usage, classification, shown)
     assert proposal.plan is not None and classification is not None
     plan, actions = proposal.plan, proposal.actions
-    signed = sign_plan(
+    signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
+    recorded = usage.to_dict()
+    _record_decision(round_, signed, actions, plan.summary, classification, recorded)
+    return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+
+
+def _too_unsure(
+    spec: ProcessSpec, case: CaseInput, classification: Classification
+) -> Handoff | None:
+    """LOW_CONFIDENCE when the process hands unsure cases to people; a case an operator
+    returned to automation is not handed back for it (the operator has looked at it)."""
+    threshold = spec.decision.handoff_below_confidence
+    revision = case.revision
+    if threshold is None or classification.confidence >= threshold:
+        return None
+    if revision is not None and revision.handoff_id:
+        return None
+    return Handoff(
+        reason="LOW_CONFIDENCE",
+        detail=f"classification confidence {classification.confidence:.2f} < {threshold:.2f}",
+    )
+
+
+def _sign(
+    round_: _Round, actions: list[PlannedAction], *, kms: KmsClient, key_id: str, ttl_seconds: int
+) -> SignedPlan:
+    case = round_.case
+    return sign_plan(
         kms,
         new_envelope(
             case_id=case.case_id,
-            plan_id=plan_id,
+            plan_id=round_.plan_id,
             process=case.process,
             tenant=case.tenant,
             # An action's index is its position here; a re-plan's first ones are the
             # superseded actions (their digests name another plan id: they never verify).
-            action_digests=[str((e.data or {})["digest"]) for e in earlier_actions]
+            action_digests=[str((e.data or {})["digest"]) for e in round_.earlier_actions]
             + [a.digest_hex for a in actions],
             key_id=key_id,
             ttl_seconds=ttl_seconds,
         ),
     )
+
+
+def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds: int) -> Decision:
+    """Sign the actions an operator made by hand, each with a human attestation naming them.
+
+    The actions are read from the handoff the operator answered (never from the state
+    machine's input) and checked again against the process; if they no longer pass, the case
+    goes back to a person (INVALID_MANUAL_ACTIONS).
+    """
+    revision = round_.case.revision
+    assert revision is not None
+    usage = Usage()
+    move = _manual_move(round_.items, revision.handoff_id)
+    try:
+        checked = check_manual_actions(round_.spec, move.get("actions") or [])
+    except AiosError as exc:
+        handoff = Handoff(reason="INVALID_MANUAL_ACTIONS", detail=exc.message[:2000])
+        return _hand_off(round_, handoff, usage, None)
+    operator = str(move["operator"])
+    note = str(move.get("note") or "")
+    summary = f"acted by hand by {operator}" + (f": {note}" if note else "")
+    model_plan = ModelPlan(
+        summary=summary[:2000],
+        actions=[
+            ModelAction(capability=a.capability, params=a.params, reason=a.reason) for a in checked
+        ],
+    )
+    first = len(round_.earlier_actions)
+    proposed = propose_actions(round_.spec, round_.case, round_.plan_id, model_plan, None, first)
+    actions = [a.model_copy(update={"gate": "auto"}) for a in proposed]
+    signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
+
+    def attest(action: PlannedAction, at: str) -> dict[str, Any]:
+        return {
+            "type": "human",
+            "operator": operator,
+            "digest": action.digest_hex,
+            "handoff_id": revision.handoff_id,
+            "at": at,
+        }
+
     recorded = usage.to_dict()
-    _record_decision(case, spec, signed, actions, plan.summary, classification, recorded, earlier)
-    return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+    _record_decision(round_, signed, actions, model_plan.summary, None, recorded, attest)
+    return Decision(plan=signed, actions=actions, summary=model_plan.summary, usage=recorded)
+
+
+def _manual_move(items: list[LedgerItem], handoff_id: str) -> dict[str, Any]:
+    """The operator's "act by hand" move recorded on the handoff, or an error: Decide is never
+    asked to act by hand unless a person did."""
+    for item in items:
+        data = item.data or {}
+        if item.kind == "handoff" and data.get("handoff", {}).get("handoff_id") == handoff_id:
+            move = data.get("move") or {}
+            if item.status == "ACTED" and move.get("move") == "manual":
+                return dict(move)
+    raise AiosError(f"handoff {handoff_id!r} holds no actions made by hand")
 
 
 def _hand_off(
-    case: CaseInput, handoff: Handoff, usage: Usage, classification: Classification | None
+    round_: _Round,
+    handoff: Handoff,
+    usage: Usage,
+    classification: Classification | None,
+    proposal: tuple[ModelPlan, list[PlannedAction]] | None = None,
 ) -> Decision:
-    """Record that the case waits for a person (reason on the audit chain); no plan, no actions."""
+    """Record that the case waits for a person (reason on the audit chain); no plan, no actions.
+
+    The handoff carries its id (this round's plan id) and the process's wait: the reminder
+    (SLA) and the final timeout. What the model proposed, if anything, is kept for the person.
+    """
+    case, handoff_policy = round_.case, round_.spec.policy.handoff
+    handoff = handoff.model_copy(
+        update={
+            "handoff_id": round_.plan_id,
+            "sla_seconds": handoff_policy.sla_seconds,
+            "timeout_seconds": handoff_policy.timeout_seconds,
+        }
+    )
     at = now_iso()
     recorded = usage.to_dict()
     summary = f"handed to a person: {handoff.reason}"
     handoff_op = stage_handoff(
         case.case_id,
-        handoff.reason,
+        round_.plan_id,
         {
             "summary": summary,
+            "process": case.process,
             "handoff": handoff.model_dump(),
             "classification": classification.model_dump() if classification else None,
             "usage": recorded,
+            "proposal": _proposal(proposal),
+            "context_memories": _memory_ids(case),
+            "memory_summary": (case.memory or {}).get("summary") or None,
+            "revision_key": case.revision.key if case.revision else "",
+            "revision": case.revision.model_dump() if case.revision else None,
+            "handed_off_at": time.time(),
         },
         at,
     )
@@ -464,16 +636,43 @@ def _hand_off(
     return Decision(plan=None, actions=[], summary=summary, handoff=handoff, usage=recorded)
 
 
+def _proposal(proposal: tuple[ModelPlan, list[PlannedAction]] | None) -> dict[str, Any] | None:
+    """What the model proposed before the case was handed off (unsigned, never executable)."""
+    if proposal is None:
+        return None
+    plan, actions = proposal
+    return {
+        "summary": plan.summary,
+        "actions": [a.model_dump(mode="json", by_alias=True) for a in actions],
+    }
+
+
+Attest = Callable[[PlannedAction, str], dict[str, Any]]
+
+
+def _policy_attestation(spec: ProcessSpec) -> Attest:
+    """An automatic action's attestation: the policy rule that let it run on its own."""
+
+    def attest(action: PlannedAction, at: str) -> dict[str, Any]:
+        rule = f"risk<={spec.policy.auto_max_risk}"
+        return {"type": "policy", "rule": rule, "digest": action.digest_hex, "at": at}
+
+    return attest
+
+
 def _record_decision(
-    case: CaseInput,
-    spec: ProcessSpec,
+    round_: _Round,
     signed: SignedPlan,
     actions: list[PlannedAction],
     summary: str,
-    classification: Classification,
+    classification: Classification | None,
     usage: dict[str, Any],
-    earlier: list[LedgerItem] | None = None,
+    attest: Attest | None = None,
 ) -> None:
+    """One transaction: the plan, its actions (auto ones with their attestation, `attest`:
+    the policy's by default), the earlier plan superseded, and the audit events."""
+    case, spec = round_.case, round_.spec
+    attest = attest or _policy_attestation(spec)
     at = now_iso()
     plan_id = signed.envelope.plan_id
     ops: list[Put | Update] = [
@@ -484,15 +683,17 @@ def _record_decision(
             {
                 "plan_id": plan_id,
                 "summary": summary,
-                "classification": classification.model_dump(),
+                "classification": classification.model_dump() if classification else None,
                 "usage": usage,
                 "context_memories": _memory_ids(case),
+                "revision_key": case.revision.key if case.revision else "",
+                "revision": case.revision.model_dump() if case.revision else None,
                 "signed": signed.model_dump(mode="json"),
             },
             at,
         )
     ]
-    superseded = _supersede(case, plan_id, earlier or [], at)
+    superseded = _supersede(case, plan_id, round_.earlier, at)
     ops.extend(op for op, _ in superseded)
     events: list[tuple[str, dict[str, Any]]] = [
         *([] if case.revision else [("case.running", {})]),
@@ -509,16 +710,7 @@ def _record_decision(
     ]
     for action in actions:
         status = STATUS_FOR_GATE[action.gate]
-        attestation = (
-            {
-                "type": "policy",
-                "rule": f"risk<={spec.policy.auto_max_risk}",
-                "digest": action.digest_hex,
-                "at": at,
-            }
-            if action.gate == "auto"
-            else None
-        )
+        attestation = attest(action, at) if action.gate == "auto" else None
         ops.append(
             stage_action(
                 case.case_id,
@@ -564,7 +756,7 @@ def _supersede(
 ) -> list[tuple[Update, tuple[str, dict[str, Any]]]]:
     """Mark the earlier plans and their unapplied actions SUPERSEDED (each a compare-and-set,
     in the new plan's transaction). Applied, skipped or rejected actions keep their status."""
-    revision = case.revision.model_dump() if case.revision else {}
+    revision = case.revision.model_dump(exclude_defaults=True) if case.revision else {}
     out: list[tuple[Update, tuple[str, dict[str, Any]]]] = []
     for item in earlier:
         data = item.data or {}

@@ -73,16 +73,35 @@ class PlannedAction(ActionSpec):
         return ActionSpec.model_validate(self.model_dump(include=set(ActionSpec.model_fields)))
 
 
-HandoffReason = Literal["BUDGET_EXHAUSTED", "INVALID_MODEL_OUTPUT"]
+HandoffReason = Literal[
+    "BUDGET_EXHAUSTED",
+    "INVALID_MODEL_OUTPUT",
+    "CAPABILITY_REVOKED",
+    "POLICY_DENIED",
+    "LOW_CONFIDENCE",
+    "INVALID_MANUAL_ACTIONS",
+]
+"""Every way automation gives up on a case: the budget cannot pay for the next model call; the
+model's answer stayed invalid after one repair; a capability the plan needs was revoked; the
+policy denies an action and the process says "hand off instead of skip"; the classification's
+confidence stayed below the process's threshold; an operator's hand-made actions no longer
+validate when Decide signs them."""
 
 
 class Handoff(BaseModel):
-    """Why the decision plane gave the case to a person instead of proposing a plan."""
+    """Why the decision plane gave the case to a person instead of proposing a plan, and how
+    long the case waits for one (the process's `policy.handoff`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     reason: HandoffReason
     detail: str = Field(default="", max_length=2000)
+    handoff_id: str = Field(default="", max_length=120)
+    """The id of this handoff: the plan id its round would have had (`<case>.p<n>`)."""
+    sla_seconds: int = Field(default=3600, ge=1)
+    """When the handlers are reminded (the wait's heartbeat)."""
+    timeout_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    """When the wait ends without a person (the policy's `on_timeout`)."""
 
 
 class Decision(BaseModel):

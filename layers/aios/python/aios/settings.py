@@ -44,6 +44,8 @@ class Settings(BaseModel):
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
+    console_url: str = Field(default="", alias="AIOS_CONSOLE_URL")
+    """The operator console's base URL; unset, `<public API URL>console`."""
     slack_api_url: str = Field(default="https://slack.com/api", alias="AIOS_SLACK_API_URL")
     # Decision plane: tiers map to model ids (first = primary, rest = fallback chain); prices
     # are USD per million tokens, {"model": {"input_per_mtok": ..., "output_per_mtok": ...}}.
@@ -57,6 +59,10 @@ class Settings(BaseModel):
     )
     openai_base_url: str = Field(default="", alias="AIOS_OPENAI_BASE_URL")
     openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
+    # Operator console: the CSRF key's secret and the user pool app client people sign in with.
+    console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
+    console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")
+    console_client_id: str = Field(default="", alias="AIOS_CONSOLE_CLIENT_ID")
 
     @field_validator(
         "http_targets",

@@ -124,6 +124,39 @@ class ApprovalPolicy(BaseModel):
         return self
 
 
+class HandoffPolicy(BaseModel):
+    """Who takes over a case automation gives up on, how soon, and what happens if nobody does.
+
+    `handlers` are notified (email and/or Slack) when a case is handed off; after
+    `sla_minutes` they are reminded once; after `timeout_minutes` the case ends as
+    `on_timeout` says: `fail` (FAILED, with compensation) or `resolve` (RESOLVED, no action).
+    Without handlers, the approval policy's approvers are notified.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handlers: dict[str, Approver] = Field(default_factory=dict)
+    slack_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,30}$")
+    sla_minutes: float = Field(default=60, gt=0, le=30 * 24 * 60)
+    timeout_minutes: float = Field(default=7 * 24 * 60, gt=0, le=365 * 24 * 60)
+    on_timeout: Literal["fail", "resolve"] = "fail"
+
+    @model_validator(mode="after")
+    def _sla_before_timeout(self) -> HandoffPolicy:
+        if self.sla_seconds >= self.timeout_seconds:
+            raise ValueError("handoff sla_minutes must be shorter than timeout_minutes")
+        return self
+
+    @property
+    def sla_seconds(self) -> int:
+        """When the handlers are reminded: a whole number of seconds, at least 1."""
+        return max(1, round(self.sla_minutes * 60))
+
+    @property
+    def timeout_seconds(self) -> int:
+        return max(1, round(self.timeout_minutes * 60))
+
+
 class Policy(BaseModel):
     """Which actions run on their own: code decides this, never the model."""
 
@@ -131,11 +164,19 @@ class Policy(BaseModel):
 
     auto_max_risk: str = Field(default="low", pattern="^(low|medium|high)$")
     deny: list[str] = Field(default_factory=list)
+    deny_action: Literal["skip", "handoff"] = "skip"
+    """What a plan with a denied action does: skip that action, or hand the case to a person."""
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    handoff: HandoffPolicy = Field(default_factory=HandoffPolicy)
 
     @property
     def auto_max(self) -> Risk:
         return Risk.parse(self.auto_max_risk)
+
+    @property
+    def handlers(self) -> dict[str, Approver]:
+        """The people told of a handoff: the handoff policy's, else the approvers."""
+        return dict(self.handoff.handlers or self.approval.approvers)
 
 
 class Budget(BaseModel):
@@ -169,6 +210,8 @@ class DecisionSpec(BaseModel):
         default_factory=lambda: {"classify": 300, "plan": 1500}
     )
     budget: Budget = Field(default_factory=Budget)
+    handoff_below_confidence: float | None = Field(default=None, ge=0, le=1)
+    """Hand the case to a person when the classification's confidence stays below this."""
 
     @field_validator("prompts")
     @classmethod

@@ -32,7 +32,7 @@ FINAL: dict[Decision, ApprovalStatus] = {
     "reject": "REJECTED",
     "changes": "CHANGES_REQUESTED",
 }
-Via = Literal["link", "slack"]
+Via = Literal["link", "slack", "console"]
 COMMENT_MAX_CHARS = 2000
 
 

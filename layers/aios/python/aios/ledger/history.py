@@ -55,8 +55,11 @@ def _decision(case: LedgerItem) -> RecordedDecision | None:
         data = dict(item.data or {})
         if item.kind == "plan" and data.get("plan_id") == first_plan:
             plan = data
-        elif item.kind == "handoff":
-            handoff = data
+        elif item.kind == "handoff" and data.get("handoff", {}).get("handoff_id") in (
+            first_plan,
+            None,
+        ):
+            handoff = data  # the first round's handoff (a case may be handed off again later)
         elif item.kind == "action" and data.get("plan_id") == first_plan:
             actions.append(
                 (

@@ -13,11 +13,27 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+
+QUEUE_INDEX = "Queues"
+
+
+class QueueIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
+    """The operator queues: a sparse index over the items that wait for people or were refused
+    (`queue` is set only while an item is in a queue), oldest first by `queued_at`."""
+
+    class Meta:
+        index_name = QUEUE_INDEX
+        projection = KeysOnlyProjection()
+
+    queue = UnicodeAttribute(hash_key=True)
+    queued_at = UnicodeAttribute(range_key=True)
 
 
 class LedgerItem(Model):
-    """An item of the ledger table; `kind` says which of case, plan, action, audit it is."""
+    """An item of the ledger table; `kind` says which of case, plan, action, audit, handoff,
+    approval, entity or rejection it is."""
 
     class Meta:
         table_name = "aios-ledger-unbound"
@@ -35,6 +51,13 @@ class LedgerItem(Model):
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    holder = UnicodeAttribute(null=True)
+    """A handed-off case: the operator who took it (compare-and-set on take)."""
+    task_token = UnicodeAttribute(null=True)
+    """A handoff: the task token the case machine waits on; never shown to anyone."""
+    queue = UnicodeAttribute(null=True)
+    queued_at = UnicodeAttribute(null=True)
+    queue_index = QueueIndex()
 
 
 class DecisionItem(Model):

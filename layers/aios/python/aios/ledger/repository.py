@@ -14,7 +14,8 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
+from pynamodb.expressions.operand import Path, Value
+from pynamodb.expressions.update import Action, SetAction
 from pynamodb.transactions import TransactWrite
 
 from aios.audit import GENESIS, AuditEvent, chain_events
@@ -24,6 +25,15 @@ from aios.ledger.models import LedgerItem
 CASE_SK = "CASE"
 HANDOFF_SK = "HANDOFF"
 MAX_COMMIT_ATTEMPTS = 8
+QUEUES: dict[tuple[str, str], str] = {
+    ("CASE", "HANDED_OFF"): "handoffs",
+    ("CASE", "FAILED"): "failed",
+    ("APPROVAL", "PENDING"): "approvals",
+    ("ACTION", "REJECTED"): "rejections",
+    ("REJECTION", "REJECTED"): "rejections",
+}
+"""Which items the operator queues list, by (key prefix, status): the `Queues` index is kept in
+step by every write that sets a status here (see `_queue_actions`), so no caller can forget."""
 _connection: Connection | None = None
 
 
@@ -69,6 +79,41 @@ class Update:
     condition: Condition | None = None
 
 
+def queue_for(sk: str, status: str | None) -> str | None:
+    """The operator queue an item with this key and status belongs to, if any."""
+    return QUEUES.get((sk.split("#", 1)[0], status or ""))
+
+
+def _assigned_status(actions: Sequence[Action]) -> str | None:
+    """The status an update sets, if it sets one (a `LedgerItem.status.set(...)` action)."""
+    for action in actions:
+        if isinstance(action, SetAction):
+            path, value = action.values[0], action.values[1]
+            if isinstance(path, Path) and path.path == ["status"] and isinstance(value, Value):
+                return str(value.value.get("S"))
+    return None
+
+
+def _queue_actions(sk: str, actions: Sequence[Action], at: str) -> list[Action]:
+    """Keep the item's `queue` in step with the status `actions` set: set it (with the time it
+    entered, kept while it stays) when the status is listed, remove it when it is not."""
+    status = _assigned_status(actions)
+    if status is None:
+        return []
+    queue = queue_for(sk, status)
+    if queue is None:
+        return [LedgerItem.queue.remove(), LedgerItem.queued_at.remove()]
+    return [LedgerItem.queue.set(queue), LedgerItem.queued_at.set(LedgerItem.queued_at | at)]
+
+
+def _queued(item: LedgerItem, at: str) -> LedgerItem:
+    """A new item enters its queue when its status is listed."""
+    queue = queue_for(item.sk, item.status)
+    if queue is not None:
+        item.queue, item.queued_at = queue, at
+    return item
+
+
 @dataclass
 class CaseRecord:
     case_id: str
@@ -79,6 +124,8 @@ class CaseRecord:
     created_at: str
     updated_at: str
     extra: dict[str, Any] = field(default_factory=dict)
+    holder: str | None = None
+    """Who holds the case while it is handed off (see `aios.ledger.handoffs`)."""
 
     @classmethod
     def from_item(cls, item: LedgerItem) -> CaseRecord:
@@ -90,6 +137,7 @@ class CaseRecord:
             head=item.head or GENESIS,
             created_at=item.created_at or "",
             updated_at=item.updated_at or "",
+            holder=item.holder,
         )
 
 
@@ -150,7 +198,7 @@ def action_status_update(
 def put_rejection(message_id: str, reason: dict[str, Any], body: str) -> None:
     """An orphan rejection: a refused queue message that names no case the ledger holds."""
     at = now_iso()
-    LedgerItem(
+    item = LedgerItem(
         f"REJECTION#{message_id}",
         "REJECTION",
         kind="rejection",
@@ -158,7 +206,8 @@ def put_rejection(message_id: str, reason: dict[str, Any], body: str) -> None:
         data={"reason": reason, "body": body},
         created_at=at,
         updated_at=at,
-    ).save()
+    )
+    _queued(item, at).save()
 
 
 def load_case_items(case_id: str) -> list[LedgerItem]:
@@ -202,7 +251,7 @@ def create_case(
     )
     try:
         with TransactWrite(connection=_conn()) as tw:
-            tw.save(case, condition=LedgerItem.pk.does_not_exist())
+            tw.save(_queued(case, at), condition=LedgerItem.pk.does_not_exist())
             for event in chained:
                 tw.save(_audit_item(event), condition=LedgerItem.pk.does_not_exist())
     except TransactWriteError as exc:
@@ -231,7 +280,7 @@ def commit(
         head_condition = LedgerItem.seq == case.seq
         condition = head_condition if case_condition is None else head_condition & case_condition
         case_item = LedgerItem(case_pk(case_id), CASE_SK)
-        extra = case_actions(case) if callable(case_actions) else case_actions
+        extra = list(case_actions(case) if callable(case_actions) else case_actions)
         try:
             with TransactWrite(connection=_conn()) as tw:
                 tw.update(
@@ -241,17 +290,19 @@ def commit(
                         LedgerItem.head.set(chained[-1].hash),
                         LedgerItem.updated_at.set(at),
                         *extra,
+                        *_queue_actions(CASE_SK, extra, at),
                     ],
                     condition=condition,
                 )
                 for op in ops:
                     if isinstance(op, Put):
                         tw.save(
-                            op.item,
+                            _queued(op.item, at),
                             condition=None if op.overwrite else LedgerItem.pk.does_not_exist(),
                         )
                     else:
-                        tw.update(op.item, actions=op.actions, condition=op.condition)
+                        actions = [*op.actions, *_queue_actions(op.item.sk, op.actions, at)]
+                        tw.update(op.item, actions=actions, condition=op.condition)
                 for event in chained:
                     tw.save(_audit_item(event), condition=LedgerItem.pk.does_not_exist())
         except TransactWriteError as exc:
@@ -322,9 +373,16 @@ def stage_action(case_id: str, index: int, status: str, data: dict[str, Any], at
     return _new_item(case_id, action_sk(index), "action", status, data, at)
 
 
-def stage_handoff(case_id: str, reason: str, data: dict[str, Any], at: str) -> Put:
-    """The case's handoff item (one per case); the commit fails if the case has one."""
-    return _new_item(case_id, HANDOFF_SK, "handoff", reason, data, at)
+def handoff_sk(handoff_id: str) -> str:
+    return f"{HANDOFF_SK}#{handoff_id}"
+
+
+def stage_handoff(case_id: str, handoff_id: str, data: dict[str, Any], at: str) -> Put:
+    """A new handoff item (one per round that gave up), WAITING for a person; the commit fails
+    if the case already has this handoff."""
+    put = _new_item(case_id, handoff_sk(handoff_id), "handoff", "WAITING", data, at)
+    put.item.seq = 0  # the handoff's version: moves compare-and-set on it
+    return put
 
 
 def stage_status(item: LedgerItem, status: str, at: str) -> Update:
