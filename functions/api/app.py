@@ -151,12 +151,14 @@ def get_audit(case_id: str) -> dict[str, Any]:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    """This API's routes (generated) and the approval routes, which another function serves."""
+    """This API's routes (generated), and the approval and console routes other functions serve."""
     generated = json.loads(app.get_openapi_json_schema(title="AIOS Kit API", version="1"))
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(openapi.complete(generated, openapi.APPROVAL_PATHS)),
+        body=json.dumps(
+            openapi.complete(generated, {**openapi.APPROVAL_PATHS, **openapi.console_paths()})
+        ),
     )
 
 

@@ -158,6 +158,92 @@ APPROVAL_PATHS: dict[str, Any] = {
 }
 
 
+def _console_operation(method: str, path: str, summary: str, signed_in: bool) -> dict[str, Any]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ("kind", "case_id", "approval_id")
+        if "{" + name + "}" in path
+    ]
+    responses: dict[str, Any] = {
+        "200": _html("the page"),
+        "400": _html("the form or a parameter is not valid"),
+        "403": _html("the CSRF token or the origin is refused, or the operator may not do this"),
+        "404": _html("no such page, case or approval"),
+        "409": _html("the case or approval changed: held by another operator, or decided"),
+    }
+    if method == "post":
+        responses["303"] = {"description": "done; see the page in Location"}
+        params.append({"name": "Origin", "in": "header", "schema": {"type": "string"}})
+    responses["401"] = _html(
+        "not signed in (API Gateway's Cognito authorizer)" if signed_in else "sign-in refused"
+    )
+    operation: dict[str, Any] = {
+        "operationId": "console_"
+        + method
+        + path.replace("/", "_").replace("{", "").replace("}", ""),
+        "summary": summary,
+        "tags": ["console"],
+        "parameters": params,
+        "responses": responses,
+    }
+    if method == "post":
+        form = {"type": "object", "additionalProperties": {"type": "string"}}
+        operation["requestBody"] = {
+            "content": {"application/x-www-form-urlencoded": {"schema": form}}
+        }
+    if signed_in:
+        operation["security"] = [{"console": []}]
+    return operation
+
+
+_CONSOLE_ROUTES: tuple[tuple[str, str, str, bool], ...] = (
+    ("get", "/console/sign-in", "the sign-in form", False),
+    ("post", "/console/sign-in", "sign in (or set a new password)", False),
+    ("post", "/console/sign-out", "clear the session cookie", True),
+    ("get", "/console", "the queues", True),
+    ("get", "/console/queues/{kind}", "one queue", True),
+    ("get", "/console/cases/{case_id}", "the case page", True),
+    ("get", "/console/cases/{case_id}/act", "the act-by-hand form", True),
+    *(
+        ("post", f"/console/cases/{{case_id}}/{move}", f"an operator's move: {move}", True)
+        for move in ("take", "release", "return", "act", "resolve", "cancel")
+    ),
+    ("post", "/console/approvals/{approval_id}", "decide an approval in the console", True),
+)
+
+
+def console_paths() -> dict[str, Any]:
+    """The operator console (functions/console): HTML pages; behind Cognito but for sign-in."""
+    paths: dict[str, Any] = {
+        "/console/assets/console.css": {
+            "get": {
+                "operationId": "console_stylesheet",
+                "summary": "the console's stylesheet",
+                "tags": ["console"],
+                "responses": {
+                    "200": {
+                        "description": "the stylesheet",
+                        "content": {"text/css; charset=utf-8": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        }
+    }
+    for method, path, summary, signed_in in _CONSOLE_ROUTES:
+        paths.setdefault(path, {})[method] = _console_operation(method, path, summary, signed_in)
+    return paths
+
+
+CONSOLE_SECURITY = {
+    "console": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "a Cognito ID token of the console's user pool (the session cookie)",
+    }
+}
+
+
 def complete(document: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
     """The generated document with `paths` added and without the 422 Powertools adds to every
     operation: a request the validation refuses is answered 400 (`INVALID_INPUT`), never 422."""
@@ -166,7 +252,9 @@ def complete(document: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
             if isinstance(operation, dict):
                 operation.get("responses", {}).pop("422", None)
     document.setdefault("paths", {}).update(paths)
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(CONSOLE_SECURITY)
+    schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template=_REF_TEMPLATE))
@@ -181,10 +269,12 @@ def complete(document: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
 _REF_TEMPLATE = "#/components/schemas/{model}"
 __all__ = [
     "APPROVAL_PATHS",
+    "CONSOLE_SECURITY",
     "SUBMIT_REQUEST",
     "ErrorBody",
     "ErrorDetail",
     "complete",
+    "console_paths",
     "error_response",
     "json_response",
 ]
