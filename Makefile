@@ -65,14 +65,14 @@ bench: setup
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
+	$(BIN)/python bench/memory_recall.py
+	$(BIN)/python bench/console_render.py
+	$(BIN)/python bench/handoff_notice.py
 	$(BIN)/python bench/emulation_load.py
 
 # CHAOS_ARGS, e.g. --cases 1000 --seed 42 (default: 200 cases, a seed from the clock)
 chaos: setup
 	$(BIN)/python bench/chaos.py --cases 200 $(CHAOS_ARGS)
-	$(BIN)/python bench/memory_recall.py
-	$(BIN)/python bench/console_render.py
-	$(BIN)/python bench/handoff_notice.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
