@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
 	$(BIN)/python bench/memory_recall.py
+	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py
 	$(BIN)/python bench/handoff_notice.py
 	$(BIN)/python bench/emulation_load.py

@@ -19,8 +19,12 @@ response if it has one (`$context.path` and `$context.stage` substituted; locall
 stage prefix, so `/$context.stage` becomes empty), else `{"message": "Unauthorized"}`; with a
 valid token, the event carries the claims as `requestContext.authorizer.claims`.
 
-Locally there is no stage prefix in the URL, and IAM (SigV4) authorization, API keys, usage
-plans and throttling are not checked.
+Locally there is no stage prefix in the URL, and IAM (SigV4) signatures, API keys, usage
+plans and throttling are not checked. The caller's identity is still filled in, as API
+Gateway does for IAM auth (`requestContext.identity.userArn`, `accessKey`, `caller`,
+`accountId`): `identify` maps the request's headers to it (the emulation resolves a SigV4
+`Authorization` header's access key id to its IAM principal, and takes an unsigned request for
+its local developer user), so the api function derives the tenant as on AWS.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from local.loopback import LoopbackServer
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[str, bytes], Any]  # (function name, payload) -> InvokeResult
+Identify = Callable[[dict[str, str]], dict[str, Any]]  # headers -> requestContext.identity fields
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,10 @@ def proxy_event(
     api_id: str,
     account: str,
     claims: dict[str, str] | None = None,
+    caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The REST API (v1) Lambda proxy event for one request (`claims` from its authorizer)."""
+    """The REST API (v1) Lambda proxy event for one request (`claims` from its authorizer,
+    `caller`: the identity fields of an IAM-authenticated caller)."""
     assert match.route is not None
     split = urlsplit(raw_path)
     path = split.path or "/"
@@ -176,6 +183,7 @@ def proxy_event(
                 "cognitoIdentityPoolId": None,
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
+                **(caller or {}),
             },
         },
     }
@@ -197,11 +205,13 @@ class ApiServer(LoopbackServer):
         account: str = "123456789012",
         authorizers: dict[str, CognitoAuthorizer] | None = None,
         gateway_responses: dict[str, GatewayResponseSpec] | None = None,
+        identify: Identify | None = None,
     ) -> None:
         self.router = Router(routes)
         self.authorizers = authorizers or {}
         self.gateway_responses = gateway_responses or {}
         self.invoke = invoke
+        self.identify = identify
         self.stage = stage
         self.api_id = api_id
         self.account = account
@@ -283,6 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.api.api_id,
             self.api.account,
             claims,
+            self.api.identify(dict(self.headers.items())) if self.api.identify else None,
         )
         result = self.api.invoke(match.route.function, json.dumps(event).encode())
         status, payload, headers = _proxy_response(result)

@@ -5,6 +5,11 @@ aios demo [--process P]    start it, run a process's example case end to end (de
                            sample ticket-triage), print what happened; exits non-zero unless
                            the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios control revoke|restore capability|process|tenant NAME
+                           the kill switch (AWS or emulation); also `control list|audit`
+aios kpi                   decision-quality KPIs from the ledger (table, or --json)
+aios dlq list|redrive      the action dead-letter queue: inspect, move back
+aios webhooks replay       move failed webhook deliveries back to their queue
 aios validate              check every process, prompt, example and capability of the workspace
 aios new process NAME      scaffold processes/NAME (spec, prompts, example, offline rules, test)
 aios new capability NAME   scaffold capabilities/<module>.py and its test
@@ -25,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, eval_cli, workspace_cli
+from local import audit_cli, control_cli, eval_cli, signals_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -62,14 +67,22 @@ def _banner(emu: Emulation) -> str:
             f"  API:          {emu.api_url}",
             f"  AWS endpoint: {emu.aws_endpoint}  (region {emu.region}, any credentials)",
             f"  receiver:     {emu.receiver_url}/_requests",
+            f"  ledger table: {_ledger_table(emu)}  (aios control ... --table, --endpoint-url)",
+            f"  AppConfig:    {emu.appconfig.url}  (aios control deploy --endpoint-url)",
             *_console_lines(emu),
             "  try:",
             f"    curl {emu.api_url}/processes",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
             f" --endpoint-url {emu.aws_endpoint} stepfunctions list-executions"
             f" --state-machine-arn {sm}",
+            "  for aios audit|kpi|dlq|webhooks in another shell:",
+            *(f"    export {k}={v}" for k, v in emu.cli_environment().items()),
         ]
     )
+
+
+def _ledger_table(emu: Emulation) -> str:
+    return str(emu.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"])  # type: ignore[union-attr]
 
 
 def _console_lines(emu: Emulation) -> list[str]:
@@ -226,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--process", default=None, help="the process whose example case runs (ticket-triage)"
     )
     audit_cli.add_parser(commands)
+    control_cli.add_parser(commands)
+    signals_cli.add_parsers(commands)
     workspace_cli.add_parsers(commands)
     eval_cli.add_parser(commands)
     args = parser.parse_args(argv)
@@ -237,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return local_up(args.port)
     if args.command == "audit":
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
+    if args.command == "control":
+        return control_cli.run(args)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     if args.command == "validate":
         return workspace_cli.validate(args.root)
     if args.command == "new":

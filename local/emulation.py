@@ -11,11 +11,15 @@
    existing cloud assembly;
 2. starts moto in server mode on 127.0.0.1 (a free port), resets it and turns on ASL execution
    (`POST /moto-api/config {"stepfunctions": {"execute_state_machine": true}}`);
-3. creates the template's tables, queues, keys, topics and state machines (`local.assembly`);
+3. creates the template's tables, queues, keys, topics, state machines and AppConfig
+   resources (`local.assembly`; AppConfig through moto and the stand-in of `local.appconfig`,
+   which also serves the functions' configuration reads);
 4. starts the receiver (the outside system), the in-process Lambda runtime with the layer on
    its path, patches moto's ASL interpreter to invoke it (`local.moto_patches`), starts one SQS
    poller per event source mapping and the API server on `127.0.0.1:$AIOS_LOCAL_PORT`
-   (default 8787; 0 picks a free port).
+   (default 8787; 0 picks a free port), whose callers are identified as IAM principals
+   (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
+   tenant `default`).
 
 Everything listens on loopback only and all AWS calls go to moto: nothing reaches real AWS.
 Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
@@ -24,10 +28,12 @@ Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -35,6 +41,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,6 +51,7 @@ from botocore.config import Config
 
 from local import moto_patches
 from local.api_gateway import ApiServer
+from local.appconfig import AppConfigStandIn
 from local.assembly import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -62,8 +70,14 @@ from local.stream_poller import StreamPoller
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DEVELOPER = "aios-local-developer"
+LOCAL_TENANT = "default"
+TENANT_TAG = "aios:tenant"
 DEFAULT_API_PORT = 8787
 LOCAL_MEMORY_ENGINE = "serverless"  # synthesized locally; served by the embedded store
+# Locally a configuration deployment completes at once; functions read it at their next read.
+LOCAL_CONFIG_MAX_AGE_SECONDS = 0
+APPCONFIG_SERVICES = ("appconfig", "appconfigdata")
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -79,7 +93,11 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
             "CDK_OUTDIR": str(outdir),
             # Memory on: locally the vector engine is the embedded store (see _memory_overrides).
             "CDK_CONTEXT_JSON": json.dumps(
-                {"aws:cdk:bundling-stacks": [], "memory_engine": LOCAL_MEMORY_ENGINE}
+                {
+                    "aws:cdk:bundling-stacks": [],
+                    "memory_engine": LOCAL_MEMORY_ENGINE,
+                    "config_max_age_seconds": LOCAL_CONFIG_MAX_AGE_SECONDS,
+                }
             ),
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
@@ -135,6 +153,7 @@ class Emulation:
         self._moto: Any = None
         self._receiver: Receiver | None = None
         self._api: ApiServer | None = None
+        self._appconfig: AppConfigStandIn | None = None
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -143,6 +162,8 @@ class Emulation:
         )
         self.aws_endpoint = ""
         self.target_keys: dict[str, str] = {}  # HTTP target -> local signing key
+        self._developer: dict[str, Any] = {}
+        self._principals: dict[str, dict[str, Any]] = {}  # access key id -> identity fields
         self.console_users: list[LocalUser] = []  # one per console role, with its password
         self.capability_keys: dict[str, dict[str, str]] = {}  # capability -> its secret's values
 
@@ -183,12 +204,21 @@ class Emulation:
         """A boto3 session with dummy credentials; pass `endpoint_url=emu.aws_endpoint`."""
         return self._session
 
+    @property
+    def appconfig(self) -> AppConfigStandIn:
+        """The AppConfig stand-in (environments, deployments, the data API; see local.appconfig)."""
+        assert self._appconfig is not None, "start() first"
+        return self._appconfig
+
     def client(self, service: str) -> Any:
         """A boto3 client for the emulated AWS (never real AWS)."""
         assert self.aws_endpoint, "start() first"
+        endpoint = self.aws_endpoint
+        if service in APPCONFIG_SERVICES:
+            endpoint = self.appconfig.url
         return self._session.client(
             service,
-            endpoint_url=self.aws_endpoint,
+            endpoint_url=endpoint,
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),
         )
 
@@ -229,6 +259,7 @@ class Emulation:
         stack_name, template = load_stack(self.cdk_out, self.stack_name)
 
         self._start_moto()
+        self._appconfig = AppConfigStandIn(self.aws_endpoint, self._session).start()
         t = self._timed("moto", t)
 
         assets = asset_files(self.cdk_out)
@@ -274,6 +305,7 @@ class Emulation:
         streams = self.client("dynamodbstreams")
         for stream in self.deployment.stream_sources:
             self.stream_pollers.append(StreamPoller(stream, streams, self.runtime.invoke).start())
+        self._create_local_developer()
         self._api = ApiServer(
             self.deployment.routes,
             self.runtime.invoke,
@@ -283,6 +315,7 @@ class Emulation:
             account=self.account,
             authorizers=self._authorizers(),
             gateway_responses=self.deployment.gateway_responses,
+            identify=self.identify,
         ).start()
         self._seed_approvals()
         if self.user_pool_id:
@@ -323,6 +356,98 @@ class Emulation:
                     values["slack_bot_token"] = f"xoxb-local-{secrets.token_hex(8)}"
                     values["slack_signing_secret"] = secrets.token_hex(16)
                     sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps(values))
+
+    def event_source(self, function: str) -> SqsPoller:
+        """The SQS event source mapping of `function` (e.g. "execute"), to disable or enable
+        it as `UpdateEventSourceMapping(Enabled=...)` would."""
+        [poller] = [p for p in self.pollers if p.mapping.function == function]
+        return poller
+
+    def _create_local_developer(self) -> None:
+        """The IAM user an unsigned local request acts as: tagged with the tenant `default`."""
+        user = self.client("iam").create_user(
+            UserName=LOCAL_DEVELOPER, Tags=[{"Key": TENANT_TAG, "Value": LOCAL_TENANT}]
+        )["User"]
+        self._developer = {"userArn": user["Arn"], "caller": user["UserId"], "user": user["UserId"]}
+
+    def identify(self, headers: dict[str, str]) -> dict[str, Any]:
+        """API Gateway's `requestContext.identity` for a request, as IAM auth fills it in.
+
+        A SigV4 `Authorization` header's access key id is resolved to its IAM principal by
+        the emulated STS (the signature itself is not checked locally); an unsigned request is
+        the local developer user's.
+        """
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        match = re.search(r"Credential=([A-Z0-9]{16,128})/", auth)
+        if match is None:
+            return {**self._developer, "accountId": self.account, "accessKey": None}
+        access_key = match.group(1)
+        if access_key not in self._principals:
+            sts = boto3.session.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=self.region,
+            ).client("sts", endpoint_url=self.aws_endpoint)
+            who = sts.get_caller_identity()
+            self._principals[access_key] = {
+                "userArn": who["Arn"], "caller": who["UserId"], "user": who["UserId"],
+                "accountId": who["Account"],
+            }  # fmt: skip
+        return {**self._principals[access_key], "accessKey": access_key}
+
+    def cli_environment(self) -> dict[str, str]:
+        """What `aios kpi|dlq|webhooks|audit` read, pointed at this emulation."""
+        assert self.deployment is not None, "start() first"
+        functions = self.deployment.functions
+        reconciler = functions["case_reconciler"].environment
+        webhook_queue = next(
+            m.queue_url for m in self.deployment.event_sources if m.function == "webhooks"
+        )
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AIOS_LEDGER_TABLE": reconciler["AIOS_LEDGER_TABLE"],
+            "AIOS_ACTION_QUEUE_URL": reconciler["AIOS_ACTION_QUEUE_URL"],
+            "AIOS_ACTION_DLQ_URL": reconciler["AIOS_ACTION_DLQ_URL"],
+            "AIOS_WEBHOOK_QUEUE_URL": webhook_queue,
+            "AIOS_WEBHOOK_DLQ_URL": functions["webhooks"].environment["AIOS_WEBHOOK_DLQ_URL"],
+        }
+
+    @contextlib.contextmanager
+    def paused(self, function: str) -> Iterator[None]:
+        """No event source delivers to `function` inside the block (messages stay queued)."""
+        candidates: list[SqsPoller | StreamPoller] = [*self.pollers, *self.stream_pollers]
+        pollers = [p for p in candidates if p.mapping.function == function]
+        for poller in pollers:
+            poller.pause()
+        try:
+            yield
+        finally:
+            for poller in pollers:
+                poller.resume()
+
+    def dead_letter(self, case_id: str, timeout_s: float = 30.0) -> float:
+        """Receive the case's queued action message until SQS moves it to the dead-letter queue
+        (after the queue's maxReceiveCount receives), as a consumer failing every time would;
+        returns `time.monotonic()` when it moved. Pause the consumer first (`paused`)."""
+        sqs = self.client("sqs")
+        queue_url = next(
+            p.mapping.queue_url for p in self.pollers if p.mapping.function == "execute"
+        )
+        received, deadline = 0, time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
+            ).get("Messages", [])
+            if messages:
+                if case_id not in messages[0]["Body"]:
+                    raise RuntimeError("the action queue holds another case's message first")
+                received += 1
+            elif received:
+                return time.monotonic()
+        raise TimeoutError(f"no action message of {case_id} reached the dead-letter queue")
 
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,
@@ -369,6 +494,9 @@ class Emulation:
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # AppConfig (moto and the stand-in) for the runtime configuration of processes.
+            "AWS_ENDPOINT_URL_APPCONFIG": self.appconfig.url,
+            "AWS_ENDPOINT_URL_APPCONFIGDATA": self.appconfig.url,
             **DUMMY_CREDENTIALS,
         }
 
@@ -473,6 +601,9 @@ class Emulation:
         if self._receiver is not None:
             self._receiver.stop()
             self._receiver = None
+        if self._appconfig is not None:
+            self._appconfig.stop()
+            self._appconfig = None
         moto_patches.revert()
         if self.runtime is not None:
             self.runtime.close()

@@ -2,7 +2,7 @@
 
 moto's Step Functions interpreter (LocalStack's ASL engine) calls other services through
 `boto_client_for(region, service, state_credentials)`, which builds a boto3 client for
-`http://localhost:$MOTO_PORT`. Two patches:
+`http://localhost:$MOTO_PORT`. The patches:
 
 1. `moto.stepfunctions.parser.asl.utils.boto_client.moto_server_port` returns the port our
    `ThreadedMotoServer` actually listens on (it may be picked at random), so `sqs:sendMessage`,
@@ -18,11 +18,22 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    looked at every expired message: of two expired messages of one group it delivers the later
    one and starves the earlier one forever. AWS redelivers both, in order.
 
-4. `moto.moto_server.werkzeug_app.DomainDispatcherApplication`: the service a request is for
-   is looked up once per host (moto lists its package folder on every request, under one lock
-   for all services), and requests to DynamoDB are served one at a time. moto's DynamoDB does
-   not make a conditional write atomic across threads (it checks, then writes); AWS does. With
-   functions running concurrently, two conditional writes on one item must not both succeed.
+4. `moto.dynamodb.models.DynamoDBBackend.transact_write_items` rolls a failed transaction back
+   by putting back a deep copy of each table taken when it began. Two things break on AWS's
+   promises: a write another request made to the table meanwhile is lost with it, and the
+   table's stream shard is a new object afterwards, while the stream iterators a reader holds
+   (`moto.dynamodbstreams.models.ShardIterator.stream_shard`) keep reading the old one, so
+   every later change is never delivered. The patch runs each transaction, each single-item
+   write and each `get_records` under one lock (a transaction is atomic for other requests,
+   as on AWS), and points an iterator at its table's current shard before it reads. The copy
+   also no longer copies the stream's records (the shard's copy shares them; a failed
+   transaction's records are cut off again): copying them made every transaction slower as
+   the stream grew.
+
+5. `moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host`: the
+   service a request is for is looked up once per host; moto lists its package folder on every
+   request, under one lock for all services, which was a tenth of the emulation's time under
+   load.
 
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
@@ -31,6 +42,7 @@ silently call a Docker-backed Lambda or the wrong port.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
 import threading
@@ -41,8 +53,11 @@ PINNED_MOTO_VERSION = "5.2.5"
 
 _BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
 _SQS_MODELS_MODULE = "moto.sqs.models"
+_DYNAMODB_MODULE = "moto.dynamodb.models"
+_DYNAMODB_TABLE_MODULE = "moto.dynamodb.models.table"
+_STREAMS_MODULE = "moto.dynamodbstreams.models"
+_DYNAMODB_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item")
 _DISPATCH_MODULE = "moto.moto_server.werkzeug_app"
-_DYNAMODB_LOCK = threading.Lock()
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
@@ -56,9 +71,11 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
     (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
+    *((_DYNAMODB_MODULE, f"DynamoDBBackend.{name}") for name in _DYNAMODB_WRITES),
+    (_DYNAMODB_MODULE, "DynamoDBBackend.get_table"),
+    (_DYNAMODB_TABLE_MODULE, "StreamShard.add"),
+    (_STREAMS_MODULE, "DynamoDBStreamsBackend.get_records"),
     (_DISPATCH_MODULE, "DomainDispatcherApplication.get_backend_for_host"),
-    (_DISPATCH_MODULE, "DomainDispatcherApplication.get_application"),
-    (_DISPATCH_MODULE, "DomainDispatcherApplication.__call__"),
 )
 #: Data attributes the SQS patch reads (checked on the classes or their instances' init).
 _SQS_ATTRIBUTES = (("Queue", "pending_messages"), ("Message", "visible"))
@@ -131,7 +148,8 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     fix_fifo_redelivery()
-    serialize_dynamodb()
+    fix_stream_transactions()
+    cache_dispatch()
     if not _applied:
         _applied["moto_server_port"] = boto_client.moto_server_port
         _applied["boto_client_for"] = lambda_eval.boto_client_for
@@ -162,10 +180,10 @@ def revert() -> None:
     setattr(lambda_eval, "boto_client_for", _applied.pop("boto_client_for"))  # noqa: B010
 
 
-def serialize_dynamodb() -> None:
-    """Patch 4 (see the module docstring). Idempotent; a correctness fix, so `revert` keeps it."""
+def cache_dispatch() -> None:
+    """Patch 5 (see the module docstring). Idempotent; pure caching, so `revert` keeps it."""
     cls = importlib.import_module(_DISPATCH_MODULE).DomainDispatcherApplication
-    if getattr(cls, "_aios_serialized", False):
+    if getattr(cls, "_aios_cached", False):
         return
     original_backend_for_host = cls.get_backend_for_host
     backends: dict[str, Any] = {}
@@ -180,16 +198,8 @@ def serialize_dynamodb() -> None:
             backends[host] = backend
         return backends[host]
 
-    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        app = self.get_application(environ)
-        if app is self.app_instances.get("dynamodb"):
-            with _DYNAMODB_LOCK:
-                return list(app(environ, start_response))
-        return app(environ, start_response)
-
     cls.get_backend_for_host = get_backend_for_host
-    cls.__call__ = dispatch
-    cls._aios_serialized = True
+    cls._aios_cached = True
 
 
 def fix_fifo_redelivery() -> None:
@@ -208,3 +218,60 @@ def fix_fifo_redelivery() -> None:
 
     receive_message._aios_fixed = True  # type: ignore[attr-defined]
     backend.receive_message = receive_message
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def fix_stream_transactions() -> None:
+    """Patch 4 (see the module docstring). Idempotent; a bug fix, so `revert` keeps it."""
+    check()
+    backend = importlib.import_module(_DYNAMODB_MODULE).DynamoDBBackend
+    streams = importlib.import_module(_STREAMS_MODULE).DynamoDBStreamsBackend
+    if getattr(streams.get_records, "_aios_fixed", False):
+        return
+
+    def serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return method(self, *args, **kwargs)
+
+        return locked
+
+    for name in _DYNAMODB_WRITES[1:]:
+        setattr(backend, name, serialized(getattr(backend, name)))
+    original_transact = backend.transact_write_items
+
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            shards = [t.stream_shard for t in self.tables.values() if t.stream_shard is not None]
+            lengths = [(shard.items, len(shard.items)) for shard in shards]
+            try:
+                return original_transact(self, *args, **kwargs)
+            except BaseException:
+                for items, length in lengths:  # the rollback's shard shares this list
+                    del items[length:]
+                raise
+
+    backend.transact_write_items = transact_write_items
+    shard_class = importlib.import_module(_DYNAMODB_TABLE_MODULE).StreamShard
+
+    def shard_copy(self: Any, memo: dict[int, Any]) -> Any:
+        clone = copy.copy(self)  # the records list is shared, not copied
+        memo[id(self)] = clone
+        clone.table = copy.deepcopy(self.table, memo)
+        return clone
+
+    shard_class.__deepcopy__ = shard_copy
+    original_get_records = streams.get_records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+        with _DYNAMODB_LOCK:
+            iterator = self.shard_iterators[iterator_arn]
+            current = self.dynamodb.get_table(iterator.stream_shard.table.name).stream_shard
+            if current is not None:
+                iterator.stream_shard = current
+            return original_get_records(self, iterator_arn, limit)
+
+    get_records._aios_fixed = True  # type: ignore[attr-defined]
+    streams.get_records = get_records

@@ -10,11 +10,18 @@ logger = logging.getLogger(__name__)
 
 
 class PollingLoop:
-    """Calls `poll_once` until `stop()`; idles when a poll finds nothing; survives errors."""
+    """Calls `poll_once` until `stop()`; idles when a poll finds nothing; survives errors.
+
+    `disable()` / `enable()` do what `UpdateEventSourceMapping(Enabled=...)` does on AWS:
+    a disabled loop delivers nothing (its records wait at the source) until enabled again.
+    """
 
     def __init__(self, name: str, idle_wait_s: float) -> None:
         self.idle_wait_s = idle_wait_s
         self._stop = threading.Event()
+        self._enabled = threading.Event()
+        self._enabled.set()
+        self._polling = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def poll_once(self) -> int:
@@ -30,10 +37,31 @@ class PollingLoop:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def disable(self) -> None:
+        """Deliver nothing more; returns once a delivery under way has finished."""
+        self._enabled.clear()
+        with self._polling:
+            pass
+
+    def enable(self) -> None:
+        self._enabled.set()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled.is_set()
+
+    # A test pauses a loop to look at a queue the way a disabled mapping would leave it.
+    pause = disable
+    resume = enable
+
+    def _poll(self) -> int:
+        with self._polling:
+            return self.poll_once() if self._enabled.is_set() else 0
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if not self.poll_once():
+                if not self._poll():
                     self._stop.wait(self.idle_wait_s)
             except Exception:
                 if self._stop.is_set():

@@ -7,6 +7,10 @@ with `{"Records": [...]}` shaped like Lambda's DynamoDB event (moto's records al
 `eventID`, `eventName`, `dynamodb` with the images and `eventSourceARN`). A failed invocation
 is retried with the same batch (the iterator does not advance), up to the mapping's
 `MaximumRetryAttempts`, then the batch is skipped, as Lambda does without a destination.
+
+Like Lambda, the poller applies the mapping's `FilterCriteria` (records that match no pattern
+are dropped, see `local.event_filters`) and, with `ReportBatchItemFailures`, retries a batch
+from the first record the function reports in `batchItemFailures` (by sequence number).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from local.event_filters import matches_any
 from local.polling import PollingLoop
 from local.sqs_poller import Invoke
 
@@ -32,6 +37,8 @@ class StreamMappingSpec:
     starting_position: str = "TRIM_HORIZON"
     maximum_retry_attempts: int = -1  # -1: until the record expires (Lambda's default)
     logical_id: str = ""
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns; () = no filtering
+    report_batch_item_failures: bool = False
 
 
 class StreamPoller(PollingLoop):
@@ -52,8 +59,9 @@ class StreamPoller(PollingLoop):
         self.batches = 0
 
     def poll_once(self) -> int:
-        """Deliver at most one batch per shard; returns how many records were delivered."""
-        delivered = 0
+        """Deliver at most one batch per shard; returns how many records were read (filtered
+        out or delivered)."""
+        read = 0
         shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)[
             "StreamDescription"
         ].get("Shards", [])
@@ -68,22 +76,25 @@ class StreamPoller(PollingLoop):
             response = self.streams.get_records(
                 ShardIterator=self._iterators[shard_id], Limit=max(1, self.mapping.batch_size)
             )
-            records = response.get("Records", [])
+            batch = response.get("Records", [])
+            records = [r for r in batch if matches_any(self.mapping.filters, r)]
             if records:
                 self._deliver(records)
-                delivered += len(records)
+            read += len(batch)
             if response.get("NextShardIterator"):
                 self._iterators[shard_id] = response["NextShardIterator"]
-        return delivered
+        return read
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
-        event = json.dumps({"Records": records}, default=_json_default).encode()
         attempts = 0
-        while not self._stop.is_set():
+        while records and not self._stop.is_set():
+            event = json.dumps({"Records": records}, default=_json_default).encode()
             self.batches += 1
             result = self.invoke(self.mapping.function, event)
             if not result.function_error:
-                return
+                records = self._unprocessed(records, result)
+                if not records:
+                    return
             attempts += 1
             limit = self.mapping.maximum_retry_attempts
             logger.info("%s failed a stream batch (attempt %d)", self.mapping.function, attempts)
@@ -93,6 +104,22 @@ class StreamPoller(PollingLoop):
                 )
                 return
             self._stop.wait(0.5)
+
+    def _unprocessed(self, records: list[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
+        """The records from the first reported failure on ([] when the batch succeeded)."""
+        if not self.mapping.report_batch_item_failures:
+            return []
+        response = result.json()
+        failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+        if not failures:
+            return []
+        sequence = [str(r.get("dynamodb", {}).get("SequenceNumber")) for r in records]
+        failed = [str(f.get("itemIdentifier")) for f in failures if isinstance(f, dict)]
+        positions = [sequence.index(f) for f in failed if f in sequence]
+        if len(positions) != len(failed):
+            logger.warning("malformed batchItemFailures %r: retrying the batch", failures)
+            return records
+        return records[min(positions) :]
 
 
 def _json_default(value: Any) -> Any:

@@ -13,6 +13,7 @@ from stacks.action_bus import ActionBus
 from stacks.api import STAGE, Api
 from stacks.approvals import PUBLIC_ROUTES, Approvals
 from stacks.capability_roles import CapabilityRoles
+from stacks.case_events import CaseEvents
 from stacks.case_machine import CaseMachine
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
@@ -23,8 +24,13 @@ from stacks.handoffs import Handoffs
 from stacks.ledger import Ledger
 from stacks.memory import Memory
 from stacks.observability import Observability
+from stacks.reconciler import Reconciler
+from stacks.runtime_config import RuntimeConfig
 from stacks.signing_key import SigningKey
 from stacks.workspace import Workspace, read_workspace, stage_user_layer
+
+ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
+"""The alarms that roll a configuration deployment back while it rolls out and bakes."""
 
 
 class AiosStack(Stack):
@@ -67,6 +73,8 @@ class AiosStack(Stack):
             decision_store=self.decision_store,
             user_layer_dir=user_layer_dir,
         )
+        # GET /kpis lists a process's cases by creation time.
+        self.ledger.grant_case_index_read(self.functions.api.role)
         self.capability_roles = CapabilityRoles(
             self,
             "CapabilityRoles",
@@ -109,8 +117,30 @@ class AiosStack(Stack):
             layers=self.functions.layers,
             removal_policy=retention,
         )
-        # Large case inputs enter the state machine as claim checks (api) and leave it at decide.
-        self.memory.share_context(writers=(self.functions.api,), readers=(self.functions.decide,))
+        layers = self.functions.layers  # the user's workspace too: specs and capabilities
+        self.case_events = CaseEvents(
+            self,
+            "CaseEvents",
+            config=config,
+            ledger=self.ledger,
+            connector_secrets=self.connector_secrets,
+            layers=layers,
+        )
+        self.reconciler = Reconciler(
+            self,
+            "Reconciler",
+            config=config,
+            ledger=self.ledger,
+            action_queue=self.action_bus.queue,
+            dead_letter_queue=self.action_bus.dead_letter_queue,
+            layers=layers,
+        )
+        # Large case inputs enter the state machine as claim checks (api, or the reconciler
+        # restarting a case) and leave it at decide.
+        self.memory.share_context(
+            writers=(self.functions.api, self.reconciler.reconciler),
+            readers=(self.functions.decide,),
+        )
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",
@@ -123,6 +153,7 @@ class AiosStack(Stack):
             log_group=log_group(self, "CaseMachineLogs", config),
         )
         self.functions.attach_case_machine(self.case_machine.state_machine)
+        self.reconciler.attach_case_machine(self.case_machine.state_machine)
         self.api = Api(
             self,
             "Api",
@@ -130,6 +161,7 @@ class AiosStack(Stack):
             handler=self.functions.api.function,
             access_log_group=log_group(self, "ApiAccessLogs", config),
         )
+        self.functions.attach_tenant_keys(self.api.tenant_keys)
         self.api.add_public_routes(
             self.approvals.answer.function,
             PUBLIC_ROUTES,
@@ -146,18 +178,49 @@ class AiosStack(Stack):
         self.observability = Observability(
             self,
             "Observability",
-            alarm_email=config.alarm_email,
+            config=config,
             removal_policy=retention,
             state_machine=self.case_machine.state_machine,
-            dead_letter_queue=self.action_bus.dead_letter_queue,
+            dead_letter_queues={
+                "DeadLetters": (
+                    self.action_bus.dead_letter_queue,
+                    "Actions are in the dead-letter queue",
+                ),
+                "WebhookDeadLetters": (
+                    self.case_events.webhook_dead_letters,
+                    "Webhook deliveries are in the dead-letter queue (aios webhooks replay)",
+                ),
+                "CaseEventFailures": (
+                    self.case_events.stream_failures,
+                    "Ledger stream batches could not be published as case events",
+                ),
+            },
             functions=[
                 *self.functions.all,
                 *self.approvals.all,
                 *self.handoffs.all,
                 self.console.function,
                 *self.memory.functions,
+                *self.case_events.functions,
+                *self.reconciler.functions,
             ],
             rest_api=self.api.rest_api,
+        )
+        self.runtime_config = RuntimeConfig(
+            self,
+            "RuntimeConfig",
+            config=config,
+            workspace=self.workspace,
+            alarms=[a for a in self.observability.alarms if a.node.id in ROLLBACK_ALARMS],
+        )
+        # Every function that reads process specs reads the deployed ones.
+        self.runtime_config.grant_read(
+            self.functions.api,
+            self.functions.decide,
+            self.functions.execute,
+            *self.approvals.all,
+            *self.handoffs.all,
+            self.console.function,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
@@ -167,3 +230,14 @@ class AiosStack(Stack):
         CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
         CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
+        CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
+        CfnOutput(
+            self, "ActionDeadLetterQueueUrl", value=self.action_bus.dead_letter_queue.queue_url
+        )
+        CfnOutput(self, "CaseEventBusName", value=self.case_events.bus.event_bus_name)
+        CfnOutput(self, "WebhookQueueUrl", value=self.case_events.webhook_queue.queue_url)
+        CfnOutput(
+            self,
+            "WebhookDeadLetterQueueUrl",
+            value=self.case_events.webhook_dead_letters.queue_url,
+        )

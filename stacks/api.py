@@ -18,6 +18,7 @@ ROUTES = (
     ("POST", "/processes/{process}/cases"),
     ("GET", "/cases/{case_id}"),
     ("GET", "/cases/{case_id}/audit"),
+    ("GET", "/kpis"),
     ("GET", "/openapi.json"),
 )
 
@@ -141,18 +142,34 @@ class Api(Construct):
                     id="AwsSolutions-COG4",
                     reason="api_auth=api_key: callers present an API key bound to a usage plan",
                 )
-        self.api_key: apigw.IApiKey | None = None
+        self.tenant_keys: dict[str, apigw.IApiKey] = {}
         if not use_iam:
-            self.api_key = self.rest_api.add_api_key("ApiKey", description="AIOS Kit API key")
-            plan = self.rest_api.add_usage_plan(
-                "UsagePlan",
+            self._tenant_usage_plans(config)
+
+    def _tenant_usage_plans(self, config: AiosConfig) -> None:
+        """One API key on one usage plan per tenant: the key names the tenant (the api
+        function gets the mapping), and each plan throttles and meters its tenant alone.
+
+        The keys are not attached to the stage themselves (their usage plans are), so the
+        api function may name them in its environment without a dependency cycle.
+        """
+        for index, (tenant, plan) in enumerate(sorted(config.api_key_tenants.items())):
+            suffix = "" if index == 0 else str(index)
+            key = apigw.ApiKey(self, f"ApiKey{suffix}", description=f"AIOS API key of {tenant}")
+            usage = self.rest_api.add_usage_plan(
+                f"UsagePlan{suffix}",
+                description=f"AIOS tenant {tenant}",
                 throttle=apigw.ThrottleSettings(
-                    rate_limit=config.api_throttle_rate_limit,
-                    burst_limit=config.api_throttle_burst_limit,
+                    rate_limit=plan.rate_limit or config.api_throttle_rate_limit,
+                    burst_limit=plan.burst_limit or config.api_throttle_burst_limit,
                 ),
+                quota=apigw.QuotaSettings(limit=plan.quota_per_day, period=apigw.Period.DAY)
+                if plan.quota_per_day
+                else None,
             )
-            plan.add_api_stage(stage=self.rest_api.deployment_stage)
-            plan.add_api_key(self.api_key)
+            usage.add_api_stage(stage=self.rest_api.deployment_stage)
+            usage.add_api_key(key)
+            self.tenant_keys[tenant] = key
 
     def add_public_routes(
         self, handler: lambda_.IFunction, routes: tuple[tuple[str, str], ...], *, reason: str

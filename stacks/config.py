@@ -41,6 +41,41 @@ class ModelPrice(BaseModel):
     output_per_mtok: Annotated[float, Field(ge=0)]
 
 
+class TenantPlan(BaseModel):
+    """A tenant's usage plan when callers authenticate by API key (`api_auth=api_key`):
+    its own key, and throttling and a daily quota of its own (the stage's when unset)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate_limit: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    burst_limit: Annotated[int, Field(ge=1, le=5_000)] | None = None
+    quota_per_day: Annotated[int, Field(ge=1)] | None = None
+
+
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# The kit's own signals an alarm watches, with their default thresholds. A rate or spend alarm
+# fires above its threshold, `acceptance_rate_floor` below it, any other when the count in its
+# period exceeds the threshold (0: any occurrence).
+ALARM_THRESHOLDS: dict[str, float] = {
+    "actions_rejected": 0,
+    "handoff_rate": 0.25,
+    "budget_exhausted": 0,
+    "approvals_past_sla": 0,
+    "approval_timeouts": 0,
+    "action_retries": 10,
+    "actions_dead_lettered": 0,
+    "memory_drift": 0,
+    "daily_model_spend_usd": 50,
+    "acceptance_rate_floor": 0.5,
+    "stuck_cases": 0,
+    "handoffs_past_sla": 0,
+    "action_drift": 0,
+}
+RATES = ("handoff_rate", "acceptance_rate_floor")
+
+
 class AiosConfig(BaseModel):
     """Every deploy-time setting of the kit, with its default."""
 
@@ -100,9 +135,27 @@ class AiosConfig(BaseModel):
     # 0 bypasses the model-output cache.
     model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
     openai_base_url: str | None = Field(default=None, validate_default=True)
+    # api_auth=api_key: one API key and usage plan per tenant (the key maps to the tenant).
+    # With none listed, the one key belongs to the tenant "default". Under IAM, the tenant is
+    # the caller's principal tag `aios:tenant` and this list is not used.
+    tenants: dict[str, TenantPlan] = Field(default_factory=dict)
+    # Runtime configuration (stacks/runtime_config.py): how long functions cache the deployed
+    # processes, and how AppConfig rolls a new version out (linear steps, then a bake time
+    # watched by alarms that roll it back).
+    config_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    config_growth_percent: Annotated[float, Field(ge=1, le=100)] = 50
+    config_deployment_minutes: Annotated[int, Field(ge=0, le=1440)] = 2
+    config_bake_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
     # Deploy-time options of capabilities with a config_model, by capability name; checked
     # against each model by the stack (stacks/capability_roles.py), defaults filled in.
     capability_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Signals: the reconciler, the KPI job and the alarms on the kit's own signals.
+    reconciler_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
+    reconciler_lookback_days: Annotated[int, Field(ge=1, le=400)] = 30
+    drift_window_hours: Annotated[int, Field(ge=1, le=720)] = 1
+    kpi_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    kpi_window_hours: Annotated[int, Field(ge=1, le=744)] = 24
+    alarm_thresholds: dict[str, float] = Field(default_factory=lambda: dict(ALARM_THRESHOLDS))
 
     @field_validator("log_retention_days")
     @classmethod
@@ -112,7 +165,13 @@ class AiosConfig(BaseModel):
         return value
 
     @field_validator(
-        "http_targets", "model_tiers", "model_prices", "capability_config", mode="before"
+        "http_targets",
+        "model_tiers",
+        "model_prices",
+        "capability_config",
+        "tenants",
+        "alarm_thresholds",
+        mode="before",
     )
     @classmethod
     def _parse_targets(cls, value: Any) -> Any:
@@ -122,6 +181,19 @@ class AiosConfig(BaseModel):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not a JSON object: {exc}") from exc
         return value
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, value: dict[str, TenantPlan]) -> dict[str, TenantPlan]:
+        bad = [name for name in value if not _TENANT_NAME.match(name)]
+        if bad:
+            raise ValueError(f"tenant name {bad[0]!r} must match {_TENANT_NAME.pattern}")
+        return value
+
+    @property
+    def api_key_tenants(self) -> dict[str, TenantPlan]:
+        """The tenants that get an API key and usage plan under api_auth=api_key."""
+        return dict(self.tenants) or {"default": TenantPlan()}
 
     @field_validator("http_targets")
     @classmethod
@@ -133,6 +205,20 @@ class AiosConfig(BaseModel):
             if parsed.scheme != "https" or not parsed.hostname:
                 raise ValueError(f"target {name!r} must be an https URL, got {url!r}")
         return value
+
+    @field_validator("alarm_thresholds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        """Given keys override the defaults; an unknown key or a bad value is an error."""
+        unknown = sorted(set(value) - set(ALARM_THRESHOLDS))
+        if unknown:
+            raise ValueError(
+                f"unknown alarm {', '.join(unknown)}; known: {', '.join(ALARM_THRESHOLDS)}"
+            )
+        for name, threshold in value.items():
+            if threshold < 0 or (name in RATES and threshold > 1):
+                raise ValueError(f"{name} must be {'0..1' if name in RATES else '>= 0'}")
+        return {**ALARM_THRESHOLDS, **value}
 
     @field_validator("model_tiers")
     @classmethod

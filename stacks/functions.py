@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -207,9 +208,11 @@ class Functions(Construct):
             timeout=Duration.seconds(15),
             # No idempotency table: a case id derives from its Idempotency-Key, so the case
             # record itself is the idempotency record (aios.cases.submit_case).
-            environment=common,
+            environment={**common, "AIOS_API_AUTH": config.api_auth},
         )
         table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
+        if config.api_auth == "iam":
+            self._grant_tenant_tags()
 
         self.decide = AiosFunction(
             self,
@@ -307,6 +310,33 @@ class Functions(Construct):
             self.model_api_key.grant_read(self.decide.role)
             self.decide.add_environment("AIOS_OPENAI_BASE_URL", config.openai_base_url or "")
             self.decide.add_environment("AIOS_OPENAI_SECRET_ARN", self.model_api_key.secret_arn)
+
+    def _grant_tenant_tags(self) -> None:
+        """Under IAM auth the caller's tenant is its principal's `aios:tenant` tag: api may
+        read the tags of this account's users and roles, nothing else of IAM."""
+        stack = Stack.of(self)
+        self.api.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:ListUserTags", "iam:ListRoleTags"],
+                resources=[
+                    stack.format_arn(service="iam", region="", resource="user", resource_name="*"),
+                    stack.format_arn(service="iam", region="", resource="role", resource_name="*"),
+                ],
+            )
+        )
+        for kind in ("user", "role"):
+            acknowledge(
+                self.api.role,
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/*]",
+                reason="any principal of the account may call the API: its tenant tag is read "
+                "(List*Tags only) to learn whose case it is",
+            )
+
+    def attach_tenant_keys(self, keys: dict[str, apigw.IApiKey]) -> None:
+        """Under API-key auth: the api function maps each tenant's key id to the tenant."""
+        if keys:
+            mapping = {tenant: key.key_id for tenant, key in keys.items()}
+            self.api.add_environment("AIOS_TENANT_API_KEYS", Stack.of(self).to_json_string(mapping))
 
     @property
     def all(self) -> list[AiosFunction]:

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 QUEUE_INDEX = "Queues"
+BY_PROCESS_INDEX = "ByProcess"
 
 
 class Ledger(Construct):
@@ -18,33 +19,45 @@ class Ledger(Construct):
     per-function IAM grants below, so a customer managed key would add cost and a key policy
     without adding a trust boundary.
 
-    The ledger has one index, ``Queues`` (``queue``/``queued_at``, keys only): sparse, it holds
+    The ledger has two sparse indexes. ``Queues`` (``queue``/``queued_at``, keys only) holds
     only what waits for people or was refused (handed-off and failed cases, pending approvals,
-    rejections), which the operator console lists without a scan. It is declared on the
+    rejections), which the operator console lists without a scan. ``ByProcess``
+    (``process``/``created_at``, with ``status`` and ``updated_at``) holds only case items: a
+    process's cases in a time window, for the KPIs and the reconciler. Both are declared on the
     CloudFormation table rather than through ``add_global_secondary_index``: with an index
     known to CDK, every ``table.grant`` would also allow ``<table>/index/*`` to every role;
-    this way only ``grant_queue_read`` allows this one index.
+    this way only ``grant_queue_read`` and ``grant_case_index_read`` allow their one index.
+    CloudFormation creates one index per stack update: a ledger deployed before both existed
+    gets the second in a second deployment.
+
+    The ledger streams every change (NEW_AND_OLD_IMAGES) to the case events publisher.
     """
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
         retained = removal_policy == RemovalPolicy.RETAIN
         self.table = self._table(
-            "Ledger", "pk", "expires_at", removal_policy, retained, sort_key="sk"
+            "Ledger",
+            "pk",
+            "expires_at",
+            removal_policy,
+            retained,
+            sort_key="sk",
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
         self.idempotency_table = self._table(
             "Idempotency", "id", "expiration", removal_policy, retained
         )
-        self._add_queue_index()
+        self._add_indexes()
 
-    def _add_queue_index(self) -> None:
+    def _add_indexes(self) -> None:
         table = self.table.node.default_child
         assert isinstance(table, dynamodb.CfnTable)
         table.add_property_override(
             "AttributeDefinitions",
             [
                 {"AttributeName": name, "AttributeType": "S"}
-                for name in ("pk", "sk", "queue", "queued_at")
+                for name in ("pk", "sk", "queue", "queued_at", "process", "created_at")
             ],
         )
         table.add_property_override(
@@ -57,7 +70,18 @@ class Ledger(Construct):
                         {"AttributeName": "queued_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
+                },
+                {
+                    "IndexName": BY_PROCESS_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "process", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["status", "updated_at"],
+                    },
+                },
             ],
         )
 
@@ -71,6 +95,15 @@ class Ledger(Construct):
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.queue_index_arn])
         )
 
+    def grant_case_index_read(self, grantee: iam.IGrantable) -> None:
+        """Query a process's cases by creation time (the KPIs and the reconciler)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{self.table.table_arn}/index/{BY_PROCESS_INDEX}"],
+            )
+        )
+
     def _table(
         self,
         id: str,
@@ -79,6 +112,7 @@ class Ledger(Construct):
         removal_policy: RemovalPolicy,
         deletion_protection: bool,
         sort_key: str | None = None,
+        stream: dynamodb.StreamViewType | None = None,
     ) -> dynamodb.Table:
         return dynamodb.Table(
             self,
@@ -99,4 +133,5 @@ class Ledger(Construct):
             time_to_live_attribute=ttl_attribute,
             removal_policy=removal_policy,
             deletion_protection=deletion_protection,
+            stream=stream,
         )

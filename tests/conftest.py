@@ -67,12 +67,14 @@ def ledger(aws: None) -> str:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
-    # As stacks/ledger.py creates it: pk/sk and the sparse operator-queue index.
+    # As stacks/ledger.py creates it: pk/sk, the sparse operator-queue index and the sparse
+    # index of case items by process.
     ddb.create_table(
         TableName="ledger",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk", "queue", "queued_at")
+            {"AttributeName": k, "AttributeType": "S"}
+            for k in ("pk", "sk", "queue", "queued_at", "process", "created_at")
         ],
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -86,7 +88,18 @@ def ledger(aws: None) -> str:
                     {"AttributeName": "queued_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {
+                "IndexName": "ByProcess",
+                "KeySchema": [
+                    {"AttributeName": "process", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["status", "updated_at"],
+                },
+            },
         ],
     )
     bind_ledger("ledger")

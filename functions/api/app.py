@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aios import aws, cases, openapi
@@ -14,11 +15,14 @@ from aios.errors import (
     InvalidInput,
     ProcessNotFound,
     RouteNotFound,
+    TenantUnknown,
 )
+from aios.kpis import kpi_report, parse_window
 from aios.ledger import bind_ledger
 from aios.memory.context import check_in_case_input
 from aios.settings import load_settings
-from aios.specs import load_specs
+from aios.specs import current_specs
+from aios.tenants import Caller, tenant_of
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -40,6 +44,7 @@ HTTP_STATUS: dict[type[AiosError], int] = {
     CaseNotFound: 404,
     RouteNotFound: 404,
     IdempotencyConflict: 409,
+    TenantUnknown: 403,
 }
 
 
@@ -72,7 +77,11 @@ def _request_invalid(exc: RequestValidationError) -> Response[str]:
 
 app.exception_handler(RequestValidationError)(_request_invalid)
 
-NOT_FOUND: dict[int, OpenAPIResponse] = {404: openapi.error_response("no such case")}
+TENANT: dict[int, OpenAPIResponse] = {403: openapi.error_response("the caller has no tenant")}
+NOT_FOUND: dict[int, OpenAPIResponse] = {
+    404: openapi.error_response("no such case (or another tenant's)"),
+    **TENANT,
+}
 
 
 def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
@@ -88,13 +97,23 @@ def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
         logger.info("execution already started", extra={"case_id": case_id})
 
 
+def _tenant() -> str:
+    """The caller's tenant (its IAM principal tag, or its API key's usage plan); 403 if none."""
+    identity = app.current_event.request_context.identity
+    caller = Caller(principal_arn=identity.user_arn, api_key_id=identity.api_key_id)
+    tenant = tenant_of(caller, api_keys=settings.api_key_tenants)
+    logger.append_keys(tenant=tenant)
+    return tenant
+
+
 @app.get(
     "/processes",
-    responses={200: openapi.json_response("the processes")},
+    responses={200: openapi.json_response("the processes"), **TENANT},
 )
 def list_processes() -> dict[str, Any]:
     """The processes this deployment runs, with their input schema and an example input."""
-    return {"processes": [spec.summary() for spec in load_specs().values()]}
+    _tenant()
+    return {"processes": [spec.summary() for spec in current_specs().values()]}
 
 
 @app.post(
@@ -104,6 +123,7 @@ def list_processes() -> dict[str, Any]:
         400: openapi.error_response("the body is not JSON or violates the input schema"),
         404: openapi.error_response("no such process"),
         409: openapi.error_response("the Idempotency-Key was used with another body"),
+        **TENANT,
     },
     openapi_extensions=openapi.SUBMIT_REQUEST,
 )
@@ -112,7 +132,7 @@ def submit_case(process: str) -> Response[str]:
     result = cases.submit_case(
         process,
         app.current_event.body,
-        tenant=settings.tenant,
+        tenant=_tenant(),
         idempotency_key=app.current_event.headers.get("Idempotency-Key")
         or app.current_event.headers.get("idempotency-key"),
         start_execution=_start_execution,
@@ -133,7 +153,7 @@ def submit_case(process: str) -> Response[str]:
 def get_case(case_id: str) -> dict[str, Any]:
     """A case's status, plan, actions and timestamps."""
     logger.append_keys(case_id=case_id)
-    return cases.case_view(case_id)
+    return cases.case_view(case_id, tenant=_tenant())
 
 
 @app.get(
@@ -146,7 +166,23 @@ def get_case(case_id: str) -> dict[str, Any]:
 def get_audit(case_id: str) -> dict[str, Any]:
     """The case's audit events in order and the verdict of the chain verifier."""
     logger.append_keys(case_id=case_id)
-    return cases.audit_view(case_id)
+    return cases.audit_view(case_id, tenant=_tenant())
+
+
+@app.get(
+    "/kpis",
+    responses={
+        200: openapi.json_response("the KPIs over the window"),
+        400: openapi.error_response("the window is not valid"),
+        **TENANT,
+    },
+)
+def get_kpis() -> dict[str, Any]:
+    """Decision-quality KPIs per process and per model and prompt version over a window
+    (`process`, `since`, `until` query parameters; default: every process, the last 24 h)."""
+    query = app.current_event.get_query_string_value
+    since, until = parse_window(query("since"), query("until"), datetime.now(UTC))
+    return kpi_report(query("process"), since, until).model_dump(mode="json")
 
 
 @app.get("/openapi.json", include_in_schema=False)

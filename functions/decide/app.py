@@ -12,6 +12,7 @@ from aios.planning import CaseInput, decide_case
 from aios.pricing import ModelPrice
 from aios.providers import get_provider
 from aios.settings import load_settings
+from aios.signals import emit_signal
 from aios.tiering import ModelConfig
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -66,7 +67,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             name="ActionsProposed", unit=MetricUnit.Count, value=len(decision.actions)
         )
     _usage_metrics(usage, decision.handoff is not None)
+    _signals(usage, decision.handoff.reason if decision.handoff else None)
     return decision.model_dump(mode="json", by_alias=True)
+
+
+def _signals(usage: dict[str, Any], handoff_reason: str | None) -> None:
+    """What the alarms watch, for every process at once: the handoff rate (the average of
+    DecisionHandoffs), budget exhaustion and the model spend."""
+    emit_signal("DecisionHandoffs", int(handoff_reason is not None))
+    emit_signal("BudgetExhausted", int(handoff_reason == "BUDGET_EXHAUSTED"))
+    emit_signal("ModelCostUSD", float(usage.get("cost_usd") or 0.0), MetricUnit.NoUnit)
 
 
 def _usage_metrics(usage: dict[str, Any], handed_off: bool) -> None:

@@ -15,6 +15,7 @@ from aios import aws, tasks
 from aios.errors import RetryableActionError
 from aios.execution import ExecutionContext, Outcome, idempotent_runner, run_message
 from aios.ledger import bind_ledger
+from aios.redelivery import retry_later
 from aios.settings import load_settings
 from aios.signing import PublicKeyCache
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -32,8 +33,6 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 run_once, idempotency_config = idempotent_runner(settings.idempotency_table)
 _context: ExecutionContext | None = None
 
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_MAX_SECONDS = 300
 METRICS = {
     "applied": "ActionsApplied",
     "rejected": "ActionsRejected",
@@ -57,17 +56,6 @@ def _execution_context() -> ExecutionContext:
     return _context
 
 
-def _backoff(record: SQSRecord) -> None:
-    """Push a retryable message further out each time it comes back."""
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    delay = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
-    sqs = aws.client("sqs")
-    queue_url = sqs.get_queue_url(QueueName=record.event_source_arn.split(":")[-1])["QueueUrl"]
-    sqs.change_message_visibility(
-        QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
-    )
-
-
 def _measure(outcome: Outcome) -> None:
     if outcome.kind == "compensated":
         undone = len((outcome.result or {}).get("compensated", []))
@@ -89,7 +77,11 @@ def handle_record(record: SQSRecord) -> None:
         logger.error("action failed", extra={"error": outcome.error})
     elif outcome.kind == "retry":
         logger.warning("retryable failure", extra={"error": outcome.error})
-        _backoff(record)
+        retry_later(
+            record.event_source_arn,
+            record.receipt_handle,
+            int(record.attributes.approximate_receive_count or 1),
+        )
         raise RetryableActionError(str((outcome.error or {}).get("message", "retry")))
     elif not outcome.answered:
         logger.warning("done, but the case no longer waits for this answer")

@@ -13,6 +13,7 @@ One module per seam:
   Fn::If, conditions, pseudo parameters...) and placeholder names;
 - `context`: what creators share while a template is provisioned;
 - `resources`: one creator per AWS resource type created in the emulated endpoint;
+- `appconfig`: the creators of the AWS AppConfig types (through `local.appconfig`);
 - `functions`, `event_sources`, `routes`: the specs of what runs locally;
 - `specs`: those spec types and the `Deployment`;
 - `provisioning`: `provision`, which ties them together.

@@ -78,6 +78,7 @@ def stream_event_sources(
 ) -> list[StreamMappingSpec]:
     """Enabled mappings from the stream of an emulated DynamoDB table to an emulated function."""
     # Imported here: local.stream_poller imports local.assembly (through local.sqs_poller).
+    from local.event_filters import parse_patterns
     from local.stream_poller import StreamMappingSpec
 
     streams = {
@@ -99,6 +100,9 @@ def stream_event_sources(
                 starting_position=str(p.get("StartingPosition", "TRIM_HORIZON")),
                 maximum_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
                 logical_id=logical_id,
+                filters=parse_patterns(p.get("FilterCriteria")),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (p.get("FunctionResponseTypes") or []),
             )
         )
     return mappings

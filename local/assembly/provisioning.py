@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from local.assembly.appconfig import CREATORS as APPCONFIG_CREATORS
 from local.assembly.context import ProvisionContext
 from local.assembly.event_sources import (
     functions_by_physical_name,
@@ -33,6 +34,7 @@ from local.assembly.specs import Deployment
 
 CREATORS: Mapping[str, Creator] = {
     **AWS_CREATORS,
+    **APPCONFIG_CREATORS,
     "AWS::Lambda::Function": create_function,
     "AWS::ApiGateway::RestApi": create_rest_api,
     "AWS::ApiGateway::Stage": create_stage,

@@ -11,6 +11,9 @@ deployment and returns the resource's Ref and attributes:
 - Secrets Manager secrets: a locally generated value where the template asks for a generated one;
 - Step Functions state machines: definition (inline, or the ASL asset) with its
   DefinitionSubstitutions applied; a substitution left over is an `AssemblyError`;
+- EventBridge buses, and the rules on a custom bus whose targets are all SQS queues (moto
+  delivers matching events to them). Schedules and Lambda targets are not created: the
+  emulation fires no schedules (tests invoke scheduled functions themselves).
 - Cognito user pools (password policy, admin-only sign-up, MFA setting), their app clients
   (explicit auth flows, token validity) and groups.
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 from local.assembly.context import ProvisionContext, truthy
 from local.assembly.errors import AssemblyError
-from local.assembly.intrinsics import Resolved
+from local.assembly.intrinsics import Resolved, placeholder
 
 Creator = Callable[[ProvisionContext, str, Mapping[str, Any]], Resolved]
 """(context, logical id, resource as the template declares it) -> its resolved value."""
@@ -245,6 +248,44 @@ def _definition(ctx: ProvisionContext, logical_id: str, p: Mapping[str, Any]) ->
     return str(definition)
 
 
+# -- EventBridge
+
+
+def create_event_bus(
+    ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]
+) -> Resolved:
+    """AWS::Events::EventBus."""
+    p = ctx.props(resource)
+    name = p.get("Name") or ctx.physical_name(logical_id)
+    arn = ctx.clients("events").create_event_bus(Name=name)["EventBusArn"]
+    ctx.deployment.event_buses[logical_id] = name
+    return Resolved(name, {"Arn": arn, "Name": name})
+
+
+def create_rule(ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]) -> Resolved:
+    """AWS::Events::Rule on a custom bus with SQS targets only; any other rule is a placeholder."""
+    p = ctx.props(resource)
+    targets = p.get("Targets") or []
+    bus = p.get("EventBusName")
+    deliverable = bool(targets) and all(":sqs:" in str(t.get("Arn")) for t in targets)
+    if not bus or "ScheduleExpression" in p or "EventPattern" not in p or not deliverable:
+        return placeholder(logical_id, resource, ctx.region, ctx.account)
+    name = p.get("Name") or ctx.physical_name(logical_id)[:64]
+    events = ctx.clients("events")
+    arn = events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(p["EventPattern"]),
+        State=p.get("State", "ENABLED"),
+    )["RuleArn"]
+    events.put_targets(
+        Rule=name,
+        EventBusName=bus,
+        Targets=[{"Id": t["Id"], "Arn": t["Arn"]} for t in targets],
+    )
+    return Resolved(f"{bus}|{name}", {"Arn": arn})
+
+
 # -- Cognito
 
 _POOL_PROPERTIES = (
@@ -320,6 +361,8 @@ CREATORS: Mapping[str, Creator] = {
     "AWS::SecretsManager::Secret": create_secret,
     "AWS::S3::Bucket": create_bucket,
     "AWS::StepFunctions::StateMachine": create_state_machine,
+    "AWS::Events::EventBus": create_event_bus,
+    "AWS::Events::Rule": create_rule,
     "AWS::Cognito::UserPool": create_user_pool,
     "AWS::Cognito::UserPoolClient": create_user_pool_client,
     "AWS::Cognito::UserPoolGroup": create_user_pool_group,

@@ -97,6 +97,7 @@ class Deployment:
     keys: dict[str, str] = field(default_factory=dict)  # logical id -> key ARN
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
+    event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
     user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
     # logical id -> (pool id, client id)
     user_pool_clients: dict[str, tuple[str, str]] = field(default_factory=dict)

@@ -20,8 +20,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The app with every non-default option: API keys, alarm email, destroy, longer timeout,
-    reminders every five minutes."""
+    """The app with every non-default option: API keys (two tenants), alarm email, destroy,
+    longer timeout, reminders every five minutes, two alarm thresholds, the reconciler every ten
+    minutes."""
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.variant"),
         stack_name="AiosKitVariant",
@@ -34,4 +35,10 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         api_throttle_burst_limit="9",
         http_targets='{"crm": "https://crm.example.com/hook"}',
         approval_reminder_minutes="5",
+        tenants='{"acme": {"quota_per_day": 1000}, "globex": {"rate_limit": 3, "burst_limit": 5}}',
+        config_growth_percent="25",
+        config_bake_minutes="1",
+        config_max_age_seconds="10",
+        alarm_thresholds='{"handoff_rate": 0.4, "action_retries": 3}',
+        reconciler_minutes="10",
     )

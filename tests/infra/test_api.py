@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from infra_iam import refers_to
 from infra_synth import Synth
@@ -16,6 +18,7 @@ ROUTES = {
     ("POST", "/processes/{process}/cases"),
     ("GET", "/cases/{case_id}"),
     ("GET", "/cases/{case_id}/audit"),
+    ("GET", "/kpis"),
     ("GET", "/openapi.json"),
 }
 # Public: the approvals function checks the link token or Slack's signature itself.
@@ -79,7 +82,9 @@ def test_path_parameters_are_required(synth: Synth) -> None:
                 assert method["RequestParameters"][name] is True, (verb, path)
 
 
-def test_api_key_mode_requires_keys_and_a_throttled_usage_plan(synth_variant: Synth) -> None:
+def test_api_key_mode_gives_each_tenant_a_key_on_its_own_throttled_usage_plan(
+    synth_variant: Synth,
+) -> None:
     for route, method in routes(synth_variant).items():
         if route in COGNITO_ROUTES:
             assert method["AuthorizationType"] == "COGNITO_USER_POOLS", route
@@ -87,11 +92,45 @@ def test_api_key_mode_requires_keys_and_a_throttled_usage_plan(synth_variant: Sy
             continue
         assert method["AuthorizationType"] == "NONE", route
         assert method["ApiKeyRequired"] is (route not in PUBLIC_ROUTES), route
-    synth_variant.assertions.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    synth_variant.assertions.has_resource_properties(
-        "AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 7, "BurstLimit": 9}}
-    )
-    synth_variant.assertions.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    keys = synth_variant.of_type("AWS::ApiGateway::ApiKey")
+    assert len(keys) == 2
+    plans = {
+        p["Properties"]["Description"]: p["Properties"]
+        for p in synth_variant.of_type("AWS::ApiGateway::UsagePlan").values()
+    }
+    assert plans["AIOS tenant acme"]["Throttle"] == {"RateLimit": 7, "BurstLimit": 9}
+    assert plans["AIOS tenant acme"]["Quota"] == {"Limit": 1000, "Period": "DAY"}
+    assert plans["AIOS tenant globex"]["Throttle"] == {"RateLimit": 3, "BurstLimit": 5}
+    synth_variant.assertions.resource_count_is("AWS::ApiGateway::UsagePlanKey", 2)
+    _, api = synth_variant.function("api")
+    env = api["Properties"]["Environment"]["Variables"]
+    assert env["AIOS_API_AUTH"] == "api_key"
+    parts = env["AIOS_TENANT_API_KEYS"]["Fn::Join"][1]  # {"acme": <key id>, "globex": <key id>}
+    text = "".join(p if isinstance(p, str) else f"{p['Ref']}" for p in parts)
+    mapping = json.loads(text)
+    assert set(mapping) == {"acme", "globex"} and set(mapping.values()) == set(keys)
+    for link in synth_variant.of_type("AWS::ApiGateway::UsagePlanKey").values():
+        tenant = next(t for t, key in mapping.items() if link["Properties"]["KeyId"]["Ref"] == key)
+        plan = synth_variant.resources[link["Properties"]["UsagePlanId"]["Ref"]]
+        assert plan["Properties"]["Description"] == f"AIOS tenant {tenant}"
+
+
+def test_under_iam_the_api_reads_principal_tags_and_nothing_else_of_iam(synth: Synth) -> None:
+    _, api = synth.function("api")
+    assert api["Properties"]["Environment"]["Variables"]["AIOS_API_AUTH"] == "iam"
+    assert "AIOS_TENANT_API_KEYS" not in api["Properties"]["Environment"]["Variables"]
+    iam_actions = {
+        action
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if refers_to(policy["Properties"]["Roles"], api["Properties"]["Role"]["Fn::GetAtt"][0])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+        if action.startswith("iam:")
+    }
+    assert iam_actions == {"iam:ListUserTags", "iam:ListRoleTags"}
+    synth.assertions.resource_count_is("AWS::ApiGateway::ApiKey", 0)
 
 
 def test_stage_writes_json_access_logs_is_throttled_and_traced(synth: Synth) -> None:

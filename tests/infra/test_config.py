@@ -52,11 +52,23 @@ def test_string_values_from_the_command_line_are_parsed() -> None:
         ),
         ("model_cache_ttl_seconds", "-1"),
         ("openai_base_url", "http://plain.example.com/v1"),
+        ("alarm_thresholds", '{"handoff_rate": 1.5}'),
+        ("alarm_thresholds", '{"actions_rejected": -1}'),
+        ("alarm_thresholds", '{"no_such_alarm": 1}'),
+        ("reconciler_minutes", "0"),
+        ("kpi_window_hours", "0"),
     ],
 )
 def test_bad_value_is_rejected_with_a_message_naming_the_context_key(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"^invalid context value for '{key}': "):
         AiosConfig.from_mapping({key: value})
+
+
+def test_alarm_thresholds_given_override_the_defaults_one_by_one() -> None:
+    config = AiosConfig.from_mapping({"alarm_thresholds": '{"handoff_rate": 0.4}'})
+    assert config.alarm_thresholds["handoff_rate"] == 0.4
+    assert config.alarm_thresholds["actions_rejected"] == 0  # the rest keep their defaults
+    assert set(config.alarm_thresholds) == set(AiosConfig().alarm_thresholds)
 
 
 def test_unknown_field_is_rejected() -> None:

@@ -68,8 +68,11 @@ def test_the_queue_index_is_sparse_keys_only_and_only_the_console_may_read_it(
     synth: Synth,
 ) -> None:
     ledger, _ = ids(synth)
-    [index] = synth.resources[ledger]["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "Queues"
+    [index] = [
+        i
+        for i in synth.resources[ledger]["Properties"]["GlobalSecondaryIndexes"]
+        if i["IndexName"] == "Queues"
+    ]
     assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["queue", "queued_at"]
     # CDK does not know of the index, so table grants stay on the table: only the console's
@@ -77,7 +80,7 @@ def test_the_queue_index_is_sparse_keys_only_and_only_the_console_may_read_it(
     console = role_of(synth, "console")
     readers = [
         r for r in synth.resources.values()
-        if r["Type"] == "AWS::IAM::Policy" and "/index/" in json.dumps(r)
+        if r["Type"] == "AWS::IAM::Policy" and "/index/Queues" in json.dumps(r)
     ]  # fmt: skip
     assert readers and all(r["Properties"]["Roles"] == [{"Ref": console}] for r in readers)
 

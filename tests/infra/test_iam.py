@@ -145,6 +145,7 @@ def test_function_roles_use_no_managed_policies_and_log_only_to_their_group(
 
 # Actions AWS offers no resource-level permissions for; they are the only ones allowed on "*".
 UNSCOPED = XRAY | {
+    "dynamodb:ListStreams",  # Lambda's stream event source needs it; it takes no resource
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
     "logs:CreateLogDelivery",

@@ -61,7 +61,7 @@ def test_api_conforms_to_its_openapi_document(emulation: Any) -> None:
 def test_errors_are_documented_json_not_422(emulation: Any) -> None:
     document = requests.get(f"{emulation.api_url}/openapi.json", timeout=10).json()
     submit = document["paths"]["/processes/{process}/cases"]["post"]["responses"]
-    assert set(submit) == {"202", "400", "404", "409"}
+    assert set(submit) == {"202", "400", "403", "404", "409"}
     error = submit["400"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorBody"}
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]

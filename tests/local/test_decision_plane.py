@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.emulation import LOCAL_TENANT
 from tests.local.conftest import wait_for
 from tests.local.test_end_to_end import example, finished_case, submit
 
@@ -40,7 +41,7 @@ def test_exhausted_budget_hands_the_case_to_a_person(emulation: Any) -> None:
     table = _decision_table(emulation)
     ddb = emulation.client("dynamodb")
     today = datetime.now(UTC).date()
-    tenant = emulation.deployment.functions["api"].environment.get("AIOS_TENANT", "default")
+    tenant = LOCAL_TENANT  # an unsigned request is the local developer's, of this tenant
     # Today's and tomorrow's: the case may be decided after midnight (UTC).
     keys = [
         {"item_key": {"S": f"BUDGET#{tenant}#ticket-triage#{day.isoformat()}"}}

@@ -232,7 +232,7 @@ def test_failed_case_undoes_its_applied_actions_and_says_why(emulation: Any) -> 
 
     table = emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"]
     entity = emulation.client("dynamodb").get_item(
-        TableName=table, Key={"pk": {"S": "ENTITY#ticket#T-5001"}, "sk": {"S": "ENTITY"}}
+        TableName=table, Key={"pk": {"S": "ENTITY#default/ticket#T-5001"}, "sk": {"S": "ENTITY"}}
     )["Item"]
     assert TypeDeserializer().deserialize(entity["seq"]) == 2  # applied, then undone
     assert json.loads(TypeDeserializer().deserialize(entity["data"])) == {}

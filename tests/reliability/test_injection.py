@@ -154,6 +154,8 @@ def strict_process(monkeypatch: pytest.MonkeyPatch) -> str:
         update={
             "name": "ticket-triage-strict",
             "policy": Policy(auto_max_risk="low", approval=approval),
+            # Without the sample's constraints (they refuse this path at once): the gate alone.
+            "constraints": {},
         }
     )
     monkeypatch.setitem(load_specs(), strict.name, strict)

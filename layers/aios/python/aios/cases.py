@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aios.audit import verify_chain
-from aios.errors import IdempotencyConflict, InvalidInput, LedgerConflict
+from aios.errors import CaseNotFound, IdempotencyConflict, InvalidInput, LedgerConflict
 from aios.ledger import (
     CaseRecord,
     LedgerItem,
@@ -118,9 +118,22 @@ def _action_view(item: LedgerItem) -> dict[str, Any]:
     }
 
 
-def case_view(case_id: str) -> dict[str, Any]:
-    """The case as a client sees it: status, plan, actions with their status, timestamps."""
+def tenant_case(case_id: str, tenant: str | None) -> CaseRecord:
+    """The case, if it belongs to `tenant` (None: any tenant, for the planes' own reads).
+
+    Another tenant's case is reported exactly like a missing one: a caller learns nothing
+    about cases that are not its tenant's, not even that they exist.
+    """
     case = get_case(case_id)
+    if tenant is not None and case.data.get("tenant") != tenant:
+        raise CaseNotFound(f"no case {case_id!r}")
+    return case
+
+
+def case_view(case_id: str, tenant: str | None = None) -> dict[str, Any]:
+    """The case as a client sees it: status, plan, actions with their status, timestamps,
+    and the spec (name, version, content hash) its plan was made and signed under."""
+    case = tenant_case(case_id, tenant)
     plan: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     actions: list[dict[str, Any]] = []
@@ -140,6 +153,7 @@ def case_view(case_id: str) -> dict[str, Any]:
         "created_at": case.created_at,
         "updated_at": case.updated_at,
         "plan": plan,
+        "spec": ((plan or {}).get("signed") or {}).get("envelope", {}).get("spec"),
         "actions": actions,
         "error": case.data.get("error"),
         "compensation": case.data.get("compensation"),
@@ -149,8 +163,8 @@ def case_view(case_id: str) -> dict[str, Any]:
     }
 
 
-def audit_view(case_id: str) -> dict[str, Any]:
-    case = get_case(case_id)
+def audit_view(case_id: str, tenant: str | None = None) -> dict[str, Any]:
+    case = tenant_case(case_id, tenant)
     events = load_audit(case_id)
     verdict = verify_chain(events, case.seq, case.head)
     return {

@@ -46,6 +46,13 @@ class RouteNotFound(AiosError):
     code = "ROUTE_NOT_FOUND"
 
 
+class TenantUnknown(AiosError):
+    """The caller maps to no tenant: no `aios:tenant` tag on its IAM principal, or an API key
+    that no tenant's usage plan holds."""
+
+    code = "TENANT_UNKNOWN"
+
+
 # People in the loop: an operator's move on a handed-off case that cannot be made.
 class Forbidden(AiosError):
     """The person's roles do not allow this move on this process."""
@@ -153,6 +160,12 @@ class SpecError(AiosError):
     code = "INVALID_PROCESS_SPEC"
 
 
+class ConfigUnavailable(AiosError):
+    """The deployed runtime configuration could not be read or never validated."""
+
+    code = "CONFIG_UNAVAILABLE"
+
+
 class CapabilityDefinitionError(SpecError):
     """A user capability module that cannot be loaded: the message names the file and field."""
 
@@ -252,10 +265,57 @@ class ActionReplayed(ActionRejected):
     code = "ACTION_REPLAYED"
 
 
+class ActionNotRunnable(ActionRejected):
+    """The ledger says the action will not run (failed, skipped, superseded, dead-lettered):
+    a redriven or replayed message for it is refused before anything is applied."""
+
+    code = "ACTION_NOT_RUNNABLE"
+
+
 class CompensationRefused(ActionRejected):
     """A compensation request the case machine did not send (unknown or healthy case, wrong key)."""
 
     code = "COMPENSATION_REFUSED"
+
+
+class ConstraintViolated(ActionRejected):
+    """The params break a constraint the process spec puts on the capability (a target, a
+    path pattern, a body schema, a bound on the case input or entity state, a uniqueness
+    rule, a recipient pattern)."""
+
+    code = "CONSTRAINT_VIOLATED"
+
+
+class ApprovalRequired(ActionRejected):
+    """The policy in force gates the action `approve`; it carries no human attestation that
+    meets the rule's quorum (an automatic one, written by a planner bug or into the ledger)."""
+
+    code = "APPROVAL_REQUIRED"
+
+
+class PolicyDenied(ActionRejected):
+    """The policy in force denies the action."""
+
+    code = "POLICY_DENIED"
+
+
+class CapabilityRevoked(ActionRejected):
+    """An operator revoked the capability, the process or the tenant (the kill switch)."""
+
+    code = "CAPABILITY_REVOKED"
+
+
+class EnvelopeUnsupported(ActionRejected):
+    """The signed envelope is of another version: it lacks what the checks need (the spec it
+    was planned under, the input digest, the confidence)."""
+
+    code = "ENVELOPE_UNSUPPORTED"
+
+
+class InputMismatch(ActionRejected):
+    """The case input in the ledger is not the input the plan was signed for."""
+
+    code = "INPUT_MISMATCH"
 
 
 class MessageUnprocessable(ActionRejected):

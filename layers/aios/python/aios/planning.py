@@ -15,12 +15,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from aios.capabilities import get_capability
-from aios.errors import AiosError, BudgetExhausted, InvalidPlan
+from aios.constraints import Facts, check_params
+from aios.control import revocations
+from aios.errors import AiosError, BudgetExhausted, CapabilityRevoked, InvalidPlan
 from aios.handoffs.manual import check_manual_actions
 from aios.ledger import (
     LedgerItem,
     Put,
     Update,
+    get_entity,
     load_case_items,
     now_iso,
     stage_action,
@@ -28,6 +31,7 @@ from aios.ledger import (
     stage_plan,
     stage_status,
     transition_case,
+    unique_holder,
 )
 from aios.model_cache import normalize
 from aios.plans import (
@@ -42,8 +46,9 @@ from aios.plans import (
 )
 from aios.policy import gate_for
 from aios.providers import ModelProvider, ModelRequest, Task
-from aios.signing import KmsClient, SignedPlan, new_envelope, sign_plan
+from aios.signing import KmsClient, SignedPlan, digest, new_envelope, sign_plan
 from aios.specs import ProcessSpec, get_spec
+from aios.tenants import scoped_entity_key
 from aios.tiering import Answer, ModelConfig, Usage, call_model, offline_config, remember
 
 STATUS_FOR_GATE = {"auto": "APPROVED", "approve": "PROPOSED", "deny": "SKIPPED"}
@@ -97,18 +102,24 @@ def propose_actions(
     plan: ModelPlan,
     confidence: float | None = None,
     first_index: int = 0,
+    entities: EntityLookup | None = None,
 ) -> list[PlannedAction]:
     """Turn untrusted model actions into validated, gated actions, or raise InvalidPlan.
 
     A re-plan numbers its actions after the case's earlier ones (`first_index`), so the
-    superseded actions keep their ledger records.
+    superseded actions keep their ledger records. Params must keep the spec's constraints on
+    their capability (checked against the case input and the entity's canonical state).
     """
-    entity_key = spec.entity_key_for(case.input)
+    entity_key = scoped_entity_key(case.tenant, spec.entity_key_for(case.input))
     planned: list[PlannedAction] = []
+    unique: set[str] = set()
     for index, proposal in enumerate(plan.actions, start=first_index):
         try:
             capability = get_capability(proposal.capability, spec.allowed)
             params = capability.validate_params(proposal.params).model_dump(mode="json")
+            _check_constraints(
+                spec, case, capability.name, params, entity_key, unique, entities or ledger_entities
+            )
         except AiosError as exc:
             where = index - first_index
             raise InvalidPlan(f"action {where}: {exc.message}", code_detail=exc.code) from exc
@@ -131,6 +142,45 @@ def propose_actions(
             )
         )
     return planned
+
+
+EntityLookup = Callable[[str, str], tuple[dict[str, Any] | None, str | None]]
+"""(entity key, capability) -> (the entity's canonical state, the action holding the
+capability's uniqueness claim on it), each None when there is none."""
+
+
+def ledger_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The entity facts a constraint may refer to, read from the ledger."""
+    entity = get_entity(entity_key)
+    return (entity.state if entity else None), unique_holder(entity_key, capability)
+
+
+def no_entities(entity_key: str, capability: str) -> tuple[dict[str, Any] | None, str | None]:
+    """No entity facts (shadow mode reads no ledger): every entity as if never written."""
+    return None, None
+
+
+def _check_constraints(
+    spec: ProcessSpec,
+    case: CaseInput,
+    capability: str,
+    params: dict[str, Any],
+    entity_key: str,
+    unique: set[str],
+    entities: EntityLookup,
+) -> None:
+    """ConstraintViolated unless the params keep the spec's rules for the capability; a
+    capability unique per entity may appear once in a plan and never after an applied one."""
+    rules = spec.constraints.get(capability)
+    if rules is None:
+        return
+    state, holder = entities(entity_key, capability) if rules.reads_entity else (None, None)
+    if rules.unique_per and capability in unique:
+        holder = "an earlier action of this plan"
+    unique.add(capability)
+    check_params(
+        capability, rules, params, Facts(input=case.input, entity=state, unique_holder=holder)
+    )
 
 
 def _round(case: CaseInput, items: list[LedgerItem]) -> tuple[str, Decision | None]:
@@ -254,9 +304,11 @@ def _ask(
             budget=spec.decision.budget,
         )
         result = validate(repaired.response.text)
+        usage.models[task] = repaired.response.model_id
         if answer.cache_key:
             remember(models, Answer(repaired.response, answer.cache_key, cached=False))
         return result
+    usage.models[task] = answer.response.model_id
     remember(models, answer)
     return result
 
@@ -334,13 +386,14 @@ def _plan(
     classification: Classification,
     plan_id: str,
     first_index: int = 0,
+    entities: EntityLookup | None = None,
 ) -> tuple[ModelPlan, list[PlannedAction]]:
     """Plan on the large tier; every action validated and gated by code."""
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
         return plan, propose_actions(
-            spec, case, plan_id, plan, classification.confidence, first_index
+            spec, case, plan_id, plan, classification.confidence, first_index, entities
         )
 
     # A reviewer's comment or an operator's note is context for the planner (and part of the
@@ -389,13 +442,17 @@ def propose(
     spec: ProcessSpec,
     plan_id: str,
     first_index: int = 0,
+    entities: EntityLookup | None = None,
 ) -> Proposal:
     """Classify, plan, validate and gate: the decision up to the signature, with no ledger
-    read or write and no KMS call (`aios eval` replays cases through it in shadow mode).
+    write and no KMS call (`aios eval` replays cases through it in shadow mode). The ledger is
+    read only for the entity facts a constraint refers to, through `entities` (default: the
+    ledger; shadow mode passes `no_entities`).
 
-    An exhausted budget, an answer still invalid after one repair, a confidence below the
-    process's `handoff_below_confidence`, or an action the policy denies when its
-    `deny_action` is `handoff` becomes a handoff.
+    An exhausted budget, an answer still invalid after one repair, a plan that still breaks
+    the process's constraints after one repair, a confidence below the process's
+    `handoff_below_confidence`, or an action the policy denies when its `deny_action` is
+    `handoff` becomes a handoff.
     """
     usage = Usage()
     classification: Classification | None = None
@@ -404,14 +461,19 @@ def propose(
         unsure = _too_unsure(spec, case, classification)
         if unsure is not None:
             return Proposal(classification, None, [], usage, unsure)
-        plan, actions = _plan(models, usage, case, spec, classification, plan_id, first_index)
+        plan, actions = _plan(
+            models, usage, case, spec, classification, plan_id, first_index, entities
+        )
+        # Causal metadata, signed with each action: the model and prompt that proposed it.
+        actions = [
+            a.attributed(usage.models.get("plan", ""), usage.prompts.get("plan", ""))
+            for a in actions
+        ]
     except BudgetExhausted as exc:
         handoff = Handoff(reason="BUDGET_EXHAUSTED", detail=exc.message)
         return Proposal(classification, None, [], usage, handoff)
     except InvalidPlan as exc:
-        detail = f"model output invalid after one repair: {exc.message}"[:2000]
-        handoff = Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail)
-        return Proposal(classification, None, [], usage, handoff)
+        return Proposal(classification, None, [], usage, _invalid_plan_handoff(exc))
     denied = [a for a in actions if a.gate == "deny"]
     if denied and spec.policy.deny_action == "handoff":
         names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
@@ -468,6 +530,12 @@ def decide_case(
     if existing is not None:
         return existing
     round_ = _Round(case, get_spec(case.process), plan_id, items)
+    # The kill switch first: a revoked tenant or process costs no model call.
+    try:
+        revocations.check(tenant=case.tenant, process=case.process)
+    except CapabilityRevoked as exc:
+        handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
+        return _hand_off(round_, handoff, Usage(), None)
     if case.revision and case.revision.manual:
         return _decide_by_hand(round_, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
     if models is None:
@@ -477,12 +545,25 @@ def decide_case(
     first = len(round_.earlier_actions)
     proposal = propose(models, case, round_.spec, plan_id, first_index=first)
     usage, classification = proposal.usage, proposal.classification
+    if proposal.handoff is None:
+        try:
+            capabilities = [a.capability for a in proposal.actions]
+            revocations.check(tenant=case.tenant, process=case.process, capabilities=capabilities)
+        except CapabilityRevoked as exc:
+            proposal.handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
     if proposal.handoff is not None:
         shown = (proposal.plan, proposal.actions) if proposal.plan is not None else None
         return _hand_off(round_, proposal.handoff, usage, classification, shown)
     assert proposal.plan is not None and classification is not None
     plan, actions = proposal.plan, proposal.actions
-    signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
+    signed = _sign(
+        round_,
+        actions,
+        kms=kms,
+        key_id=key_id,
+        ttl_seconds=ttl_seconds,
+        confidence=classification.confidence,
+    )
     recorded = usage.to_dict()
     _record_decision(round_, signed, actions, plan.summary, classification, recorded)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
@@ -506,8 +587,16 @@ def _too_unsure(
 
 
 def _sign(
-    round_: _Round, actions: list[PlannedAction], *, kms: KmsClient, key_id: str, ttl_seconds: int
+    round_: _Round,
+    actions: list[PlannedAction],
+    *,
+    kms: KmsClient,
+    key_id: str,
+    ttl_seconds: int,
+    confidence: float | None = None,
 ) -> SignedPlan:
+    """One signature over the plan; the envelope names the spec it was made under, the digest
+    of the case input and the classification's confidence (None for actions made by hand)."""
     case = round_.case
     return sign_plan(
         kms,
@@ -522,6 +611,9 @@ def _sign(
             + [a.digest_hex for a in actions],
             key_id=key_id,
             ttl_seconds=ttl_seconds,
+            spec=round_.spec.ref,
+            input_digest=digest(case.input),
+            confidence=confidence,
         ),
     )
 
@@ -537,22 +629,33 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
     assert revision is not None
     usage = Usage()
     move = _manual_move(round_.items, revision.handoff_id)
-    try:
-        checked = check_manual_actions(round_.spec, move.get("actions") or [])
-    except AiosError as exc:
-        handoff = Handoff(reason="INVALID_MANUAL_ACTIONS", detail=exc.message[:2000])
-        return _hand_off(round_, handoff, usage, None)
     operator = str(move["operator"])
     note = str(move.get("note") or "")
     summary = f"acted by hand by {operator}" + (f": {note}" if note else "")
-    model_plan = ModelPlan(
-        summary=summary[:2000],
-        actions=[
-            ModelAction(capability=a.capability, params=a.params, reason=a.reason) for a in checked
-        ],
-    )
-    first = len(round_.earlier_actions)
-    proposed = propose_actions(round_.spec, round_.case, round_.plan_id, model_plan, None, first)
+    try:
+        checked = check_manual_actions(round_.spec, move.get("actions") or [])
+        model_plan = ModelPlan(
+            summary=summary[:2000],
+            actions=[
+                ModelAction(capability=a.capability, params=a.params, reason=a.reason)
+                for a in checked
+            ],
+        )
+        first = len(round_.earlier_actions)
+        # The process's constraints hold for a person's actions too.
+        proposed = propose_actions(
+            round_.spec, round_.case, round_.plan_id, model_plan, None, first
+        )
+    except AiosError as exc:
+        handoff = Handoff(reason="INVALID_MANUAL_ACTIONS", detail=exc.message[:2000])
+        return _hand_off(round_, handoff, usage, None)
+    try:
+        case = round_.case
+        capabilities = [a.capability for a in proposed]
+        revocations.check(tenant=case.tenant, process=case.process, capabilities=capabilities)
+    except CapabilityRevoked as exc:
+        handoff = Handoff(reason="CAPABILITY_REVOKED", detail=exc.message)
+        return _hand_off(round_, handoff, usage, None)
     actions = [a.model_copy(update={"gate": "auto"}) for a in proposed]
     signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
 
@@ -562,6 +665,7 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
             "operator": operator,
             "digest": action.digest_hex,
             "handoff_id": revision.handoff_id,
+            "spec": round_.spec.ref.model_dump(),
             "at": at,
         }
 
@@ -580,6 +684,15 @@ def _manual_move(items: list[LedgerItem], handoff_id: str) -> dict[str, Any]:
             if item.status == "ACTED" and move.get("move") == "manual":
                 return dict(move)
     raise AiosError(f"handoff {handoff_id!r} holds no actions made by hand")
+
+
+def _invalid_plan_handoff(exc: InvalidPlan) -> Handoff:
+    """A plan still invalid after one repair: a broken constraint, or output that is no plan."""
+    if exc.details.get("code_detail") == "CONSTRAINT_VIOLATED":
+        detail = f"plan breaks the process's constraints after one repair: {exc.message}"
+        return Handoff(reason="CONSTRAINT_VIOLATED", detail=detail[:2000])
+    detail = f"model output invalid after one repair: {exc.message}"
+    return Handoff(reason="INVALID_MODEL_OUTPUT", detail=detail[:2000])
 
 
 def _hand_off(
@@ -655,7 +768,13 @@ def _policy_attestation(spec: ProcessSpec) -> Attest:
 
     def attest(action: PlannedAction, at: str) -> dict[str, Any]:
         rule = f"risk<={spec.policy.auto_max_risk}"
-        return {"type": "policy", "rule": rule, "digest": action.digest_hex, "at": at}
+        return {
+            "type": "policy",
+            "rule": rule,
+            "digest": action.digest_hex,
+            "spec": spec.ref.model_dump(),
+            "at": at,
+        }
 
     return attest
 
@@ -705,6 +824,7 @@ def _record_decision(
                 "action_digests": signed.envelope.action_digests,
                 "key_id": signed.envelope.key_id,
                 "expires_at": signed.envelope.expires_at,
+                "spec": spec.ref.model_dump(),
             },
         ),
     ]

@@ -46,7 +46,12 @@ class Classification(BaseModel):
 
 
 class ActionSpec(BaseModel):
-    """The signed description of one action."""
+    """The signed description of one action.
+
+    Its causal metadata is signed with it: the plan and step (`plan_id`, `index`), and the
+    model id and prompt version whose answer proposed it (empty for an action no model
+    proposed). The execution plane carries them into logs, outside request headers and events.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,6 +64,8 @@ class ActionSpec(BaseModel):
     entity_key: str
     risk: Literal["low", "medium", "high"]
     reason: str = ""
+    model_id: str = Field(default="", max_length=200)
+    prompt_version: str = Field(default="", max_length=200)
 
     def digest(self) -> str:
         """SHA-256 of the canonical action: the value a signature and an approval bind to."""
@@ -72,17 +79,26 @@ class PlannedAction(ActionSpec):
     def spec(self) -> ActionSpec:
         return ActionSpec.model_validate(self.model_dump(include=set(ActionSpec.model_fields)))
 
+    def attributed(self, model_id: str, prompt_version: str) -> PlannedAction:
+        """This action with the model and prompt version that proposed it, digest recomputed."""
+        spec = self.spec().model_copy(
+            update={"model_id": model_id, "prompt_version": prompt_version}
+        )
+        return PlannedAction(**spec.model_dump(), gate=self.gate, digest=spec.digest())
+
 
 HandoffReason = Literal[
     "BUDGET_EXHAUSTED",
     "INVALID_MODEL_OUTPUT",
+    "CONSTRAINT_VIOLATED",
     "CAPABILITY_REVOKED",
     "POLICY_DENIED",
     "LOW_CONFIDENCE",
     "INVALID_MANUAL_ACTIONS",
 ]
 """Every way automation gives up on a case: the budget cannot pay for the next model call; the
-model's answer stayed invalid after one repair; a capability the plan needs was revoked; the
+model's answer stayed invalid after one repair; the plan still broke the process's constraints
+after one repair; the tenant, the process or a capability the plan needs was revoked; the
 policy denies an action and the process says "hand off instead of skip"; the classification's
 confidence stayed below the process's threshold; an operator's hand-made actions no longer
 validate when Decide signs them."""

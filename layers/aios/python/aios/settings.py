@@ -40,7 +40,18 @@ class Settings(BaseModel):
     capability_config: dict[str, dict[str, Any]] = Field(
         default_factory=dict, alias="AIOS_CAPABILITY_CONFIG"
     )
-    tenant: str = Field(default="default", alias="AIOS_TENANT")
+    # Where a caller's tenant comes from (aios.tenants): its IAM principal tag, or its API key.
+    api_auth: str = Field(default="iam", pattern="^(iam|api_key)$", alias="AIOS_API_AUTH")
+    tenant_api_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_TENANT_API_KEYS")
+    """tenant -> the id of its API key (on its own usage plan), when `api_auth` is api_key."""
+    # The deployed runtime configuration (aios.control.config): AppConfig names, and how long
+    # a read is cached. Unset, the function serves the bundled specs.
+    config_application: str = Field(default="", alias="AIOS_CONFIG_APPLICATION")
+    config_environment: str = Field(default="", alias="AIOS_CONFIG_ENVIRONMENT")
+    config_profile: str = Field(default="", alias="AIOS_CONFIG_PROFILE")
+    config_max_age_seconds: int = Field(
+        default=30, ge=0, le=3600, alias="AIOS_CONFIG_MAX_AGE_SECONDS"
+    )
     approvals_secret_arn: str = Field(default="", alias="AIOS_APPROVALS_SECRET_ARN")
     approvals_sender: str = Field(default="", alias="AIOS_APPROVALS_SENDER")
     public_api_url: str = Field(default="", alias="AIOS_PUBLIC_API_URL")
@@ -59,6 +70,19 @@ class Settings(BaseModel):
     )
     openai_base_url: str = Field(default="", alias="AIOS_OPENAI_BASE_URL")
     openai_secret_arn: str = Field(default="", alias="AIOS_OPENAI_SECRET_ARN")
+    # Signals: the case events bus, webhook deliveries, the reconciler and the KPI job.
+    event_bus_name: str = Field(default="", alias="AIOS_EVENT_BUS")
+    webhook_dlq_url: str = Field(default="", alias="AIOS_WEBHOOK_DLQ_URL")
+    action_queue_url: str = Field(default="", alias="AIOS_ACTION_QUEUE_URL")
+    action_dlq_url: str = Field(default="", alias="AIOS_ACTION_DLQ_URL")
+    reconciler_lookback_days: int = Field(
+        default=30, ge=1, le=400, alias="AIOS_RECONCILER_LOOKBACK_DAYS"
+    )
+    reconciler_grace_seconds: int = Field(
+        default=300, ge=0, le=86400, alias="AIOS_RECONCILER_GRACE_SECONDS"
+    )
+    drift_window_hours: int = Field(default=1, ge=1, le=720, alias="AIOS_DRIFT_WINDOW_HOURS")
+    kpi_window_hours: int = Field(default=24, ge=1, le=744, alias="AIOS_KPI_WINDOW_HOURS")
     # Operator console: the CSRF key's secret and the user pool app client people sign in with.
     console_secret_arn: str = Field(default="", alias="AIOS_CONSOLE_SECRET_ARN")
     console_user_pool_id: str = Field(default="", alias="AIOS_CONSOLE_USER_POOL_ID")
@@ -71,6 +95,7 @@ class Settings(BaseModel):
         "capability_config",
         "model_tiers",
         "model_prices",
+        "tenant_api_keys",
         mode="before",
     )
     @classmethod
@@ -78,6 +103,13 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def api_key_tenants(self) -> dict[str, str] | None:
+        """API key id -> tenant when callers authenticate by API key; None under IAM."""
+        if self.api_auth != "api_key":
+            return None
+        return {key_id: tenant for tenant, key_id in self.tenant_api_keys.items()}
 
     def require(self, *names: str) -> Settings:
         """Fail fast when a function needs a variable that its environment lacks."""

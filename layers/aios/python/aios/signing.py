@@ -28,7 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from aios.errors import InvalidInput, SignatureInvalid
 
 ALGORITHM = "ECDSA_SHA_256"
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION = 2
+"""Version 1 named the case, plan, process, tenant, action digests, times and key. Version 2
+also binds what the execution plane needs to re-check a plan on its own: the process spec it
+was made under (`spec`: name, version, SHA-256 of the canonical spec), the digest of the case
+input (`input_digest`, for bounds on the input) and the classification's `confidence` (for
+approval rules on it). Fields that are None are left out of the signed bytes, so a version 1
+envelope still verifies; the execution plane refuses it as unsupported."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -48,6 +54,17 @@ def digest(value: Any) -> str:
     return sha256_hex(canonical_json(value))
 
 
+class SpecRef(BaseModel):
+    """Which policy allowed this: a process spec by name, version and content hash (the
+    SHA-256 of its canonical JSON), as recorded in plans, attestations and audit events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class PlanEnvelope(BaseModel):
     """What a plan signature covers."""
 
@@ -63,6 +80,18 @@ class PlanEnvelope(BaseModel):
     expires_at: str
     key_id: str
     algorithm: str = ALGORITHM
+    spec: SpecRef | None = None
+    input_digest: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+    @property
+    def complete(self) -> bool:
+        """Whether it carries everything the execution plane re-checks (version 2)."""
+        return (
+            self.version == ENVELOPE_VERSION
+            and self.spec is not None
+            and self.input_digest is not None
+        )
 
     def expired(self, now: datetime) -> bool:
         return now >= datetime.fromisoformat(self.expires_at)
@@ -93,6 +122,9 @@ def new_envelope(
     key_id: str,
     ttl_seconds: int,
     now: datetime | None = None,
+    spec: SpecRef | None = None,
+    input_digest: str | None = None,
+    confidence: float | None = None,
 ) -> PlanEnvelope:
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     return PlanEnvelope(
@@ -104,6 +136,9 @@ def new_envelope(
         issued_at=issued.isoformat(),
         expires_at=(issued + timedelta(seconds=ttl_seconds)).isoformat(),
         key_id=key_id,
+        spec=spec,
+        input_digest=input_digest,
+        confidence=confidence,
     )
 
 
@@ -111,8 +146,8 @@ MAX_SIGNED_BYTES = 4096
 
 
 def envelope_bytes(envelope: PlanEnvelope) -> bytes:
-    """The exact bytes a plan signature covers."""
-    return canonical_json(envelope.model_dump(mode="json"))
+    """The exact bytes a plan signature covers (fields that are None left out)."""
+    return canonical_json(envelope.model_dump(mode="json", exclude_none=True))
 
 
 def sign_plan(kms: KmsClient, envelope: PlanEnvelope) -> SignedPlan:

@@ -11,8 +11,9 @@ kit. A bad spec is refused with every problem named by file and field (`SpecErro
 from __future__ import annotations
 
 import json
+import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,7 +31,9 @@ from pydantic import (
 
 from aios import workspace
 from aios.capabilities import Risk, capability_names
+from aios.constraints import SHORTHANDS, CapabilityConstraints
 from aios.errors import InvalidInput, ProcessNotFound, SpecError
+from aios.signing import SpecRef, digest
 
 if TYPE_CHECKING:
     from aios.prompts import PromptTemplate
@@ -111,6 +114,9 @@ class ApprovalPolicy(BaseModel):
     """The rule for an action that needs approval by risk alone; without one it is denied."""
     remind_after: float = Field(default=0.5, gt=0, lt=1)
     """Share of a level's timeout after which the reminders function nudges the approvers."""
+    sla_minutes: int | None = Field(default=None, ge=1, le=365 * 24 * 60)
+    """How long an approval may wait before the reconciler reports it past its SLA; unset:
+    until its current level's deadline (when the case machine should have escalated)."""
 
     @model_validator(mode="after")
     def _known_people(self) -> ApprovalPolicy:
@@ -216,16 +222,20 @@ class DecisionSpec(BaseModel):
     @field_validator("prompts")
     @classmethod
     def _prompts_exist(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        from aios.prompts import load_prompt
+        from aios.prompts import load_prompt, parse_prompt
 
         if set(value) != {"classify", "plan"}:
             raise ValueError("prompts must name exactly a 'classify' and a 'plan' template")
         folder = (info.context or {}).get("prompts_dir")
+        texts = (info.context or {}).get("prompt_texts") or {}
         for task, name in value.items():
             if f".{task}." not in name:
                 raise ValueError(f"prompt {name!r} is not a {task} template")
             try:
-                load_prompt(name, folder)
+                if name in texts:
+                    parse_prompt(name, texts[name].encode("utf-8"))
+                else:
+                    load_prompt(name, folder)
             except SpecError as exc:
                 raise ValueError(exc.message) from exc
         return value
@@ -238,6 +248,39 @@ class DecisionSpec(BaseModel):
         return value
 
 
+LIFECYCLE_TERMINAL = ["case.succeeded", "case.failed", "case.handed_off"]
+
+
+class Webhook(BaseModel):
+    """Where the process's case events go: a path on an `http_targets` target (deploy-time
+    allow-list; the target's key in the connector secret signs each body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    path: str = Field(min_length=1, max_length=512, pattern=r"^/[A-Za-z0-9._~!\$&'()*+,;=:@%/-]*$")
+    events: list[str] = Field(
+        default_factory=lambda: list(LIFECYCLE_TERMINAL),
+        min_length=1,
+        description="the event types sent; by default the case's end (or handoff)",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _no_dot_segments(cls, value: str) -> str:
+        if value.startswith("//") or ".." in value.split("/"):
+            raise ValueError("must be an absolute path without '..' segments")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _event_types(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z_]*\.[a-z][a-z_]*$", name):
+                raise ValueError(f"{name!r} is not an event type (like case.succeeded)")
+        return value
+
+
 class ProcessSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -247,10 +290,16 @@ class ProcessSpec(BaseModel):
     input_schema: dict[str, Any]
     example_input: dict[str, Any]
     capabilities: list[str] = Field(min_length=1)
+    constraints: dict[str, CapabilityConstraints] = Field(default_factory=dict)
+    """Rules per allowed capability that its params must keep (`aios.constraints`)."""
     entity_key: str
     policy: Policy = Field(default_factory=Policy)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    webhook: Webhook | None = None
+    """Optional: signed webhook deliveries of the process's case events."""
     _folder: Path | None = PrivateAttr(default=None)
+    _prompt_texts: dict[str, str] = PrivateAttr(default_factory=dict)
+    """Prompt templates that came with the spec (a deployed runtime configuration), by name."""
 
     @property
     def folder(self) -> Path | None:
@@ -262,10 +311,14 @@ class ProcessSpec(BaseModel):
         return self._folder / PROMPTS_DIR if self._folder is not None else None
 
     def prompt(self, task: str) -> PromptTemplate:
-        """The template the spec names for `task`, from the process's prompts or the defaults."""
-        from aios.prompts import load_prompt
+        """The template the spec names for `task`: deployed with the spec, in the process's
+        prompts folder, or one of the kit's defaults."""
+        from aios.prompts import load_prompt, parse_prompt
 
-        return load_prompt(self.decision.prompts[task], self.prompts_dir)
+        name = self.decision.prompts[task]
+        if name in self._prompt_texts:
+            return parse_prompt(name, self._prompt_texts[name].encode("utf-8"))
+        return load_prompt(name, self.prompts_dir)
 
     @field_validator("capabilities")
     @classmethod
@@ -274,6 +327,18 @@ class ProcessSpec(BaseModel):
         if unknown:
             raise ValueError(f"unknown capabilities: {', '.join(unknown)}")
         return value
+
+    @model_validator(mode="after")
+    def _constraints_fit(self) -> ProcessSpec:
+        for name, rules in self.constraints.items():
+            if name not in self.capabilities:
+                raise ValueError(f"constraints.{name}: not one of the process's capabilities")
+            for field in rules.shorthands():
+                if SHORTHANDS[field] != name:
+                    raise ValueError(
+                        f"constraints.{name}.{field}: applies to {SHORTHANDS[field]} only"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _example_is_valid(self) -> ProcessSpec:
@@ -300,6 +365,12 @@ class ProcessSpec(BaseModel):
     @property
     def allowed(self) -> frozenset[str]:
         return frozenset(self.capabilities)
+
+    @cached_property
+    def ref(self) -> SpecRef:
+        """Name, version and the SHA-256 of the canonical spec: which policy allowed an action."""
+        content = self.model_dump(mode="json", by_alias=True)
+        return SpecRef(name=self.name, version=self.version, sha256=digest(content))
 
     def validate_input(self, data: Any) -> dict[str, Any]:
         """The input if it matches the schema; InvalidInput naming the field otherwise."""
@@ -372,11 +443,22 @@ def read_data_file(path: Path) -> Any:
         ) from exc
 
 
-def parse_spec(data: Any, *, source: Path, folder: Path | None) -> ProcessSpec:
-    """Validate one spec document; SpecError naming `source` and every bad field."""
+def parse_spec(
+    data: Any,
+    *,
+    source: Path,
+    folder: Path | None,
+    prompt_texts: Mapping[str, str] | None = None,
+) -> ProcessSpec:
+    """Validate one spec document; SpecError naming `source` and every bad field.
+
+    `prompt_texts` are templates that travel with the spec (a deployed runtime configuration):
+    they win over files of the same name.
+    """
     prompts = folder / PROMPTS_DIR if folder is not None else None
+    context = {"prompts_dir": prompts, "prompt_texts": dict(prompt_texts or {})}
     try:
-        spec = ProcessSpec.model_validate(data, context={"prompts_dir": prompts})
+        spec = ProcessSpec.model_validate(data, context=context)
     except ValidationError as exc:
         problems = describe_errors(exc)
         lines = "; ".join(f"{field}: {msg}" for field, msg in problems)
@@ -386,6 +468,7 @@ def parse_spec(data: Any, *, source: Path, folder: Path | None) -> ProcessSpec:
             field=problems[0][0],
         ) from exc
     spec._folder = folder
+    spec._prompt_texts = dict(prompt_texts or {})
     return spec
 
 
@@ -417,8 +500,31 @@ def load_specs() -> dict[str, ProcessSpec]:
     return {spec.name: spec for spec in map(load_process, process_folders())}
 
 
+SpecSource = Callable[[], Mapping[str, ProcessSpec]]
+_source: SpecSource | None = None
+
+
+def use_spec_source(source: SpecSource | None) -> None:
+    """Serve the specs in force from `source`; None goes back to the default (the deployed
+    runtime configuration when the function reads one, else the bundled specs)."""
+    global _source
+    _source = source
+
+
+def current_specs() -> Mapping[str, ProcessSpec]:
+    """The specs in force now: what the runtime configuration serves (AWS AppConfig, read
+    with a short cache), or the bundled specs when no configuration is deployed for this
+    function. Every plane reads its spec here, so a deployed change needs no code deploy."""
+    if _source is not None:
+        return _source()
+    from aios.control.config import deployed_specs
+
+    deployed = deployed_specs()
+    return deployed if deployed is not None else load_specs()
+
+
 def get_spec(name: str) -> ProcessSpec:
     try:
-        return load_specs()[name]
+        return current_specs()[name]
     except KeyError:
         raise ProcessNotFound(f"unknown process {name!r}") from None

@@ -75,6 +75,8 @@ class Usage:
     escalated: bool = False
     confidence: float | None = None
     prompts: dict[str, str] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    """Task -> the model id whose (validated) answer the decision used."""
 
     def add(self, tier: str, response: ModelResponse, cost: float) -> None:
         t = self.tiers.setdefault(
@@ -103,6 +105,7 @@ class Usage:
             "escalated": self.escalated,
             "confidence": self.confidence,
             "prompts": self.prompts,
+            "models": self.models,
         }
 
 

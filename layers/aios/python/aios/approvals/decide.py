@@ -40,7 +40,7 @@ from aios.errors import (
     NoChangeRequest,
 )
 from aios.ledger import load_case_items, now_iso
-from aios.specs import ApprovalRule
+from aios.specs import ApprovalRule, get_spec
 
 ATTEMPTS = 3
 REASON_MAX_CHARS = 500
@@ -185,7 +185,8 @@ def _tally(
 def _attest(
     record: ApprovalRecord, rule: ApprovalRule, entry: DecisionEntry
 ) -> tuple[ActionOutcome, Event]:
-    """The human attestation: who approved which digest under which rule, and when."""
+    """The human attestation: who approved which digest under which rule of which spec
+    (name, version, content hash), and when."""
     attestation = {
         "type": "human",
         "digest": record.digest,
@@ -193,6 +194,7 @@ def _attest(
         "rule": rule.name,
         "approvers": record.approved_by,
         "quorum": record.quorum,
+        "spec": get_spec(record.process).ref.model_dump(),
         "at": entry.at,
     }
     event = ("action.attested", {"action_id": record.action_id, **attestation})

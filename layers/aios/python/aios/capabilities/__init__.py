@@ -63,13 +63,35 @@ class Risk(IntEnum):
 @dataclass(frozen=True)
 class ActionContext:
     """What an executor knows about the action it applies, and its doors to the outside:
-    the capability's options, its secret and its own AWS role."""
+    the capability's options, its secret and its own AWS role. It carries the action's causal
+    metadata too: the tenant and process, the plan and step, and the model and prompt version
+    that proposed it (empty when unknown)."""
 
     case_id: str
     action_id: str
     entity_key: str
     settings: Settings
     capability: str = ""
+    plan_id: str = ""
+    step: int | None = None
+    tenant: str = ""
+    process: str = ""
+    model_id: str = ""
+    prompt_version: str = ""
+
+    def causal_ids(self) -> dict[str, str]:
+        """The known causal ids, by name: what logs, request headers and events carry."""
+        ids = {
+            "tenant": self.tenant,
+            "process": self.process,
+            "case_id": self.case_id,
+            "plan_id": self.plan_id,
+            "action_id": self.action_id,
+            "step": "" if self.step is None else str(self.step),
+            "model_id": self.model_id,
+            "prompt_version": self.prompt_version,
+        }
+        return {name: value for name, value in ids.items() if value}
 
     def config(self, model: type[M]) -> M:
         """The capability's deploy-time options (`capability_config`) parsed into `model`."""

@@ -1,11 +1,13 @@
 """`http.post`: a JSON webhook to a configured, allow-listed target.
 
 The request carries `Idempotency-Key` = action id, so a receiver that honours it applies the
-action once even if the kit ever had to send it twice. The body is signed: `X-Aios-Signature:
-v1=<hex HMAC-SHA256 over "v1:<timestamp>:<body>">` with the target's key from Secrets Manager,
-and `X-Aios-Timestamp`, so the receiver can refuse forged or stale requests. Outcomes are
-classified by status: timeouts, connection errors, 408, 425, 429 and 5xx are retryable; any
-other non-2xx is terminal.
+action once even if the kit ever had to send it twice, and the action's causal ids as
+`X-Aios-*` headers (`Case-Id`, `Tenant`, `Process`, `Plan-Id`, `Action-Id`, `Step`, `Model-Id`,
+`Prompt-Version`), so the receiver can trace a request back to the decision that proposed it.
+The body is signed: `X-Aios-Signature: v1=<hex HMAC-SHA256 over "v1:<timestamp>:<body>">`
+with the target's key from Secrets Manager, and `X-Aios-Timestamp`, so the receiver can refuse
+forged or stale requests. Outcomes are classified by status: timeouts, connection errors, 408,
+425, 429 and 5xx are retryable; any other non-2xx is terminal.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def sign_body(key: str, timestamp: str, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
+def causal_headers(ctx: ActionContext) -> dict[str, str]:
+    """`X-Aios-Case-Id`, `X-Aios-Model-Id`, ... for each causal id the action carries."""
+    return {
+        "X-Aios-" + "-".join(p.capitalize() for p in name.split("_")): value
+        for name, value in ctx.causal_ids().items()
+    }
+
+
 def authorize(params: HttpPostParams, settings: Settings) -> None:
     """Only targets named in deploy-time config are reachable; a model cannot add a host."""
     if params.target not in settings.http_targets:
@@ -78,7 +88,7 @@ def post(params: HttpPostParams, ctx: ActionContext) -> dict[str, Any]:
         headers={
             "Content-Type": "application/json",
             "Idempotency-Key": ctx.action_id,
-            "X-Aios-Case-Id": ctx.case_id,
+            **causal_headers(ctx),
             "X-Aios-Timestamp": timestamp,
             "X-Aios-Signature": sign_body(key, timestamp, body),
         },

@@ -63,6 +63,31 @@ def _write(
     return [op], {"entity_key": ctx.entity_key, "version": version + 1, "state": state, **extra}
 
 
+def read_state(params: UpdateEntityParams, ctx: ActionContext) -> dict[str, Any]:
+    """The entity as the ledger holds it now, and whether it still holds what this action wrote.
+
+    `in_sync` is true when the action wrote the current version and the entity holds its
+    fields, or when a later action of the kit wrote it since (the ledger records that change
+    with its own audit event); false when the entity is gone or this action's version was
+    changed without the kit.
+    """
+    entity = get_entity(ctx.entity_key)
+    if entity is None:
+        return {"in_sync": False, "reason": "the entity is gone"}
+    observed: dict[str, Any] = {"state": entity.state, "version": entity.version}
+    if entity.written_by != ctx.action_id:
+        return {**observed, "in_sync": True, "reason": f"written since by {entity.written_by}"}
+    differs = {
+        name: entity.state.get(name)
+        for name, value in params.set.items()
+        if entity.state.get(name) != value
+    }
+    present = [name for name in params.remove if name in entity.state]
+    if differs or present:
+        return {**observed, "in_sync": False, "differs": differs, "not_removed": present}
+    return {**observed, "in_sync": True}
+
+
 def _not_direct(params: UpdateEntityParams, ctx: ActionContext) -> dict[str, Any]:
     raise TerminalActionError("ledger.update_entity is applied inside the ledger transaction")
 
@@ -75,4 +100,5 @@ CAPABILITY = Capability(
     description="Update canonical entity state in the ledger, version-checked.",
     stage=stage_update,
     compensate_stage=stage_undo,
+    read_state=read_state,
 )

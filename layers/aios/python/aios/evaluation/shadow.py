@@ -2,7 +2,8 @@
 
 `shadow_decide` runs the code the decide function runs (`aios.planning.propose`: prompts, model
 tiers and their fallback chains, strict parsing, one repair, capability and params validation,
-the policy gate) and stops before the signature: no KMS call, no ledger read or write, no
+the policy gate, the process's constraints) and stops before the signature: no KMS call, no
+ledger read or write (constraints on entity state see no entity), no
 model-output cache and no budget reservation, so replaying a case changes nothing anywhere.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aios.errors import InvalidInput
-from aios.planning import CaseInput, propose
+from aios.planning import CaseInput, no_entities, propose
 from aios.specs import ProcessSpec
 from aios.tiering import ModelConfig
 
@@ -47,11 +48,14 @@ def shadow_decide(
         return ShadowDecision(None, [], None, {}, 0.0, [f"input refused: {exc.message}"])
     case = CaseInput(case_id=case_id, tenant="eval", process=spec.name, input=data)
     started = time.perf_counter()
-    proposal = propose(models, case, spec, plan_id=f"{case_id}.p1")
+    proposal = propose(models, case, spec, plan_id=f"{case_id}.p1", entities=no_entities)
     latency_ms = (time.perf_counter() - started) * 1000
     usage = proposal.usage.to_dict()
     violations = ["an answer was refused by validation and repaired"] * proposal.usage.repairs
-    if proposal.handoff is not None and proposal.handoff.reason == "INVALID_MODEL_OUTPUT":
+    if proposal.handoff is not None and proposal.handoff.reason in (
+        "INVALID_MODEL_OUTPUT",
+        "CONSTRAINT_VIOLATED",
+    ):
         violations.append(proposal.handoff.detail[:300])
     actions = [
         {"capability": a.capability, "params": a.params, "gate": a.gate} for a in proposal.actions

@@ -31,7 +31,13 @@ from aios.errors import (
     RetryableActionError,
     TerminalActionError,
 )
-from aios.execution.apply import Runner, applied_result, apply_action, idempotent_runner
+from aios.execution.apply import (
+    Runner,
+    applied_result,
+    apply_action,
+    idempotent_runner,
+    release_claim,
+)
 from aios.execution.compensation import authenticate_compensation, compensate_case
 from aios.execution.messages import MAX_MESSAGE_BYTES, parse_message
 from aios.execution.records import record_case_event, record_orphan_rejection, record_outcome
@@ -95,8 +101,18 @@ def run_action(
     message: ActionMessage, message_id: str, body: str, ctx: ExecutionContext
 ) -> Outcome:
     """Verify the action, apply it at most once, and answer the task that waits for it."""
-    action = message.action
-    ctx.log_keys(case_id=action.case_id, plan_id=action.plan_id, action_id=action.action_id)
+    action, envelope = message.action, message.plan.envelope
+    # Claimed until verified: a forged message can only put its own claims in the log.
+    ctx.log_keys(
+        case_id=action.case_id,
+        plan_id=action.plan_id,
+        action_id=action.action_id,
+        step=action.index,
+        process=envelope.process,
+        tenant=envelope.tenant,
+        model_id=action.model_id,
+        prompt_version=action.prompt_version,
+    )
     try:
         verified = verify_action(
             message, keys=ctx.keys, trusted_key_ids=set(ctx.trusted_key_ids), settings=ctx.settings
@@ -115,6 +131,7 @@ def run_action(
     except RetryableActionError as exc:
         return Outcome("retry", action.case_id, action.action_id, error=exc.to_dict())
     except TerminalActionError as exc:
+        release_claim(verified)
         record_outcome(action.case_id, action.index, action.action_id, "FAILED", exc.to_dict())
         answered = ctx.fail_task(message.task_token, "Aios.ActionFailed", exc.to_dict())
         return Outcome(

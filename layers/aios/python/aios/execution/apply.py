@@ -9,7 +9,14 @@ from typing import Any
 from aios.capabilities import ActionContext
 from aios.errors import LedgerConflict, RetryableActionError, TerminalActionError
 from aios.execution.verify import VerifiedAction
-from aios.ledger import action_status_update, commit, get_action
+from aios.ledger import (
+    action_status_update,
+    commit,
+    get_action,
+    now_iso,
+    release_unique,
+    stage_unique_applied,
+)
 from aios.settings import Settings
 
 RUNNABLE = ("APPROVED",)
@@ -22,6 +29,24 @@ def applied_result(case_id: str, index: int) -> dict[str, Any] | None:
     if item is not None and item.status == "APPLIED":
         return dict(item.result or {})
     return None
+
+
+def action_context(verified: VerifiedAction, settings: Settings) -> ActionContext:
+    """The executor's context with the action's causal metadata from the signed plan."""
+    envelope, action = verified.message.plan.envelope, verified.message.action
+    return ActionContext(
+        case_id=action.case_id,
+        action_id=action.action_id,
+        entity_key=action.entity_key,
+        settings=settings,
+        capability=verified.capability.name,
+        plan_id=action.plan_id,
+        step=action.index,
+        tenant=envelope.tenant,
+        process=envelope.process,
+        model_id=action.model_id,
+        prompt_version=action.prompt_version,
+    )
 
 
 def apply_action(
@@ -37,13 +62,7 @@ def apply_action(
     action = verified.message.action
     if verified.applied is not None:
         return verified.applied
-    ctx = ActionContext(
-        case_id=action.case_id,
-        action_id=action.action_id,
-        entity_key=action.entity_key,
-        settings=settings,
-        capability=verified.capability.name,
-    )
+    ctx = action_context(verified, settings)
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []
         if verified.capability.stage is not None:
@@ -73,6 +92,13 @@ def apply_action(
 
 def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
     action = verified.message.action
+    if verified.unique:  # the uniqueness claim must still be this action's
+        staged = [
+            *staged,
+            stage_unique_applied(
+                action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+            ),
+        ]
     commit(
         action.case_id,
         [
@@ -88,6 +114,15 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
             ),
         ),
     )
+
+
+def release_claim(verified: VerifiedAction) -> None:
+    """An action that will never apply gives its uniqueness claim back."""
+    action = verified.message.action
+    if verified.unique:
+        release_unique(
+            action.entity_key, action.capability, action_id=action.action_id, at=now_iso()
+        )
 
 
 def idempotent_runner(

@@ -17,6 +17,7 @@ from aios.cases import COMPENSATION_KEY_FIELD, compensation_key_hash
 from aios.errors import CaseNotFound, CompensationRefused, LedgerConflict, RetryableActionError
 from aios.execution.apply import MAX_STAGE_ATTEMPTS, Runner
 from aios.ledger import (
+    CaseRecord,
     LedgerItem,
     action_status_update,
     commit,
@@ -67,14 +68,15 @@ def compensate_case(case_id: str, settings: Settings, run_once: Runner) -> dict[
         if not capability.compensable:
             kept.append(data["action_id"])
             continue
-        _compensate_one(case_id, item, capability, settings, run_once)
+        _compensate_one(case, item, capability, settings, run_once)
         undone.append(data["action_id"])
     return {"compensated": undone, "not_compensable": kept}
 
 
 def _compensate_one(
-    case_id: str, item: LedgerItem, capability: Capability, settings: Settings, run_once: Runner
+    case: CaseRecord, item: LedgerItem, capability: Capability, settings: Settings, run_once: Runner
 ) -> None:
+    case_id = case.case_id
     data = dict(item.data or {})
     action_id, index = data["action_id"], int(data["index"])
     params = capability.validate_params(data["params"])
@@ -85,6 +87,12 @@ def _compensate_one(
         entity_key=data["entity_key"],
         settings=settings,
         capability=capability.name,
+        plan_id=str(data.get("plan_id") or ""),
+        step=index,
+        tenant=str(case.data.get("tenant") or ""),
+        process=str(case.data.get("process") or ""),
+        model_id=str(data.get("model_id") or ""),
+        prompt_version=str(data.get("prompt_version") or ""),
     )
     for _ in range(MAX_STAGE_ATTEMPTS):
         staged: list[Any] = []

@@ -11,7 +11,10 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | handoff  | `CASE#<case_id>`     | `HANDOFF#<handoff_id>` |
 | approval | `CASE#<case_id>`     | `APPROVAL#<id>`        |
 | audit    | `CASE#<case_id>`     | `AUDIT#<seq:010d>`     |
+| finding  | `CASE#<case_id>`     | `FINDING#<kind>#<subject>` |
 | entity   | `ENTITY#<key>`       | `ENTITY`               |
+| unique   | `ENTITY#<key>`       | `UNIQUE#<capability>`  |
+| control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
 | rejection| `REJECTION#<msg id>` | `REJECTION`            |
 
 Every change to a case is written by `commit` (or `transition_case`), which appends its audit
@@ -23,9 +26,23 @@ The sparse `Queues` index (`queue`, `queued_at`; keys only) lists what waits for
 refused: handed-off and failed cases, pending approvals, rejected actions and orphan
 rejections. `commit` keeps an item's `queue` in step with the status it writes
 (`repository.QUEUES`); `handoffs.queued` reads a queue.
+
+Case items also carry `process`, the key of the sparse `ByProcess` index (`process`,
+`created_at`; with `status`, `updated_at`), which lists a process's cases in a time window
+(`cases_by_process`) for the KPIs and the reconciler. The table streams its changes
+(NEW_AND_OLD_IMAGES) to the case events publisher.
 """
 
-from aios.ledger.entities import Entity, entity_pk, get_entity, stage_entity_write
+from aios.ledger.entities import (
+    Entity,
+    claim_unique,
+    entity_pk,
+    get_entity,
+    release_unique,
+    stage_entity_write,
+    stage_unique_applied,
+    unique_holder,
+)
 from aios.ledger.handoffs import (
     case_holder,
     get_handoff,
@@ -47,22 +64,27 @@ from aios.ledger.models import (
 )
 from aios.ledger.repository import (
     CaseRecord,
+    CaseRef,
     Put,
     Update,
     action_sk,
     action_status_update,
     case_pk,
+    cases_by_process,
     commit,
     create_case,
     get_action,
     get_case,
     handoff_sk,
+    iso,
     load_audit,
     load_case_items,
+    load_plans,
     now_iso,
     put_rejection,
     queue_for,
     stage_action,
+    stage_finding,
     stage_handoff,
     stage_plan,
     stage_status,
@@ -72,6 +94,7 @@ from aios.ledger.repository import (
 __all__ = [
     "QUEUE_INDEX",
     "CaseRecord",
+    "CaseRef",
     "DecisionItem",
     "Entity",
     "LedgerItem",
@@ -84,6 +107,8 @@ __all__ = [
     "bind_ledger",
     "case_holder",
     "case_pk",
+    "cases_by_process",
+    "claim_unique",
     "commit",
     "create_case",
     "entity_pk",
@@ -94,8 +119,10 @@ __all__ = [
     "get_items",
     "handoff_sk",
     "hold_case",
+    "iso",
     "load_audit",
     "load_case_items",
+    "load_plans",
     "move_case",
     "now_iso",
     "put_rejection",
@@ -103,12 +130,16 @@ __all__ = [
     "queued",
     "recorded_decisions",
     "release_case",
+    "release_unique",
     "set_task_token",
     "stage_action",
     "stage_entity_write",
+    "stage_finding",
     "stage_handoff",
     "stage_handoff_change",
     "stage_plan",
     "stage_status",
+    "stage_unique_applied",
     "transition_case",
+    "unique_holder",
 ]

@@ -13,10 +13,11 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 QUEUE_INDEX = "Queues"
+BY_PROCESS_INDEX = "ByProcess"
 
 
 class QueueIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
@@ -29,6 +30,18 @@ class QueueIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped
 
     queue = UnicodeAttribute(hash_key=True)
     queued_at = UnicodeAttribute(range_key=True)
+
+
+class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
+    """Sparse index of case items (only they carry `process`): a process's cases by creation
+    time, with their status, for the KPIs and the reconciler."""
+
+    class Meta:
+        index_name = BY_PROCESS_INDEX
+        projection = IncludeProjection(["status", "updated_at"])
+
+    process = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
 
 
 class LedgerItem(Model):
@@ -58,6 +71,9 @@ class LedgerItem(Model):
     queue = UnicodeAttribute(null=True)
     queued_at = UnicodeAttribute(null=True)
     queue_index = QueueIndex()
+    process = UnicodeAttribute(null=True)
+    """Only on case items: the key of the sparse `ByProcess` index."""
+    by_process = ByProcessIndex()
 
 
 class DecisionItem(Model):

@@ -6,7 +6,7 @@ Writes are ops (`Put`, `Update`) staged by the `stage_*` functions and applied b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -215,6 +215,19 @@ def load_case_items(case_id: str) -> list[LedgerItem]:
     return list(LedgerItem.query(case_pk(case_id), consistent_read=True))
 
 
+def load_plans(case_id: str) -> list[LedgerItem]:
+    """The case's plans in the order they were made (p1, p2, ...)."""
+    plans = LedgerItem.query(
+        case_pk(case_id), LedgerItem.sk.startswith("PLAN#"), consistent_read=True
+    )
+
+    def round_of(item: LedgerItem) -> int:
+        suffix = item.sk.rsplit(".p", 1)[-1]
+        return int(suffix) if suffix.isdigit() else 0
+
+    return sorted(plans, key=round_of)
+
+
 def load_audit(case_id: str) -> list[AuditEvent]:
     return [
         AuditEvent(
@@ -248,6 +261,7 @@ def create_case(
         head=chained[-1].hash,
         created_at=at,
         updated_at=at,
+        process=str(data["process"]) if data.get("process") else None,
     )
     try:
         with TransactWrite(connection=_conn()) as tw:
@@ -383,6 +397,44 @@ def stage_handoff(case_id: str, handoff_id: str, data: dict[str, Any], at: str) 
     put = _new_item(case_id, handoff_sk(handoff_id), "handoff", "WAITING", data, at)
     put.item.seq = 0  # the handoff's version: moves compare-and-set on it
     return put
+
+
+def stage_finding(case_id: str, kind: str, subject: str, data: dict[str, Any], at: str) -> Put:
+    """A reconciler finding, recorded once per (case, kind, subject): a second commit of the
+    same finding fails with LedgerConflict and writes nothing."""
+    return _new_item(case_id, f"FINDING#{kind}#{subject}", "finding", kind, data, at)
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case as the `ByProcess` index holds it."""
+
+    case_id: str
+    process: str
+    status: str
+    created_at: str
+    updated_at: str
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as the ledger writes it (UTC, milliseconds), so strings compare in order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def cases_by_process(process: str, since: datetime, until: datetime) -> Iterator[CaseRef]:
+    """The process's cases created in [since, until), oldest first (the sparse index; cases
+    written before the index existed carry no `process` attribute and are not listed)."""
+    low, high = iso(since), iso(until)
+    for item in LedgerItem.by_process.query(process, LedgerItem.created_at.between(low, high)):
+        if item.created_at is None or item.created_at >= high:
+            continue
+        yield CaseRef(
+            case_id=item.pk.removeprefix("CASE#"),
+            process=process,
+            status=item.status or "",
+            created_at=item.created_at,
+            updated_at=item.updated_at or item.created_at,
+        )
 
 
 def stage_status(item: LedgerItem, status: str, at: str) -> Update:

@@ -66,6 +66,15 @@ def load_prompt(name: str, folder: Path | None = None) -> PromptTemplate:
             where = f" in {folder.name}/ or" if folder is not None else ""
             raise SpecError(f"no prompt template {name!r}{where} among the kit's defaults")
         raw = entry.read_bytes()
+    return parse_prompt(name, raw)
+
+
+@cache
+def parse_prompt(name: str, raw: bytes) -> PromptTemplate:
+    """The template `name` from its bytes (a file's, or a deployed configuration's); SpecError
+    if the name is malformed or the text lacks its two parts."""
+    if not NAME.match(name):
+        raise SpecError(f"prompt name {name!r} must look like <process>.<classify|plan>.v<N>")
     text = raw.decode("utf-8")
     system, sep, user = text.partition(SEPARATOR)
     if not sep:
