@@ -221,6 +221,8 @@ class AiosStack(Stack):
             *self.approvals.all,
             *self.handoffs.all,
             self.console.function,
+            *self.case_events.functions,
+            *self.reconciler.functions,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 READERS = {
     "api", "decide", "execute", "approval_request", "approvals", "approval_reminders",
-    "handoff", "console",
+    "handoff", "console", "case_events", "webhooks", "case_reconciler", "kpis",
 }  # fmt: skip
 ROLLBACK_ALARMS = ("CasesFailed", "ApiErrors", "DecideErrors", "ExecuteErrors")
 

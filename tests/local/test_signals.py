@@ -36,6 +36,7 @@ import requests
 from boto3.dynamodb.types import TypeSerializer
 
 from local.assembly import load_stack
+from local.emulation import LOCAL_TENANT
 from tests.local.conftest import ROOT, wait_for
 from tests.local.test_approvals import links, post, refund
 from tests.local.test_end_to_end import example, finished_case, submit
@@ -88,7 +89,7 @@ def _probe_queue(emulation: Any) -> str:
 def _exhausted_budget_case(emulation: Any) -> str:
     env = emulation.deployment.functions["decide"].environment
     ddb, day = emulation.client("dynamodb"), datetime.now(UTC).date().isoformat()
-    key = {"item_key": {"S": f"BUDGET#default#ticket-triage#{day}"}}
+    key = {"item_key": {"S": f"BUDGET#{LOCAL_TENANT}#ticket-triage#{day}"}}
     ddb.put_item(
         TableName=env["AIOS_DECISION_TABLE"],
         Item={
@@ -157,6 +158,14 @@ def _reconcile(emulation: Any, later: timedelta = timedelta()) -> dict[str, Any]
     return _invoke(emulation, "case_reconciler", {"time": when, "detail-type": "Scheduled Event"})
 
 
+def _entity(ticket: str) -> str:
+    """The ledger key of the local tenant's ticket entity."""
+    from aios.ledger import entity_pk
+    from aios.tenants import scoped_entity_key
+
+    return entity_pk(scoped_entity_key(LOCAL_TENANT, f"ticket#{ticket}"))
+
+
 def _table(emulation: Any) -> str:
     return str(emulation.deployment.functions["api"].environment["AIOS_LEDGER_TABLE"])
 
@@ -172,7 +181,7 @@ def _lost_case(emulation: Any) -> str:
     case_input = {**body, "ticket_id": "T-8808"}
     received = {"process": process, "input_digest": digest(case_input)}
     [event] = chain_events(case_id, 0, GENESIS, [("case.received", received)], at)
-    data = {"process": process, "tenant": "default", "input": case_input, **received}
+    data = {"process": process, "tenant": LOCAL_TENANT, "input": case_input, **received}
     serialize = TypeSerializer().serialize
     items = [
         {"pk": f"CASE#{case_id}", "sk": "CASE", "kind": "case", "status": "RECEIVED", "process": process,
@@ -216,9 +225,10 @@ def reconciled(emulation: Any, workload: Workload) -> Workload:
     cases["lost"] = _lost_case(emulation)
     # Two days on: the lost case is past the grace period, the refund and the handoff past
     # their SLAs.
-    first = _reconcile(emulation, timedelta(days=2))["counts"]
-    assert first["received_without_execution"] >= 1 and first["approval_past_sla"] >= 1
-    assert first["handoff_past_sla"] >= 1
+    report = _reconcile(emulation, timedelta(days=2))
+    first = report["counts"]
+    assert first["received_without_execution"] >= 1, report
+    assert first["approval_past_sla"] >= 1 and first["handoff_past_sla"] >= 1, report
     assert finished_case(api, cases["lost"])["status"] == "SUCCEEDED"
     # A case whose execution failed but whose end the ledger never got (set back to RUNNING).
     cases["unrecorded"] = _ticket(emulation, "T-8809", fault=422)
@@ -236,8 +246,9 @@ def reconciled(emulation: Any, workload: Workload) -> Workload:
     # Now: an entity changed behind the kit's back, and an action dead-lettered.
     emulation.client("dynamodb").update_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8801"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": _entity("T-8801")}, "sk": {"S": "ENTITY"}},
         UpdateExpression="SET #d = :d",
+        ConditionExpression="attribute_exists(pk)",  # the case's own entity, not a new one
         ExpressionAttributeNames={"#d": "data"},
         ExpressionAttributeValues={":d": {"S": json.dumps({"status": "closed by hand"})}},
     )
@@ -281,7 +292,7 @@ def test_a_redriven_action_applies_once_and_a_failed_ones_redrive_applies_nothin
     assert [r.status for r in posted] == [200]
     entity = emulation.client("dynamodb").get_item(
         TableName=_table(emulation),
-        Key={"pk": {"S": "ENTITY#ticket#T-8806"}, "sk": {"S": "ENTITY"}},
+        Key={"pk": {"S": _entity("T-8806")}, "sk": {"S": "ENTITY"}},
     )["Item"]
     assert entity["seq"] == {"N": "1"}  # the dead-lettered update applied exactly once
     # The failed case's message, redriven, is refused: nothing of it runs after its case failed.
@@ -341,7 +352,9 @@ def test_every_change_is_one_schema_valid_event_in_order_with_its_causal_ids(
     for event in applied:
         assert event["model_id"] == "aios-offline-rules-v1"
         assert event["prompt_version"].startswith("ticket-triage.plan.v1@")
-        assert event["plan_id"] == f"{reconciled.cases['ok']}.p1" and event["tenant"] == "default"
+        assert (
+            event["plan_id"] == f"{reconciled.cases['ok']}.p1" and event["tenant"] == LOCAL_TENANT
+        )
     [decided] = [
         e
         for e in reconciled.events[reconciled.cases["approved"]]
@@ -361,7 +374,7 @@ def test_causal_ids_reach_the_outside_system_as_headers(emulation: Any, workload
     assert sent.headers["X-Aios-Plan-Id"] == f"{case_id}.p1" and sent.headers["X-Aios-Step"] == "1"
     assert (
         sent.headers["X-Aios-Process"] == "ticket-triage"
-        and sent.headers["X-Aios-Tenant"] == "default"
+        and sent.headers["X-Aios-Tenant"] == LOCAL_TENANT
     )
     assert sent.headers["X-Aios-Model-Id"] == "aios-offline-rules-v1"
     assert sent.headers["X-Aios-Prompt-Version"].startswith("ticket-triage.plan.v1@")

@@ -39,7 +39,11 @@ PLAN = {
         {"capability": "ledger.update_entity", "params": {"set": {"status": "triaged"}}},
         {
             "capability": "http.post",
-            "params": {"target": "helpdesk", "path": "/tickets/T-1001", "body": {"a": 1}},
+            "params": {
+                "target": "helpdesk",
+                "path": "/tickets/T-1001/triage",
+                "body": {"ticket_id": "T-1001", "intent": "billing"},
+            },
         },
     ],
 }

@@ -219,7 +219,7 @@ def test_the_report_reads_only_the_cases_created_in_its_window(
     ledger: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aios.ledger import create_case, repository
-    from aios.specs import load_specs
+    from aios.specs import current_specs
 
     for n, minute in enumerate((0, 30, 59, 60, 90)):
         monkeypatch.setattr(repository, "now_iso", lambda m=minute: at(60 * m))
@@ -232,7 +232,7 @@ def test_the_report_reads_only_the_cases_created_in_its_window(
     report = kpi_report("ticket-triage", T0, T0 + timedelta(hours=1))
     assert [r.cases for r in report.rows] == [3, 3] and not report.truncated
     empty = kpi_report(None, T0 - timedelta(days=2), T0 - timedelta(days=1))
-    assert {r.process for r in empty.rows} == set(load_specs())  # every process, empty
+    assert {r.process for r in empty.rows} == set(current_specs())  # every process, empty
     assert all(r.cases == 0 and r.acceptance_rate is None for r in empty.rows)
     with pytest.raises(InvalidInput) as unknown:
         kpi_report("no-such-process", T0, T0 + timedelta(hours=1))

@@ -20,7 +20,7 @@ from aios.kpis.compute import ALL, KpiRow, as_metrics, compute_kpis, percentile,
 from aios.kpis.facts import CaseFacts, case_facts
 from aios.kpis.window import parse_window
 from aios.ledger import cases_by_process, iso, load_case_items
-from aios.specs import get_spec, load_specs
+from aios.specs import current_specs, get_spec
 
 MAX_CASES = 2000
 
@@ -50,7 +50,7 @@ def kpi_report(process: str | None, since: datetime, until: datetime) -> KpiRepo
             get_spec(process)
         except ProcessNotFound as exc:
             raise InvalidInput(f"process: {exc.message}", field="process") from None
-    names = [process] if process else sorted(load_specs())
+    names = [process] if process else sorted(current_specs())
     facts: list[CaseFacts] = []
     truncated = False
     for name in names:

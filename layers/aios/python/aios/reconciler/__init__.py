@@ -32,7 +32,7 @@ from aios.reconciler.executions import CHECKED, check_execution
 from aios.reconciler.findings import KINDS, Finding
 from aios.reconciler.sla import approvals_past_sla, handoff_past_sla
 from aios.settings import Settings
-from aios.specs import load_specs
+from aios.specs import current_specs
 
 
 class ReconcileReport(BaseModel):
@@ -58,7 +58,7 @@ class ReconcileReport(BaseModel):
 def _open_cases(now: datetime, lookback: timedelta) -> list[CaseRef]:
     return [
         ref
-        for process in sorted(load_specs())
+        for process in sorted(current_specs())
         for ref in cases_by_process(process, now - lookback, now + timedelta(seconds=1))
         if ref.status in CHECKED
     ]
@@ -72,7 +72,7 @@ def _recent_cases(now: datetime, window: timedelta) -> list[CaseRef]:
     """Recent cases of the processes that use a capability with a state reader."""
     readable = sorted(
         name
-        for name, spec in load_specs().items()
+        for name, spec in current_specs().items()
         if any(_checkable(get_capability(c)) for c in spec.capabilities)
     )
     return [
