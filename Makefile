@@ -73,7 +73,7 @@ bench: setup
 
 # CHAOS_ARGS, e.g. --cases 1000 --seed 42 (default: 200 cases, a seed from the clock)
 chaos: setup
-	$(BIN)/python bench/chaos.py --cases 200 $(CHAOS_ARGS)
+	$(BIN)/python bench/chaos.py --cases 1000 $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache
