@@ -19,7 +19,12 @@ Two pieces of process-wide state need care, because on AWS every function has it
   one step (`_SnapshotEnviron`).
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
-  function's import and invocations and swapped out afterwards.
+  function's import and invocations and swapped out afterwards. (A thread outside the lock
+  that imports a layer module for the first time while they are swapped may find its parent
+  package missing: import what a test needs before the emulation runs, or inside `call_in`.)
+- `sys.stdout` / `sys.stderr`: what the invoking thread prints (and the loggers a function
+  made at its cold start) goes to the function's log file when there is a log directory;
+  every other thread prints where it did (`_RoutedStream`).
 
 An unhandled exception is reported the way Lambda reports it: FunctionError "Unhandled" and a
 payload `{"errorType", "errorMessage", "stackTrace"}`, so ASL Retry/Catch match the error name.
@@ -98,6 +103,37 @@ def _consistent_environ() -> None:
     """Make readers of `os.environ` on other threads safe from the invocations' swaps."""
     if not isinstance(os.environ, _SnapshotEnviron):
         os.environ.__class__ = _SnapshotEnviron
+
+
+_ROUTE = threading.local()  # .stream: where this thread's stdout/stderr go, if not the default
+
+
+class _RoutedStream:
+    """sys.stdout / sys.stderr: writes go to the invoking thread's function log, if any, else to
+    the stream it replaced. Loggers made at a cold start keep this object, so a function's log
+    lines land in its log file and nobody else's prints do."""
+
+    def __init__(self, default: Any) -> None:
+        self._default = default
+
+    def _target(self) -> Any:
+        return getattr(_ROUTE, "stream", None) or self._default
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text))
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+def _route_standard_streams() -> None:
+    if not isinstance(sys.stdout, _RoutedStream):
+        sys.stdout = _RoutedStream(sys.stdout)
+    if not isinstance(sys.stderr, _RoutedStream):
+        sys.stderr = _RoutedStream(sys.stderr)
 
 
 class FunctionNotFound(LookupError):
@@ -268,15 +304,17 @@ class LambdaRuntime:
                 os.environ.pop(name, None)
             os.environ.update(self.environment_for(spec))
             current: dict[str, ModuleType] = {}
-            # Loggers created at import keep the stream they saw: the function's log file.
+            # What the invoking thread prints goes to the function's log file; other threads
+            # (the emulation's, the caller's) keep printing where they did.
             stream = self._log_stream(spec)
-            saved_streams = sys.stdout, sys.stderr
+            saved_route = getattr(_ROUTE, "stream", None)
             if stream is not None:
-                sys.stdout = sys.stderr = stream
+                _route_standard_streams()
+                _ROUTE.stream = stream
             try:
                 yield current
             finally:
-                sys.stdout, sys.stderr = saved_streams
+                _ROUTE.stream = saved_route
                 current.update(self._layer_modules_now())
                 for name in current:
                     del sys.modules[name]

@@ -16,7 +16,11 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    timeout has expired from the queue's in-flight set. moto 5.2.5 does that lazily inside its
    receive loop and, for FIFO queues, decides whether a message group is blocked before it has
    looked at every expired message: of two expired messages of one group it delivers the later
-   one and starves the earlier one forever. AWS redelivers both, in order.
+   one and starves the earlier one forever. AWS redelivers both, in order. A long poll
+   (`WaitTimeSeconds`) is served by receiving again whenever a message is sent to the queue
+   (and every quarter second, for messages whose visibility timeout ran out), so the fix
+   applies to every receive; moto's own wait loop spins when a FIFO queue's visible messages
+   are all in blocked groups.
 
 4. `moto.dynamodb.models.DynamoDBBackend.transact_write_items` rolls a failed transaction back
    by putting back a deep copy of each table taken when it began. Two things break on AWS's
@@ -62,6 +66,7 @@ import copy
 import importlib
 import io
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +94,7 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
     (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
+    (_SQS_MODELS_MODULE, "Queue.wait_for_messages"),  # the queue's `_messages_lock` condition
     *((_DYNAMODB_MODULE, f"DynamoDBBackend.{name}") for name in _DYNAMODB_WRITES),
     (_DYNAMODB_MODULE, "DynamoDBBackend.get_table"),
     (_DYNAMODB_TABLE_MODULE, "StreamShard.add"),
@@ -269,16 +275,35 @@ def fix_fifo_redelivery() -> None:
         return
     original = backend.receive_message
 
-    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
         queue = self.get_queue(queue_name)
-        for message in [m for m in queue.pending_messages if m.visible]:
-            queue.pending_messages.discard(message)
-        return original(self, queue_name, *args, **kwargs)
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(message)
+            result = original(
+                self, queue_name, count, 0, visibility_timeout, message_attribute_names
+            )
+            remaining = deadline - time.monotonic()
+            if result or remaining <= 0:
+                return result
+            # Long polling: woken by the next message sent, or after a short while for a
+            # message whose visibility timeout ran out (nothing signals that).
+            with queue._messages_lock:
+                queue._messages_lock.wait(min(remaining, LONG_POLL_RECHECK_S))
 
     receive_message._aios_fixed = True  # type: ignore[attr-defined]
     backend.receive_message = receive_message
 
 
+LONG_POLL_RECHECK_S = 0.25
 _DYNAMODB_LOCK = threading.RLock()
 _TRANSACTION = threading.local()
 

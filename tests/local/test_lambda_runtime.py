@@ -152,3 +152,43 @@ def test_other_threads_read_the_environment_whole_while_invocations_swap_it(
     done.set()
     thread.join()
     assert errors == []
+
+
+PRINTER = """
+import threading
+
+def handler(event, context):
+    print("from the function")
+    started, release = event["started"], event["release"]
+    EVENTS[started].set()
+    EVENTS[release].wait(10)
+    return {}
+"""
+
+
+def test_a_function_logs_to_its_file_and_other_threads_print_where_they_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout is routed per thread: while a function runs (and logs to its log file), the
+    emulation's and the caller's own prints still reach the console."""
+    import threading
+
+    folder = write_function(tmp_path, "printer", PRINTER)
+    rt = LambdaRuntime([], log_dir=tmp_path / "logs")
+    rt.register(FunctionSpec(name="printer", folder=folder, handler="app.handler", environment={}))
+    rt.preload("printer")
+    started, release = threading.Event(), threading.Event()
+    module = sys.modules["aios_local_function_printer"]
+    module.EVENTS = {"s": started, "r": release}  # type: ignore[attr-defined]
+    thread = threading.Thread(
+        target=rt.invoke, args=("printer", json.dumps({"started": "s", "release": "r"}))
+    )
+    thread.start()
+    assert started.wait(10)
+    print("from the caller")  # while the function runs on the other thread
+    release.set()
+    thread.join()
+    rt.close()
+    log = (tmp_path / "logs" / "printer.log").read_text()
+    assert "from the function" in log and "from the caller" not in log
+    assert "from the caller" in capsys.readouterr().out
