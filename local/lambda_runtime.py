@@ -17,14 +17,16 @@ Two pieces of process-wide state need care, because on AWS every function has it
   settings whenever it creates a client, and an item deleted mid-iteration raised KeyError in
   an unrelated task. So `os.environ` iterates, copies and lists items from a snapshot taken in
   one step (`_SnapshotEnviron`).
+- `sys.stdout`/`sys.stderr` are shared too. A function's output goes to its log file (its
+  CloudWatch log group) through a stream that routes by thread: writes from the invoking thread
+  reach the function's log, writes from any other thread (the CLI printing a demo, a test) reach
+  the stream that was there before. Swapping `sys.stdout` itself would send another thread's
+  prints into the function's log while an invocation runs.
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
   function's import and invocations and swapped out afterwards. (A thread outside the lock
   that imports a layer module for the first time while they are swapped may find its parent
   package missing: import what a test needs before the emulation runs, or inside `call_in`.)
-- `sys.stdout` / `sys.stderr`: what the invoking thread prints (and the loggers a function
-  made at its cold start) goes to the function's log file when there is a log directory;
-  every other thread prints where it did (`_RoutedStream`).
 
 An unhandled exception is reported the way Lambda reports it: FunctionError "Unhandled" and a
 payload `{"errorType", "errorMessage", "stackTrace"}`, so ASL Retry/Catch match the error name.
@@ -105,35 +107,29 @@ def _consistent_environ() -> None:
         os.environ.__class__ = _SnapshotEnviron
 
 
-_ROUTE = threading.local()  # .stream: where this thread's stdout/stderr go, if not the default
+# The log stream of the function this thread is running, if any (see _RoutedStream).
+_ROUTE = threading.local()
 
 
 class _RoutedStream:
-    """sys.stdout / sys.stderr: writes go to the invoking thread's function log, if any, else to
-    the stream it replaced. Loggers made at a cold start keep this object, so a function's log
-    lines land in its log file and nobody else's prints do."""
+    """`sys.stdout`/`sys.stderr` during an invocation: the invoking thread's function log,
+    or, on every other thread, the stream that was in place before (`fallback`)."""
 
-    def __init__(self, default: Any) -> None:
-        self._default = default
+    def __init__(self, fallback: TextIO) -> None:
+        self._fallback = fallback
 
-    def _target(self) -> Any:
-        return getattr(_ROUTE, "stream", None) or self._default
+    def _target(self) -> TextIO:
+        stream: TextIO | None = getattr(_ROUTE, "stream", None)
+        return stream if stream is not None else self._fallback
 
     def write(self, text: str) -> int:
-        return int(self._target().write(text))
+        return self._target().write(text)
 
     def flush(self) -> None:
         self._target().flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target(), name)
-
-
-def _route_standard_streams() -> None:
-    if not isinstance(sys.stdout, _RoutedStream):
-        sys.stdout = _RoutedStream(sys.stdout)
-    if not isinstance(sys.stderr, _RoutedStream):
-        sys.stderr = _RoutedStream(sys.stderr)
 
 
 class FunctionNotFound(LookupError):
@@ -304,17 +300,20 @@ class LambdaRuntime:
                 os.environ.pop(name, None)
             os.environ.update(self.environment_for(spec))
             current: dict[str, ModuleType] = {}
-            # What the invoking thread prints goes to the function's log file; other threads
-            # (the emulation's, the caller's) keep printing where they did.
+            # Loggers created at import keep the stream they saw: a routed one, which writes to
+            # the log file of whichever function the writing thread is running.
             stream = self._log_stream(spec)
+            saved_streams = sys.stdout, sys.stderr
             saved_route = getattr(_ROUTE, "stream", None)
             if stream is not None:
-                _route_standard_streams()
                 _ROUTE.stream = stream
+                sys.stdout = _RoutedStream(saved_streams[0])
+                sys.stderr = _RoutedStream(saved_streams[1])
             try:
                 yield current
             finally:
                 _ROUTE.stream = saved_route
+                sys.stdout, sys.stderr = saved_streams
                 current.update(self._layer_modules_now())
                 for name in current:
                     del sys.modules[name]
