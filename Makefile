@@ -70,8 +70,9 @@ bench: setup
 	$(BIN)/python bench/console_render.py
 	$(BIN)/python bench/handoff_notice.py
 	$(BIN)/python bench/emulation_load.py
+	$(BIN)/python bench/emulation_cpu.py
 
-# CHAOS_ARGS, e.g. --cases 1000 --seed 42 (default: 200 cases, a seed from the clock)
+# CHAOS_ARGS, e.g. --seed 42 (default: 1,000 cases, a seed from the clock)
 chaos: setup
 	$(BIN)/python bench/chaos.py --cases 1000 $(CHAOS_ARGS)
 
