@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup demo local test test-fast lint fmt hooks synth bench clean
+.PHONY: setup demo local test test-fast lint fmt hooks synth bench chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,7 +69,13 @@ bench: setup
 	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py
 	$(BIN)/python bench/handoff_notice.py
+	$(BIN)/python bench/emulation_load.py
+	$(BIN)/python bench/emulation_cpu.py
 	$(BIN)/aios eval customer-ops --examples bench/workloads/customer_ops.jsonl
+
+# CHAOS_ARGS, e.g. --seed 42 (default: 1,000 cases, a seed from the clock)
+chaos: setup
+	$(BIN)/python bench/chaos.py --cases 1000 $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

@@ -7,8 +7,9 @@ winning over `{param}` segments, `{proxy+}` matching the rest of the path; the e
 `multiValueQueryStringParameters`, `pathParameters`, `body`, `isBase64Encoded` and a
 `requestContext`, and the function's proxy response becomes the HTTP response.
 
-Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, other method: 405
-`{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a function error or a malformed proxy response:
+Unknown path: 404 `{"error": {"code": "ROUTE_NOT_FOUND", ...}}`; known path, other method
+(any method, TRACE included): 405 `{"error": {"code": "METHOD_NOT_ALLOWED", ...}}`; a request
+http.server cannot parse: a JSON 4xx; a function error or a malformed proxy response:
 502 `{"message": "Internal server error"}`, as API Gateway answers.
 
 A method behind a Cognito user pool authorizer is enforced as API Gateway does it
@@ -29,6 +30,7 @@ its local developer user), so the api function derives the tenant as on AWS.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import logging
@@ -301,6 +303,20 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, PROPFIND, ...) is routed too, so it gets API
+        # Gateway's JSON 4xx (405 on a known path, 404 elsewhere) rather than http.server's 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request http.server refuses itself (malformed, too long) gets a JSON error too."""
+        self.close_connection = True
+        text = message or self.responses.get(code, ("error",))[0]
+        with contextlib.suppress(OSError):
+            self._error(code, "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR", text, [])
 
 
 def _unauthorized(

@@ -24,7 +24,9 @@ Two pieces of process-wide state need care, because on AWS every function has it
   prints into the function's log while an invocation runs.
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
-  function's import and invocations and swapped out afterwards.
+  function's import and invocations and swapped out afterwards. (A thread outside the lock
+  that imports a layer module for the first time while they are swapped may find its parent
+  package missing: import what a test needs before the emulation runs, or inside `call_in`.)
 
 An unhandled exception is reported the way Lambda reports it: FunctionError "Unhandled" and a
 payload `{"errorType", "errorMessage", "stackTrace"}`, so ASL Retry/Catch match the error name.
@@ -92,6 +94,11 @@ class _SnapshotEnviron(type(os.environ)):  # type: ignore[misc]
 
     def values(self) -> Any:
         return self.copy().values()
+
+    def clear(self) -> None:
+        # MutableMapping.clear pops one item at a time, each from a new snapshot: O(n^2).
+        for key in self.copy():
+            self.pop(key, None)
 
 
 def _consistent_environ() -> None:
@@ -273,8 +280,10 @@ class LambdaRuntime:
                 stream.close()
             self._log_streams.clear()
 
-    def _is_layer_module(self, name: str) -> bool:
-        return name.split(".", 1)[0] in self._layer_packages
+    def _layer_modules_now(self) -> dict[str, ModuleType]:
+        """The layer's modules in sys.modules (one pass over a snapshot of it)."""
+        packages = self._layer_packages
+        return {n: m for n, m in list(sys.modules.items()) if n.partition(".")[0] in packages}
 
     @contextmanager
     def _function_process(
@@ -282,8 +291,8 @@ class LambdaRuntime:
     ) -> Iterator[dict[str, ModuleType]]:
         """Enter the function's 'process': its environment and its copy of the layer."""
         with _INVOKE_LOCK:
-            saved_env = dict(os.environ)
-            saved_modules = {n: m for n, m in sys.modules.items() if self._is_layer_module(n)}
+            saved_env = os.environ.copy()
+            saved_modules = self._layer_modules_now()
             for name in saved_modules:
                 del sys.modules[name]
             sys.modules.update(layer_modules)
@@ -305,12 +314,11 @@ class LambdaRuntime:
             finally:
                 _ROUTE.stream = saved_route
                 sys.stdout, sys.stderr = saved_streams
-                current.update({n: m for n, m in sys.modules.items() if self._is_layer_module(n)})
+                current.update(self._layer_modules_now())
                 for name in current:
                     del sys.modules[name]
                 sys.modules.update(saved_modules)
-                os.environ.clear()
-                os.environ.update(saved_env)
+                _restore_environ(saved_env)
 
     def _load(self, name: str) -> _Loaded:
         with _INVOKE_LOCK:
@@ -402,6 +410,16 @@ class LambdaRuntime:
                     request_id,
                 )
         return InvokeResult(200, body, None, request_id)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Make os.environ equal `saved`, touching only the variables that differ."""
+    current = os.environ.copy()
+    for name in current.keys() - saved.keys():
+        os.environ.pop(name, None)
+    for name, value in saved.items():
+        if current.get(name) != value:
+            os.environ[name] = value
 
 
 def _message(exc: BaseException) -> str:

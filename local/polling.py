@@ -8,6 +8,8 @@ from typing import Self
 
 logger = logging.getLogger(__name__)
 
+DISABLED_WAIT_S = 0.1  # how often a disabled loop looks whether it was enabled again
+
 
 class PollingLoop:
     """Calls `poll_once` until `stop()`; idles when a poll finds nothing; survives errors.
@@ -62,7 +64,8 @@ class PollingLoop:
         while not self._stop.is_set():
             try:
                 if not self._poll():
-                    self._stop.wait(self.idle_wait_s)
+                    idle = self.idle_wait_s if self._enabled.is_set() else DISABLED_WAIT_S
+                    self._stop.wait(idle)
             except Exception:
                 if self._stop.is_set():
                     return

@@ -16,6 +16,9 @@ Control endpoints (not recorded):
 - `POST /_faults {"status": 503, "times": 2}` makes the next 2 requests answer 503 (they are
   still recorded, with the status they got); with `"path_contains": "T-42"` only requests whose
   path contains that text take the fault, so concurrent cases cannot take each other's faults;
+  with `"stall_seconds": 6` (and `"status": 200`) the request is stored and applied as usual
+  but answered only after that many seconds: a caller with a shorter timeout gives up on a
+  request that took effect (the outside system timing out after it stored the request);
   `DELETE /_faults` clears pending faults.
 
 Loopback services (`local.services`) mounted with `mount()` answer the requests under their
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -52,8 +56,8 @@ class ReceivedRequest:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[ReceivedRequest] = field(default_factory=list)
-    # (status, path substring) for the next matching requests
-    faults: list[tuple[int, str]] = field(default_factory=list)
+    # (status, path substring, stall seconds) for the next matching requests
+    faults: list[tuple[int, str, float]] = field(default_factory=list)
     next_id: int = 1
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, LoopbackService] = field(default_factory=dict)  # mount -> service
@@ -95,10 +99,18 @@ class Receiver(LoopbackServer):
             copy: dict[str, Any] = json.loads(json.dumps(self._state.resources.get(path, {})))
             return copy
 
-    def inject_faults(self, status: int, times: int = 1, path_contains: str = "") -> None:
-        """Answer the next `times` requests (whose path contains `path_contains`) with `status`."""
+    def inject_faults(
+        self, status: int, times: int = 1, path_contains: str = "", stall_seconds: float = 0.0
+    ) -> None:
+        """Answer the next `times` requests (whose path contains `path_contains`) with `status`,
+        after `stall_seconds` (a 200 with a stall: stored and applied, answered too late)."""
         with self._state.lock:
-            self._state.faults.extend([(status, path_contains)] * times)
+            self._state.faults.extend([(status, path_contains, stall_seconds)] * times)
+
+
+_FAULT_SHAPE = (
+    'expected {"status": int, "times": int, "path_contains": str, "stall_seconds": number}'
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -143,14 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
                     spec = json.loads(self._body() or b"{}")
                     status, times = int(spec["status"]), int(spec.get("times", 1))
                     match = str(spec.get("path_contains", ""))
+                    stall = float(spec.get("stall_seconds", 0))
                 except (ValueError, KeyError, TypeError):
-                    self._send(
-                        400,
-                        {"error": 'expected {"status": int, "times": int, "path_contains": str}'},
-                    )
+                    self._send(400, {"error": _FAULT_SHAPE})
                     return True
                 with self.state.lock:
-                    self.state.faults.extend([(status, match)] * times)
+                    self.state.faults.extend([(status, match, stall)] * times)
                     pending = len(self.state.faults)
                 self._send(200, {"pending_faults": pending})
             elif self.command == "DELETE":
@@ -175,10 +185,10 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
         key = self.headers.get("Idempotency-Key")
         with self.state.lock:
-            status = 200
-            for i, (fault, match) in enumerate(self.state.faults):
+            status, stall = 200, 0.0
+            for i, (fault, match, seconds) in enumerate(self.state.faults):
                 if match in self.path:
-                    status = fault
+                    status, stall = fault, seconds
                     del self.state.faults[i]
                     break
             service = self.state.services.get(target)
@@ -203,12 +213,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.state.next_id += 1
             self.state.records.append(record)
-        if payload is not None:
-            self._send(status, {**payload, "id": record.id})
-        elif status == 200:
-            self._send(200, {**(stored or {}), "received": True, "id": record.id})
-        else:
-            self._send(status, {"received": False, "id": record.id, "injected_fault": status})
+        if stall:
+            time.sleep(stall)  # the caller has given up by now; the request took effect
+            self.close_connection = True
+        try:
+            if payload is not None:
+                self._send(status, {**payload, "id": record.id})
+            elif status == 200:
+                self._send(200, {**(stored or {}), "received": True, "id": record.id})
+            else:
+                self._send(status, {"received": False, "id": record.id, "injected_fault": status})
+        except OSError:  # the caller hung up (it timed out)
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
 

@@ -12,9 +12,9 @@ One thread per mapping does what Lambda's poller does:
   `moto/sqs/models.py`, `receive_message`; `tests/local` proves it).
 
 FIFO redelivery in moto 5.2.5 starves the earlier of two expired messages of one group;
-`local.moto_patches` fixes that, and the poller receives without long polling
-(`WaitTimeSeconds=0`, a short idle pause between empty receives) so the fix applies to every
-receive.
+`local.moto_patches` fixes that for every receive, long polls included. The poller long-polls
+(`WaitTimeSeconds=1`): a message sent to an idle queue is delivered at once, and an idle queue
+costs one receive a second, not a receive every pause.
 
 A malformed `batchItemFailures` answer (an id not in the batch, no id) fails the whole batch,
 like Lambda does.
@@ -41,6 +41,7 @@ from local.polling import PollingLoop
 logger = logging.getLogger(__name__)
 
 VISIBILITY_OVERRIDE_VARIABLE = "AIOS_LOCAL_VISIBILITY_TIMEOUT"
+LONG_POLL_SECONDS = 1
 
 Invoke = Callable[[str, bytes], Any]  # (function name, payload) -> InvokeResult
 
@@ -101,7 +102,7 @@ class SqsPoller(PollingLoop):
         invoke: Invoke,
         region: str = "us-east-1",
         visibility_timeout: int | None = None,
-        idle_wait_s: float = 0.2,
+        idle_wait_s: float = 0.0,  # the receive itself waits (long polling)
     ) -> None:
         self.mapping = mapping
         self.sqs = sqs_client
@@ -120,7 +121,7 @@ class SqsPoller(PollingLoop):
             "MaxNumberOfMessages": max(1, min(self.mapping.batch_size, 10)),
             "MessageSystemAttributeNames": ["All"],
             "MessageAttributeNames": ["All"],
-            "WaitTimeSeconds": 0,
+            "WaitTimeSeconds": LONG_POLL_SECONDS,
         }
         if self.visibility_timeout is not None:
             args["VisibilityTimeout"] = self.visibility_timeout

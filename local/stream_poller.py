@@ -1,12 +1,12 @@
 """DynamoDB stream event source mappings: read a table's stream and invoke a function.
 
 One thread per mapping does what Lambda's stream poller does, against moto's dynamodbstreams
-endpoint: `describe_stream` for the shards, one iterator per shard (TRIM_HORIZON or LATEST as
-the mapping says), `get_records` with the mapping's batch size, and the function is invoked
-with `{"Records": [...]}` shaped like Lambda's DynamoDB event (moto's records already carry
-`eventID`, `eventName`, `dynamodb` with the images and `eventSourceARN`). A failed invocation
-is retried with the same batch (the iterator does not advance), up to the mapping's
-`MaximumRetryAttempts`, then the batch is skipped, as Lambda does without a destination.
+endpoint: `describe_stream` for the shards (again at most once a second), one iterator per
+shard (TRIM_HORIZON or LATEST as the mapping says), `get_records` with the mapping's batch
+size, and the function is invoked with `{"Records": [...]}` shaped like Lambda's DynamoDB
+event (moto's records already carry `eventID`, `eventName`, `dynamodb` with the images and
+`eventSourceARN`). A failed invocation is retried with the same batch (the iterator does not
+advance), up to the mapping's `MaximumRetryAttempts`, then the batch is skipped, as Lambda does without a destination.
 
 Like Lambda, the poller applies the mapping's `FilterCriteria` (records that match no pattern
 are dropped, see `local.event_filters`) and, with `ReportBatchItemFailures`, retries a batch
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from local.polling import PollingLoop
 from local.sqs_poller import Invoke
 
 logger = logging.getLogger(__name__)
+
+SHARDS_MAX_AGE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,25 @@ class StreamPoller(PollingLoop):
         self.invoke = invoke
         super().__init__(f"stream-poller-{mapping.function}", idle_wait_s)
         self._iterators: dict[str, str] = {}
+        self._shards: list[dict[str, Any]] = []
+        self._shards_read = 0.0
         self.batches = 0
+
+    def _describe_shards(self) -> list[dict[str, Any]]:
+        """The stream's shards, described again at most once a second (they rarely change)."""
+        now = time.monotonic()
+        if not self._shards or now - self._shards_read >= SHARDS_MAX_AGE_S:
+            self._shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)[
+                "StreamDescription"
+            ].get("Shards", [])
+            self._shards_read = now
+        return self._shards
 
     def poll_once(self) -> int:
         """Deliver at most one batch per shard; returns how many records were read (filtered
         out or delivered)."""
         read = 0
-        shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)[
-            "StreamDescription"
-        ].get("Shards", [])
-        for shard in shards:
+        for shard in self._describe_shards():
             shard_id = shard["ShardId"]
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self.streams.get_shard_iterator(

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from aios import aws, cases
+from aios import aws, cases, openapi
 from aios.errors import (
     AiosError,
     CaseNotFound,
@@ -25,6 +25,8 @@ from aios.specs import current_specs
 from aios.tenants import Caller, tenant_of
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -67,6 +69,21 @@ def _domain_error(exc: AiosError) -> Response[str]:
 app.exception_handler(AiosError)(_domain_error)
 
 
+def _request_invalid(exc: RequestValidationError) -> Response[str]:
+    first = (exc.errors() or [{}])[0]
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    return _error(400, InvalidInput(f"{field or 'request'}: {first.get('msg', 'invalid')}"))
+
+
+app.exception_handler(RequestValidationError)(_request_invalid)
+
+TENANT: dict[int, OpenAPIResponse] = {403: openapi.error_response("the caller has no tenant")}
+NOT_FOUND: dict[int, OpenAPIResponse] = {
+    404: openapi.error_response("no such case (or another tenant's)"),
+    **TENANT,
+}
+
+
 def _start_execution(case_id: str, execution_input: dict[str, Any]) -> None:
     sfn = aws.client("stepfunctions")
     try:
@@ -89,14 +106,27 @@ def _tenant() -> str:
     return tenant
 
 
-@app.get("/processes")
+@app.get(
+    "/processes",
+    responses={200: openapi.json_response("the processes"), **TENANT},
+)
 def list_processes() -> dict[str, Any]:
     """The processes this deployment runs, with their input schema and an example input."""
     _tenant()
     return {"processes": [spec.summary() for spec in current_specs().values()]}
 
 
-@app.post("/processes/<process>/cases")
+@app.post(
+    "/processes/<process>/cases",
+    responses={
+        202: openapi.json_response("the case, accepted"),
+        400: openapi.error_response("the body is not JSON or violates the input schema"),
+        404: openapi.error_response("no such process"),
+        409: openapi.error_response("the Idempotency-Key was used with another body"),
+        **TENANT,
+    },
+    openapi_extensions=openapi.SUBMIT_REQUEST,
+)
 def submit_case(process: str) -> Response[str]:
     """Submit a case; the optional Idempotency-Key header makes a retry return the same case."""
     result = cases.submit_case(
@@ -116,21 +146,37 @@ def submit_case(process: str) -> Response[str]:
     )
 
 
-@app.get("/cases/<case_id>")
+@app.get(
+    "/cases/<case_id>",
+    responses={200: openapi.json_response("the case"), **NOT_FOUND},
+)
 def get_case(case_id: str) -> dict[str, Any]:
     """A case's status, plan, actions and timestamps."""
     logger.append_keys(case_id=case_id)
     return cases.case_view(case_id, tenant=_tenant())
 
 
-@app.get("/cases/<case_id>/audit")
+@app.get(
+    "/cases/<case_id>/audit",
+    responses={
+        200: openapi.json_response("the audit events and the chain"),
+        **NOT_FOUND,
+    },
+)
 def get_audit(case_id: str) -> dict[str, Any]:
     """The case's audit events in order and the verdict of the chain verifier."""
     logger.append_keys(case_id=case_id)
     return cases.audit_view(case_id, tenant=_tenant())
 
 
-@app.get("/kpis")
+@app.get(
+    "/kpis",
+    responses={
+        200: openapi.json_response("the KPIs over the window"),
+        400: openapi.error_response("the window is not valid"),
+        **TENANT,
+    },
+)
 def get_kpis() -> dict[str, Any]:
     """Decision-quality KPIs per process and per model and prompt version over a window
     (`process`, `since`, `until` query parameters; default: every process, the last 24 h)."""
@@ -139,12 +185,16 @@ def get_kpis() -> dict[str, Any]:
     return kpi_report(query("process"), since, until).model_dump(mode="json")
 
 
-@app.get("/openapi.json")
-def openapi() -> Response[str]:
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    """This API's routes (generated), and the approval and console routes other functions serve."""
+    generated = json.loads(app.get_openapi_json_schema(title="AIOS Kit API", version="1"))
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="AIOS Kit API", version="1"),
+        body=json.dumps(
+            openapi.complete(generated, {**openapi.APPROVAL_PATHS, **openapi.console_paths()})
+        ),
     )
 
 

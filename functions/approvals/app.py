@@ -23,6 +23,7 @@ from aios.errors import (
     AlreadyDecided,
     ApprovalNotFound,
     ChangesNotAllowed,
+    InvalidDecision,
     LinkExpired,
     LinkForbidden,
     SlackSignatureInvalid,
@@ -108,7 +109,10 @@ def show(approval_id: str) -> Response[str]:
 
 @app.post("/approvals/<approval_id>")
 def decide(approval_id: str) -> Response[str]:
-    fields = parse_qs(app.current_event.decoded_body or "", max_num_fields=10)
+    try:
+        fields = parse_qs(app.current_event.decoded_body or "", max_num_fields=10)
+    except ValueError as exc:  # more fields than a decision form has
+        raise InvalidDecision(f"the form is not a decision: {exc}") from exc
     form = DecisionForm.model_validate({k: v[-1] for k, v in fields.items()})
     token = form.t or app.current_event.get_query_string_value("t") or ""
     logger.append_keys(action_id=approval_id)

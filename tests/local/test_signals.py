@@ -33,6 +33,8 @@ from typing import Any
 import fastjsonschema
 import pytest
 import requests
+from aios.ledger import entity_pk
+from aios.tenants import scoped_entity_key
 from boto3.dynamodb.types import TypeSerializer
 
 from local.assembly import load_stack
@@ -160,9 +162,6 @@ def _reconcile(emulation: Any, later: timedelta = timedelta()) -> dict[str, Any]
 
 def _entity(ticket: str) -> str:
     """The ledger key of the local tenant's ticket entity."""
-    from aios.ledger import entity_pk
-    from aios.tenants import scoped_entity_key
-
     return entity_pk(scoped_entity_key(LOCAL_TENANT, f"ticket#{ticket}"))
 
 

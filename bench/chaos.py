@@ -1,0 +1,577 @@
+"""Chaos: many cases through the emulation while a nemesis injects faults at random, then the
+invariants, checked from what actually happened (the API's read model, the audit chains, the
+outside receiver, the answers the approvers' clicks got).
+
+The cases: ticket triages (most), refunds whose single approver's link is clicked by racing
+clicks (approve and reject at once, twice), and chat refunds (approval times out after 4 s,
+escalates, then rejects) whose approver clicks approve around the moment the approval times
+out.
+
+The nemesis (seeded, so a run reproduces with its seed):
+
+- `crash_before`: a decide/execute/finalize invocation fails before its handler runs;
+- `crash_after`: the handler runs (its side effects happen), then the invocation fails, so the
+  caller (Step Functions' Retry, the SQS redrive) delivers it again;
+- `killed_mid_batch`: an SQS batch of several messages (execute, webhooks) is handled up to a
+  random message, then the handler dies: the messages before it took effect, none is deleted,
+  the whole batch comes back;
+- `duplicate`: an execute delivery (SQS batch) is invoked twice;
+- `delay`: an invocation waits 0-300 ms before it runs (late delivery);
+- `throttle`: a KMS or DynamoDB request a handler makes is answered `ThrottlingException` /
+  `ProvisionedThroughputExceededException` (the SDK's retries must absorb it);
+- `model_throttled` / `model_5xx`: a model call of the decide function fails as a provider
+  fails on HTTP 429 / 503 (`ModelThrottled`; the tier's fallback chain, then the state
+  machine's `ModelUnavailable` retry, must absorb it);
+- `receiver_5xx`: the outside system answers 503 to the next request of a case (it does not
+  store it);
+- `receiver_timeout`: the outside system stores and applies the next request of a case but
+  answers only after the caller's timeout (the action is retried with its idempotency key);
+- `approval_race` / `approval_vs_timeout`: the clicks described above.
+
+Invariants after the run settles:
+
+- no case lost: every case is terminal (`SUCCEEDED`, `FAILED`, `HANDED_OFF`) or visibly waiting
+  (`WAITING_APPROVAL`) before the deadline;
+- no duplicate side effect: every request the outside system stored for one idempotency key has
+  the same body, and one business key (ticket, order) got its side effects under one key;
+- every audit chain verifies;
+- every failed case says why (its actions carry a status and the case a reason or error);
+- an approval is decided once: of the racing clicks on one link at most one is accepted, and
+  the refund was made (the outside system stored it, the action is `APPLIED`) if and only if
+  an approve click was accepted; otherwise the action is `SKIPPED` with its reason.
+
+    .venv/bin/python bench/chaos.py [--cases 100] [--seed N] [--clients 8] [--fault-rate 0.1]
+
+Exit status 1 on any violation, with the seed to reproduce it. `tests/local/test_chaos.py` runs
+a short run on the suite's emulation (`run_chaos`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import http.client
+import json
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import botocore.awsrequest
+import botocore.session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TERMINAL = ("SUCCEEDED", "FAILED", "HANDED_OFF", "WAITING_APPROVAL")
+FAULTY_FUNCTIONS = ("decide", "execute", "finalize", "webhooks")
+BATCH_FUNCTIONS = ("execute", "webhooks")
+DECIDE_MODULE = "aios_local_function_decide"
+LINK = re.compile(r'href="([^"]+/approvals/[^"?]+\?t=[^"]+)"')
+# Failed batches come back after this many seconds, not the action queue's 180 s.
+CHAOS_VISIBILITY_TIMEOUT = 2
+STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
+
+
+class Nemesis:
+    def __init__(self, seed: int, rate: float) -> None:
+        self.random = random.Random(seed)
+        self.rate = rate
+        self.lock = threading.Lock()
+        self.injected: collections.Counter[str] = collections.Counter()
+        self.enabled = False
+
+    def pick(self, kinds: tuple[str, ...]) -> str | None:
+        with self.lock:
+            if not self.enabled or self.random.random() >= self.rate:
+                return None
+            return self.random.choice(kinds)
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.injected[kind] += 1
+
+    def uniform(self, low: float, high: float) -> float:
+        with self.lock:
+            return self.random.uniform(low, high)
+
+
+NEMESIS = Nemesis(0, 0.0)
+_THROTTLE = {
+    "kms": ("ThrottlingException", "application/x-amz-json-1.1"),
+    "dynamodb": ("ProvisionedThroughputExceededException", "application/x-amz-json-1.0"),
+}
+_original_init = botocore.session.Session.__init__
+_FUNCTION = threading.local()
+
+
+def _throttle(event_name: str = "", request: Any = None, **_: Any) -> Any:
+    service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+    if service not in _THROTTLE:
+        return None
+    # Only requests a handler makes (functions run on the invoking thread; see faulty_invoke).
+    if not getattr(_FUNCTION, "active", False) or NEMESIS.pick(("throttle",)) is None:
+        return None
+    NEMESIS.count("throttle")
+    code, content_type = _THROTTLE[service]
+    body = json.dumps({"__type": code, "message": "injected by the chaos nemesis"}).encode()
+    return botocore.awsrequest.AWSResponse(
+        request.url, 400, {"Content-Type": content_type, "x-amzn-ErrorType": code}, _Raw(body)
+    )
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+    def read(self, *_: Any) -> bytes:
+        return self.body
+
+
+def _hooked_init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+    _original_init(self, *args, **kwargs)
+    self.register("before-send", _throttle)
+
+
+class FaultyProvider:
+    """The decide function's model provider, failing some calls as a provider under load does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def complete(self, request: Any) -> Any:
+        from aios.errors import ModelThrottled
+
+        kind = NEMESIS.pick(("model_throttled", "model_5xx"))
+        if kind is not None:
+            NEMESIS.count(kind)
+            status = 429 if kind == "model_throttled" else 503
+            raise ModelThrottled(f"chaos {request.model_id}: HTTP {status}")
+        return self.inner.complete(request)
+
+
+def faulty(invoke: Any, runtime: Any) -> Any:
+    """The runtime's invoke with the nemesis in front of the flow's functions."""
+    from local.lambda_runtime import _error_result
+
+    def faulty_invoke(function_name: str, payload: Any = None) -> Any:
+        name = runtime.resolve_name(function_name)
+        if name not in FAULTY_FUNCTIONS:
+            return invoke(function_name, payload)
+        kinds: tuple[str, ...] = ("crash_before", "crash_after", "delay")
+        if name == "execute":
+            kinds += ("duplicate",)
+        if name in BATCH_FUNCTIONS:
+            kinds += ("killed_mid_batch",)
+        kind = NEMESIS.pick(kinds)
+        records = _records(payload) if kind == "killed_mid_batch" else []
+        if kind == "killed_mid_batch" and len(records) < 2:
+            kind = None  # a batch of one: nothing to kill in the middle of
+        if kind is not None:
+            NEMESIS.count(kind)
+        if kind == "crash_before":
+            return _error_result("ChaosCrash", "crashed before the handler ran", "chaos")
+        if kind == "delay":
+            time.sleep(NEMESIS.uniform(0, 0.3))
+        _FUNCTION.active = True
+        try:
+            if kind == "killed_mid_batch":
+                done = int(NEMESIS.uniform(1, len(records)))
+                invoke(function_name, json.dumps({"Records": records[:done]}).encode())
+                return _error_result("Runtime.ExitError", "killed in the middle of a batch", "x")
+            result = invoke(function_name, payload)
+            if kind == "duplicate":
+                result = invoke(function_name, payload)
+        finally:
+            _FUNCTION.active = False
+        if kind == "crash_after":
+            return _error_result("ChaosCrash", "crashed after the handler ran", "chaos")
+        return result
+
+    return faulty_invoke
+
+
+def _records(payload: Any) -> list[Any]:
+    try:
+        event = json.loads(payload or b"{}")
+    except ValueError:
+        return []
+    records = event.get("Records") if isinstance(event, dict) else None
+    return records if isinstance(records, list) else []
+
+
+def install(emu: Any) -> Callable[[], None]:
+    """Put the nemesis in front of the emulation's functions; returns what takes it out."""
+    from local import moto_patches
+
+    runtime = emu.runtime
+    original = runtime.invoke
+    invoke = faulty(original, runtime)
+    runtime.invoke = invoke
+    emu._api.invoke = invoke
+    moto_patches.apply(emu._moto_port, invoke)
+    visibility = {poller: poller.visibility_timeout for poller in emu.pollers}
+    for poller in emu.pollers:
+        poller.invoke = invoke
+        poller.visibility_timeout = CHAOS_VISIBILITY_TIMEOUT
+    decide = sys.modules.get(DECIDE_MODULE)
+    models = getattr(decide, "models", None)
+    if models is not None:
+        decide.models = dataclasses.replace(models, provider=FaultyProvider(models.provider))  # type: ignore[union-attr]
+    botocore.session.Session.__init__ = _hooked_init  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        botocore.session.Session.__init__ = _original_init  # type: ignore[method-assign]
+        if models is not None:
+            decide.models = models  # type: ignore[union-attr]
+        for poller, timeout in visibility.items():
+            poller.invoke = original
+            poller.visibility_timeout = timeout
+        moto_patches.apply(emu._moto_port, original)
+        emu._api.invoke = original
+        runtime.invoke = original
+
+    return uninstall
+
+
+def _request(
+    api: str, method: str, path: str, body: Any = None, form: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    split = urlsplit(api)
+    conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port or 80, timeout=60)
+    try:
+        if form is not None:
+            data = urlencode(form).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        else:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"}
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw or b"null")
+        except ValueError:
+            return response.status, raw.decode(errors="replace")
+    finally:
+        conn.close()
+
+
+@dataclass
+class Clicks:
+    """The clicks on one approval link and the answers they got."""
+
+    kind: str  # approval_race | approval_vs_timeout
+    answers: list[tuple[str, int]] = field(default_factory=list)  # (decision, status)
+
+    def accepted(self) -> list[str]:
+        return [decision for decision, status in self.answers if status == 200]
+
+
+@dataclass
+class Report:
+    seed: int
+    cases: dict[str, str]  # case id -> business key
+    final: dict[str, Any]
+    injected: dict[str, int]
+    violations: list[str]
+    outside_requests: int
+    wall_s: float
+
+    def lines(self) -> list[str]:
+        statuses = collections.Counter(c["status"] if c else "LOST" for c in self.final.values())
+        out = [
+            f"chaos seed {self.seed}: {len(self.cases)} cases, {self.wall_s:.0f} s wall",
+            f"faults injected  {dict(sorted(self.injected.items()))}"
+            f" ({sum(self.injected.values())} in all)",
+            f"case statuses    {dict(statuses)}",
+            f"outside requests {self.outside_requests}",
+        ]
+        for name in INVARIANTS:
+            held = not any(v.startswith(name) for v in self.violations)
+            out.append(f"  {'held    ' if held else 'VIOLATED'} {name}")
+        out.extend(f"    {v}" for v in self.violations[:20])
+        if self.violations:
+            out.append(
+                f"FAILED: {len(self.violations)} violations; reproduce with --seed {self.seed}"
+            )
+        else:
+            out.append("all invariants held")
+        return out
+
+
+INVARIANTS = (
+    "no case lost",
+    "no duplicate side effect",
+    "audit chain verifies",
+    "rejection recorded",
+    "approval decided once",
+)
+
+
+class _Driver:
+    """Submits the cases and clicks the approvals, from several client threads."""
+
+    def __init__(self, emu: Any, seed: int, examples: dict[str, dict[str, Any]]) -> None:
+        self.emu = emu
+        self.seed = seed
+        self.examples = examples
+        self.rng = random.Random(seed + 1)
+        self.lock = threading.Lock()
+        self.cases: dict[str, str] = {}
+        self.clicks: dict[str, Clicks] = {}
+        self.errors: list[str] = []
+
+    def choose(self) -> tuple[str, float]:
+        with self.lock:
+            return self._kind(self.rng.random()), self.rng.random()
+
+    @staticmethod
+    def _kind(draw: float) -> str:
+        return "approval_race" if draw < 0.1 else "approval_vs_timeout" if draw < 0.2 else "triage"
+
+    def one(self, n: int) -> None:
+        kind, draw = self.choose()
+        key = f"{self.seed % 100000:05d}{n:05d}"
+        if kind == "triage":
+            ticket = f"T-{key}"
+            body = {**self.examples["ticket-triage"], "ticket_id": ticket}
+            if draw < 0.1:
+                self.emu.receiver.inject_faults(503, 1, path_contains=f"/{ticket}/")
+                NEMESIS.count("receiver_5xx")
+            elif draw < 0.2:
+                self.emu.receiver.inject_faults(
+                    200, 1, path_contains=f"/{ticket}/", stall_seconds=STALL_SECONDS
+                )
+                NEMESIS.count("receiver_timeout")
+            self.submit("ticket-triage", body, ticket)
+            return
+        order = f"O-{key}"
+        channel = "chat" if kind == "approval_vs_timeout" else "email"
+        body = {**self.examples["refund-request"], "order_id": order, "amount": 120}
+        body["channel"] = channel
+        case_id = self.submit("refund-request", body, order)
+        link = self.link(case_id)
+        if link is None:
+            return  # the case did not ask (e.g. handed off): its status is checked anyway
+        NEMESIS.count(kind)
+        clicks = Clicks(kind)
+        with self.lock:
+            self.clicks[case_id] = clicks
+        if kind == "approval_race":
+            decisions = ["approve", "reject", "approve"]
+        else:  # the link's approval times out 4 s after it was asked for
+            time.sleep(3.0 + 2.0 * draw)
+            decisions = ["approve"]
+        threads = [threading.Thread(target=self.click, args=(link, d, clicks)) for d in decisions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def submit(self, process: str, body: dict[str, Any], business_key: str) -> str:
+        status, answer = _request(self.emu.api_url, "POST", f"/processes/{process}/cases", body)
+        if status != 202:
+            raise AssertionError(f"submit {business_key}: {status} {answer}")
+        with self.lock:
+            self.cases[answer["case_id"]] = business_key
+        return str(answer["case_id"])
+
+    def link(self, case_id: str, timeout: float = 120.0) -> str | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for mail in self.emu.ses_outbox():
+                match = LINK.search(mail["body"])
+                if match and f"/approvals/{case_id}." in match.group(1):
+                    return match.group(1).replace("&amp;", "&")
+            status, case = _request(self.emu.api_url, "GET", f"/cases/{case_id}")
+            if status == 200 and case["status"] in ("SUCCEEDED", "FAILED", "HANDED_OFF"):
+                return None
+            time.sleep(0.2)
+        return None
+
+    def click(self, link: str, decision: str, clicks: Clicks) -> None:
+        url, _, token = link.partition("?t=")
+        path = urlsplit(url).path
+        status, _ = _request(
+            self.emu.api_url, "POST", path, form={"t": token, "decision": decision}
+        )
+        with self.lock:
+            clicks.answers.append((decision, status))
+
+
+def run_chaos(
+    emu: Any,
+    cases: int,
+    seed: int,
+    clients: int = 8,
+    fault_rate: float = 0.1,
+    settle_s: float = 600.0,
+) -> Report:
+    """Run `cases` cases through a started emulation with the nemesis on; check invariants."""
+    global NEMESIS
+    NEMESIS = Nemesis(seed, fault_rate)
+    started = time.monotonic()
+    first_request = len(emu.receiver.requests)
+    _, listing = _request(emu.api_url, "GET", "/processes")
+    examples = {p["name"]: p["example_input"] for p in listing["processes"]}
+    driver = _Driver(emu, seed, examples)
+    uninstall = install(emu)
+    try:
+        NEMESIS.enabled = True
+        numbers = iter(range(cases))
+        lock = threading.Lock()
+
+        def client() -> None:
+            while True:
+                with lock:
+                    n = next(numbers, None)
+                if n is None:
+                    return
+                try:
+                    driver.one(n)
+                except Exception as exc:
+                    with driver.lock:
+                        driver.errors.append(f"case {n}: {exc!r}")
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
+        NEMESIS.enabled = False
+    finally:
+        uninstall()
+    requests = emu.receiver.requests[first_request:]
+    violations = [f"no case lost: {e}" for e in driver.errors]
+    violations += _invariants(emu.api_url, driver.cases, final, requests)
+    violations += _approvals(driver.cases, driver.clicks, final, requests)
+    return Report(
+        seed=seed,
+        cases=driver.cases,
+        final=final,
+        injected=dict(NEMESIS.injected),
+        violations=violations,
+        outside_requests=len(requests),
+        wall_s=time.monotonic() - started,
+    )
+
+
+def _settle(api: str, cases: dict[str, str], deadline: float) -> dict[str, Any]:
+    final: dict[str, Any] = dict.fromkeys(cases)
+    pending = set(cases)
+    while pending and time.monotonic() < deadline:
+        for case_id in list(pending):
+            status, case = _request(api, "GET", f"/cases/{case_id}")
+            if status == 200 and case["status"] in TERMINAL:
+                final[case_id] = case
+                pending.discard(case_id)
+        if pending:
+            time.sleep(0.5)
+    return final
+
+
+def _invariants(
+    api: str, cases: dict[str, str], final: dict[str, Any], requests: list[Any]
+) -> list[str]:
+    violations = []
+    for case_id, case in final.items():
+        if case is None:
+            violations.append(f"no case lost: {case_id} ({cases[case_id]}) not settled")
+            continue
+        _, audit = _request(api, "GET", f"/cases/{case_id}/audit")
+        if not audit["chain"]["valid"]:
+            violations.append(f"audit chain verifies: {case_id} {audit['chain']}")
+        failed = case["status"] == "FAILED"
+        if failed and not (case.get("error") or any(a.get("status") for a in case["actions"])):
+            violations.append(f"rejection recorded: {case_id} failed without a reason")
+        for action in case["actions"]:
+            if action.get("status") in ("SKIPPED", "FAILED", "REJECTED") and not action.get(
+                "error"
+            ):
+                violations.append(f"rejection recorded: {case_id} {action.get('status')} action")
+    bodies: dict[str, set[str]] = collections.defaultdict(set)
+    keys_by_business: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    keys = set(cases.values())
+    for request in requests:
+        if request.status != 200 or not request.idempotency_key:
+            continue
+        bodies[request.idempotency_key].add(request.body)
+        business = next((k for k in _business_keys(request.path) if k in keys), None)
+        if business:
+            keys_by_business[(business, request.path)].add(request.idempotency_key)
+    for key, distinct in bodies.items():
+        if len(distinct) > 1:
+            violations.append(f"no duplicate side effect: key {key} stored {len(distinct)} bodies")
+    for (business, path), idempotency_keys in keys_by_business.items():
+        if len(idempotency_keys) > 1:
+            violations.append(
+                f"no duplicate side effect: {business} {path} under {len(idempotency_keys)} keys"
+            )
+    return violations
+
+
+def _business_keys(path: str) -> list[str]:
+    return re.findall(r"[TO]-[0-9]+", path)
+
+
+def _approvals(
+    cases: dict[str, str], clicks: dict[str, Clicks], final: dict[str, Any], requests: list[Any]
+) -> list[str]:
+    """Of the clicks on one link at most one is accepted, and the refund happened if and only
+    if an approve click was accepted."""
+    violations = []
+    for case_id, on_link in clicks.items():
+        case, order = final.get(case_id), cases[case_id]
+        accepted = on_link.accepted()
+        answers = sorted(on_link.answers)
+        if len(accepted) > 1:
+            violations.append(f"approval decided once: {case_id} accepted {answers}")
+        if case is None or case["status"] not in ("SUCCEEDED", "FAILED"):
+            continue
+        refunded = any(r.status == 200 and f"/refunds/{order}" in r.path for r in requests)
+        applied = any(a.get("status") == "APPLIED" for a in case["actions"])
+        approved = accepted == ["approve"]
+        if approved != applied or (applied and not refunded):
+            violations.append(
+                f"approval decided once: {case_id} clicks {answers}, refunded {refunded}, "
+                f"actions {[(a.get('status'), (a.get('error') or {}).get('code')) for a in case['actions']]}"
+            )
+    return violations
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--fault-rate", type=float, default=0.1)
+    parser.add_argument("--settle", type=float, default=600.0, help="seconds for cases to settle")
+    args = parser.parse_args()
+    from local.emulation import Emulation
+
+    started = time.monotonic()
+    logs = Path(tempfile.mkdtemp(prefix="aios-chaos-"))
+    with Emulation(api_port=0, function_log_dir=logs) as emu:
+        report = run_chaos(
+            emu, args.cases, args.seed, args.clients, args.fault_rate, settle_s=args.settle
+        )
+    print("\n".join(report.lines()))
+    print(f"wall with the emulation's start and stop: {time.monotonic() - started:.0f} s")
+    return 1 if report.violations else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
