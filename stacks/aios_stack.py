@@ -151,6 +151,7 @@ class AiosStack(Stack):
             handoff=self.handoffs.handoff.function,
             action_queue=self.action_bus.queue,
             log_group=log_group(self, "CaseMachineLogs", config),
+            memory_steps=config.memory_engine != "none",
         )
         self.functions.attach_case_machine(self.case_machine.state_machine)
         self.reconciler.attach_case_machine(self.case_machine.state_machine)
