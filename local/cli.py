@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli, eval_cli, signals_cli, workspace_cli
+from local import audit_cli, control_cli, cost_cli, eval_cli, signals_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
 
 CASE_DEADLINE_S = 90.0
@@ -144,6 +144,19 @@ def _ledger_items(emu: Emulation, case_id: str) -> list[dict[str, Any]]:
     return items
 
 
+def _cost_summary(cost: dict[str, Any]) -> None:
+    """The case's priced cost, as GET /cases/{id} gives it, item by item."""
+    _section(f"cost ({cost.get('region')} list prices of {cost.get('prices_as_of')})")
+    for item in cost.get("items") or []:
+        quantity = "" if item["quantity"] is None else f"{item['quantity']:g} {item['unit']}"
+        print(f"- {item['item']:<22} {quantity:<28} USD {item['usd']:.8f}")
+    print(
+        f"case: USD {cost.get('usd', 0):.6f} (infrastructure {cost.get('infrastructure_usd', 0):.6f},"
+        f" model {cost.get('model_usd', 0):.6f}); per 1,000 such cases USD "
+        f"{cost.get('usd_per_1000_cases', 0):.2f}; path {cost.get('path')}"
+    )
+
+
 def demo(port: int | None, process_name: str | None = None) -> int:
     print("synthesizing and starting the emulation...", flush=True)
     log_dir = PROJECT_ROOT / ".aios" / "logs" / time.strftime("demo-%Y%m%d-%H%M%S")
@@ -216,6 +229,7 @@ def demo(port: int | None, process_name: str | None = None) -> int:
             print(f"- #{event.get('seq')} {event.get('type')} {str(event.get('hash'))[:16]}...")
         verdict = "VALID" if chain.get("valid") else "INVALID"
         print(f"chain: {verdict} (length {chain.get('length')}, head {chain.get('head')})")
+        _cost_summary(case.get("cost") or {})
         succeeded = case.get("status") == "SUCCEEDED" and bool(chain.get("valid"))
         print(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
         return 0 if succeeded else 1
@@ -243,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals_cli.add_parsers(commands)
     workspace_cli.add_parsers(commands)
     eval_cli.add_parser(commands)
+    cost_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -124,13 +124,13 @@ class Metering:
         self.meter = Meter()
         self.operations: collections.Counter[str] = collections.Counter()
         self.idle_receives = 0
-        self.units: collections.Counter[str] = collections.Counter()
+        self.units: dict[str, float] = collections.defaultdict(float)
         """DynamoDB units by "WRU|RRU operation table", to see where they go."""
         self.invocations: collections.Counter[str] = collections.Counter()
-        self.lambda_seconds: collections.Counter[str] = collections.Counter()
+        self.lambda_seconds: dict[str, float] = collections.defaultdict(float)
         self._lock = threading.Lock()
         self._key_specs: dict[str, str] = {}
-        self._indexes: dict[str, Any] = {}
+        self._indexes: dict[str, tuple[list[str], list[tuple[list[str], list[str] | None]]]] = {}
         self._memory_mb: dict[str, int] = {}
         self._client: Any = None
         self._installed = False
@@ -169,7 +169,7 @@ class Metering:
             session.register("before-call", metering._before_call)
             session.register("after-call", metering._after_call)
 
-        botocore.session.Session.__init__ = init  # type: ignore[method-assign]
+        botocore.session.Session.__init__ = init
         self._install_runtime()
 
     def _install_runtime(self) -> None:
@@ -195,7 +195,7 @@ class Metering:
                 loaded.handler = timed
             return loaded
 
-        lambda_runtime.LambdaRuntime._load = load  # type: ignore[method-assign]
+        lambda_runtime.LambdaRuntime._load = load  # type: ignore[method-assign, assignment]
 
     def bind(self, client: Any) -> None:
         """The emulation's client factory (`Emulation.client`), for the uncounted side reads

@@ -208,7 +208,12 @@ class Functions(Construct):
             timeout=Duration.seconds(15),
             # No idempotency table: a case id derives from its Idempotency-Key, so the case
             # record itself is the idempotency record (aios.cases.submit_case).
-            environment={**common, "AIOS_API_AUTH": config.api_auth},
+            environment={
+                **common,
+                "AIOS_API_AUTH": config.api_auth,
+                # The case's cost (GET /cases/{id}) counts the memory steps when the flow has them.
+                "AIOS_MEMORY_STEPS": str(config.memory_engine != "none").lower(),
+            },
         )
         table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem", *LEDGER_WRITE)
         if config.api_auth == "iam":

@@ -118,7 +118,10 @@ def submit_case(process: str) -> Response[str]:
 
 @app.get("/cases/<case_id>")
 def get_case(case_id: str) -> dict[str, Any]:
-    """A case's status, plan, actions and timestamps."""
+    """A case's status, plan, actions and timestamps, its model usage, and its priced cost
+    (`cost`: the dollars of the case in total, per item — state transitions, Lambda, DynamoDB,
+    SQS, KMS, API Gateway, X-Ray, logs, EventBridge — and of its model usage, per 1,000 cases
+    like it, with the path it took and the basis of the estimate)."""
     logger.append_keys(case_id=case_id)
     return cases.case_view(case_id, tenant=_tenant())
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from aios.cost import Meter, load_prices, price, render
+from aios.cost.estimate import Record, case_meter, case_path
 from aios.cost.prices import TABLE, read_table
 
 
@@ -91,3 +92,34 @@ def test_every_price_names_its_source_and_date() -> None:
 def test_an_unknown_item_is_refused() -> None:
     with pytest.raises(KeyError, match="unknown cost item"):
         Meter().add("sfn_transitionz", 1)
+
+
+def _records(gates: list[str], status: str = "SUCCEEDED") -> list[Record]:
+    """An auto case's ledger: the case, its plan, its actions applied, nine audit events."""
+    out = [Record("case", status, 700, {}), Record("plan", "SIGNED", 2000, {"actions": [
+        {"gate": g} for g in gates]})]  # fmt: skip
+    out += [Record("action", "APPLIED", 1800, {"gate": g}) for g in gates]
+    out += [Record("audit", "x", 500, {}, created_at=f"t{i // 3}") for i in range(9)]
+    return out
+
+
+def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
+    meter = case_meter(_records(["auto", "auto"]), "SUCCEEDED")
+    c = meter.counts
+    # Decide, Decided, AutoActions, Execute x2, RecordSuccess
+    assert c["sfn_transitions"] == 6
+    with_memory = case_meter(_records(["auto", "auto"]), "SUCCEEDED", memory_steps=True)
+    assert with_memory.counts["sfn_transitions"] == 8  # Recall and LearnSuccess
+    assert c["kms_asymmetric"] == 1 and c["api_requests"] == 1
+    assert c["sqs_requests"] == 6  # send, receive, delete per action
+    assert c["eventbridge_events"] == 9
+    # api, decide, execute x2, finalize, case_events (9 audit events, two a batch)
+    assert c["lambda_requests"] == 1 + 1 + 2 + 1 + 5
+    # audit 9 x 2; 3 commits x (case 2 + index 1); plan 2 x 2; actions 2 x (4 + 4); entity 2 x 2
+    assert c["dynamodb_wru"] == 18 + 9 + 4 + 16 + 4
+    gated = case_meter(_records(["auto", "approve"]), "SUCCEEDED")
+    assert gated.counts["sfn_transitions"] == 2 + 1 + 2 * 2 + 1  # a Gate and its next state each
+    assert case_path(_records(["auto"])) == "auto"
+    assert (
+        case_path([*_records(["approve"]), Record("approval", "APPROVED", 900, {})]) == "approved"
+    )
