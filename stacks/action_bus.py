@@ -14,9 +14,19 @@ class ActionBus(Construct):
 
     Content-based deduplication is off: the state machine sets MessageDeduplicationId to the
     action id, so a resent action is dropped by SQS even if its body (task token) differs.
+    With `high_throughput`, deduplication and the throughput limit are per message group: an
+    action always goes to its entity's group (a compensation to its case's), so a resend still
+    meets its first copy, and throughput grows with the number of entities.
     """
 
-    def __init__(self, scope: Construct, id: str, *, consumer_timeout: Duration) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        consumer_timeout: Duration,
+        high_throughput: bool = True,
+    ) -> None:
         super().__init__(scope, id)
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -31,6 +41,10 @@ class ActionBus(Construct):
             "ActionQueue",
             fifo=True,
             content_based_deduplication=False,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP if high_throughput else None,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID
+            if high_throughput
+            else None,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             # AWS guidance for Lambda event sources: six times the function timeout.

@@ -55,7 +55,10 @@ class AiosStack(Stack):
 
         self.ledger = Ledger(self, "Ledger", removal_policy=retention)
         self.action_bus = ActionBus(
-            self, "ActionBus", consumer_timeout=Duration.seconds(config.execute_timeout_seconds)
+            self,
+            "ActionBus",
+            consumer_timeout=Duration.seconds(config.execute_timeout_seconds),
+            high_throughput=config.fifo_high_throughput,
         )
         self.signing_key = SigningKey(self, "SigningKey", removal_policy=retention)
         self.connector_secrets = ConnectorSecrets(

@@ -109,6 +109,15 @@ class AiosConfig(BaseModel):
     plan_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
     # The queue's visibility timeout is six times this, and SQS caps it at 12 hours.
     execute_timeout_seconds: Annotated[int, Field(ge=3, le=900)] = 30
+    # Scale (README "Throughput limits"): the action queue's FIFO high-throughput mode
+    # (deduplication and the throughput limit per message group, i.e. per entity), and how many
+    # concurrent invocations the queues' event sources may reach: execute's bounds the calls
+    # on outside systems, webhooks' the deliveries to subscribers. The decide function's
+    # reserved concurrency (unset: none) caps concurrent model calls.
+    fifo_high_throughput: bool = True
+    execute_max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 50
+    webhooks_max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 10
+    decide_reserved_concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     http_targets: dict[str, str] = Field(
         default_factory=lambda: {"helpdesk": "https://helpdesk.example.com"}
     )

@@ -95,6 +95,7 @@ class AiosFunction(Construct):
         environment: dict[str, str],
         timeout: Duration,
         memory_size: int = 512,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.name = name
@@ -124,6 +125,7 @@ class AiosFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             timeout=timeout,
             memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"aios-{name}",
                 "POWERTOOLS_METRICS_NAMESPACE": "AIOS",
@@ -226,6 +228,8 @@ class Functions(Construct):
             config=config,
             layers=layers,
             timeout=Duration.seconds(60),
+            # Caps concurrent model calls (provider quotas); Step Functions retries a throttle.
+            reserved_concurrency=config.decide_reserved_concurrency,
             environment={
                 **common,
                 "AIOS_PLAN_KEY_ID": key.key_arn,
@@ -267,7 +271,14 @@ class Functions(Construct):
         key.grant(self.execute.role, "kms:GetPublicKey")
         connector_secrets.http_keys.grant_read(self.execute.role)
         self.execute.function.add_event_source(
-            SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
+            SqsEventSource(
+                action_bus.queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                # Bounds the concurrent calls on outside systems (and execute's share of the
+                # account's concurrency); messages wait in the queue instead of throttling.
+                max_concurrency=config.execute_max_concurrency,
+            )
         )
 
         self.finalize = AiosFunction(
