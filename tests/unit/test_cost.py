@@ -119,6 +119,13 @@ def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
     assert c["dynamodb_wru"] == 18 + 9 + 4 + 16 + 4
     gated = case_meter(_records(["auto", "approve"]), "SUCCEEDED")
     assert gated.counts["sfn_transitions"] == 2 + 1 + 2 * 2 + 1  # a Gate and its next state each
+    approved = [*_records(["approve"]), Record("approval", "APPROVED", 900, {})]
+    # Decide, Decided, Actions, Gate, RequestApproval, Approval, AwaitApproval, Approval,
+    # Execute, RecordSuccess
+    assert case_meter(approved, "SUCCEEDED").counts["sfn_transitions"] == 10
+    waiting = [Record("case", "HANDED_OFF", 700, {}), Record("handoff", "WAITING", 800, {})]
+    # Decide, Decided, RecordHandoff, AwaitOperator (and Recall with memory)
+    assert case_meter(waiting, "HANDED_OFF", memory_steps=True).counts["sfn_transitions"] == 5
     assert case_path(_records(["auto"])) == "auto"
     assert (
         case_path([*_records(["approve"]), Record("approval", "APPROVED", 900, {})]) == "approved"

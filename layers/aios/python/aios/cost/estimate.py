@@ -78,8 +78,10 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
             n += 1 + len(gates)  # AutoActions, one Execute each
         else:
             n += 1 + 2 * len(gates)  # Actions, a Gate and one state after it each
-    n += 3 * len(approvals)  # Approval, AwaitApproval, Approval again (RequestApproval above)
-    n += 4 * len(handoffs)  # RecordHandoff, AwaitOperator, ResumeCase, OperatorMove
+    # Approval, AwaitApproval, Approval again, then Execute or Rejected (RequestApproval above)
+    n += 4 * len(approvals)
+    # RecordHandoff, AwaitOperator; once a person moved: ResumeCase, OperatorMove
+    n += sum(2 if h.status == "WAITING" else 4 for h in handoffs)
     if case_status == "SUCCEEDED":
         n += 1  # RecordSuccess
     elif case_status == "FAILED":
@@ -112,7 +114,7 @@ def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: boo
         + len(ran) + (case_status == "FAILED")  # execute, per action run, and the rollback
         + ended + len(handoffs) + (case_status == "FAILED")  # finalize
         + 3 * len(approvals)  # approval_request open and await, the approvals answer
-        + 2 * len(handoffs)  # handoff: await, resume
+        + sum(1 if h.status == "WAITING" else 2 for h in handoffs)  # handoff: await, resume
         + math.ceil(len(audit) / 2)  # case_events, from the ledger's stream
         + (memory_steps * (1 + ended))
     )  # fmt: skip
