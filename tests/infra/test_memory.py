@@ -314,3 +314,7 @@ def test_with_memory_the_case_machine_is_the_asl_file_itself(serverless: Synth) 
     assert deployed == json.loads(CASE_ASL.read_text())
     assert deployed["StartAt"] == "Recall"
     assert "MemoryFunctionArn" in props["DefinitionSubstitutions"]
+    machine = next(iter(serverless.of_type("AWS::StepFunctions::StateMachine").values()))
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    invoked = resources_for(serverless.resources, role, "lambda:InvokeFunction")
+    assert {"Fn::GetAtt": [serverless.function("memory")[0], "Arn"]} in invoked
