@@ -206,7 +206,8 @@ class Run:
 
 
 def _tokens(cases: list[dict[str, Any]], tiers: dict[str, list[str]]) -> Meter:
-    """Model tokens of the cases' decisions, by the model id each tier ran on."""
+    """Model tokens of the cases' decisions, priced as the tier's configured primary model
+    (locally the offline stand-in answers; `aios cost` uses the model that answered)."""
     meter = Meter()
     for case in cases:
         usage = case.get("usage") or {}
