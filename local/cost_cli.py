@@ -104,7 +104,7 @@ def _tokens_by_model(usage: dict[str, Any]) -> dict[str, dict[str, float]]:
 def run(args: argparse.Namespace) -> int:
     _library(args.endpoint_url)
     from aios.cost import Meter, load_prices, price, render
-    from aios.errors import InvalidInput
+    from aios.errors import AiosError
     from aios.kpis import parse_window
     from aios.ledger import bind_ledger
     from aios.specs import current_specs, get_spec
@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
         since, until = parse_window(args.since, args.until, datetime.now(UTC))
         if args.process:
             get_spec(args.process)
-    except (InvalidInput, LookupError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+    except AiosError as exc:  # a bad window, an unknown process
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     prices = load_prices(args.region or os.environ.get("AWS_REGION"), path=args.prices)
     processes = [args.process] if args.process else sorted(current_specs())
