@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
+	$(BIN)/python bench/cost_per_case.py
 	$(BIN)/python bench/decision_cost.py
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/signals.py

@@ -38,6 +38,7 @@ from typing import Any
 from local import (
     audit_cli,
     control_cli,
+    cost_cli,
     eval_cli,
     executor_cli,
     signals_cli,
@@ -196,6 +197,19 @@ def _run_case(
     return case_id, case, time.monotonic() - started
 
 
+def _cost_summary(cost: dict[str, Any]) -> None:
+    """The case's priced cost, as GET /cases/{id} gives it, item by item."""
+    _section(f"cost ({cost.get('region')} list prices of {cost.get('prices_as_of')})")
+    for item in cost.get("items") or []:
+        quantity = "" if item["quantity"] is None else f"{item['quantity']:g} {item['unit']}"
+        _say(f"- {item['item']:<22} {quantity:<28} USD {item['usd']:.8f}")
+    _say(
+        f"case: USD {cost.get('usd', 0):.6f} (infrastructure {cost.get('infrastructure_usd', 0):.6f},"
+        f" model {cost.get('model_usd', 0):.6f}); per 1,000 such cases USD "
+        f"{cost.get('usd_per_1000_cases', 0):.2f}; path {cost.get('path')}"
+    )
+
+
 def demo(port: int | None, process_name: str | None = None, raw: bool = False) -> int:
     """Run a process's example case end to end and tell its story; see the module docstring."""
     _say("synthesizing and starting the emulation...")
@@ -236,6 +250,7 @@ def demo(port: int | None, process_name: str | None = None, raw: bool = False) -
         if raw:
             _section("the case as GET /cases/{id} serves it")
             _say(_dump(case))
+        _cost_summary(case.get("cost") or {})
         chain = audit.get("chain") or {}
         succeeded = case.get("status") == "SUCCEEDED" and bool(chain.get("valid"))
         _say(f"\ndemo {'succeeded' if succeeded else 'FAILED'}")
@@ -268,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace_cli.add_parsers(commands)
     eval_cli.add_parser(commands)
     executor_cli.add_parser(commands)
+    cost_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

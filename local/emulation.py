@@ -88,8 +88,11 @@ DUMMY_CREDENTIALS = {
 }
 
 
-def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
-    """Synthesize the CDK app into `outdir` without Docker; returns `outdir`."""
+def synth(
+    project_root: Path, outdir: Path, timeout_s: float = 600, context: dict[str, Any] | None = None
+) -> Path:
+    """Synthesize the CDK app into `outdir` without Docker; returns `outdir`. `context`
+    overrides the local defaults (memory on, configuration read at once)."""
     env = dict(os.environ)
     env.update(
         {
@@ -100,6 +103,7 @@ def synth(project_root: Path, outdir: Path, timeout_s: float = 600) -> Path:
                     "aws:cdk:bundling-stacks": [],
                     "memory_engine": LOCAL_MEMORY_ENGINE,
                     "config_max_age_seconds": LOCAL_CONFIG_MAX_AGE_SECONDS,
+                    **(context or {}),
                 }
             ),
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",

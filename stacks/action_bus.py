@@ -15,6 +15,9 @@ class ActionBus(Construct):
 
     Content-based deduplication is off: the state machine sets MessageDeduplicationId to the
     action id, so a resent action is dropped by SQS even if its body (task token) differs.
+    With `high_throughput`, deduplication and the throughput limit are per message group: an
+    action always goes to its entity's group (a compensation to its case's), so a resend still
+    meets its first copy, and throughput grows with the number of entities.
     """
 
     def __init__(
@@ -25,6 +28,7 @@ class ActionBus(Construct):
         consumer_timeout: Duration,
         queue_name: str | None = None,
         dead_letter_queue_name: str | None = None,
+        high_throughput: bool = True,
     ) -> None:
         """Names are given only when another account's policy must name the queue."""
         super().__init__(scope, id)
@@ -43,6 +47,10 @@ class ActionBus(Construct):
             queue_name=queue_name,
             fifo=True,
             content_based_deduplication=False,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP if high_throughput else None,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID
+            if high_throughput
+            else None,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             # AWS guidance for Lambda event sources: six times the function timeout.

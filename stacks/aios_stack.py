@@ -73,6 +73,7 @@ class AiosStack(Stack):
                 self,
                 "ActionBus",
                 consumer_timeout=Duration.seconds(config.execute_timeout_seconds),
+                high_throughput=config.fifo_high_throughput,
             )
             action_queue = self.action_bus.queue
         else:
@@ -180,6 +181,7 @@ class AiosStack(Stack):
             action_queue=action_queue,
             log_group=log_group(self, "CaseMachineLogs", config),
             role_name=boundary.case_machine_role_name if boundary else None,
+            memory_steps=config.memory_engine != "none",
         )
         self.functions.attach_case_machine(self.case_machine.state_machine)
         self.reconciler.attach_case_machine(self.case_machine.state_machine)

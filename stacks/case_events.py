@@ -125,7 +125,13 @@ class CaseEvents(Construct):
         connector_secrets.http_keys.grant_read(self.webhooks.role)
         self.webhook_dead_letters.grant_send_messages(self.webhooks.role)
         self.webhooks.function.add_event_source(
-            SqsEventSource(self.webhook_queue, batch_size=10, report_batch_item_failures=True)
+            SqsEventSource(
+                self.webhook_queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                # Subscribers' endpoints see at most this many deliveries at once.
+                max_concurrency=config.webhooks_max_concurrency,
+            )
         )
         self.webhook_rule = events.Rule(
             self,

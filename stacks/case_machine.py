@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +17,35 @@ from stacks.nag import acknowledge
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_ASL = ROOT / "state_machines" / "case.asl.json"
+MEMORY_STEPS = ("Recall", "LearnSuccess", "LearnFailure")
+
+
+def without_states(definition: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The definition with the top-level states `names` left out: whatever went to one of them
+    (StartAt, Next, a Choice's Default or rule, a Catch) goes to its Next instead. Only states
+    with one way out (a Next) can be left out."""
+    states = definition["States"]
+    skip = {name: states[name]["Next"] for name in names}
+
+    def to(target: str) -> str:
+        while target in skip:
+            target = skip[target]
+        return target
+
+    def rewire(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: to(v)
+                if k in ("Next", "Default", "StartAt") and isinstance(v, str)
+                else rewire(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [rewire(v) for v in node]
+        return node
+
+    kept = {name: state for name, state in states.items() if name not in skip}
+    return {**definition, "StartAt": to(definition["StartAt"]), "States": rewire(kept)}
 
 
 class CaseMachine(Construct):
@@ -39,6 +70,7 @@ class CaseMachine(Construct):
         action_queue: sqs.IQueue,
         log_group: logs.ILogGroup,
         role_name: str | None = None,
+        memory_steps: bool = True,
     ) -> None:
         """``role_name`` names the machine's role when the action queue is another account's,
         whose policy lets that role (by name) send."""
@@ -55,18 +87,32 @@ class CaseMachine(Construct):
             if role_name
             else None
         )
+        definition = json.loads(CASE_ASL.read_text(encoding="utf-8"))
+        if not memory_steps:
+            # memory_engine=none: Recall and Learn would answer empty for two state
+            # transitions and two invocations per case; the flow goes without them.
+            definition = without_states(definition, MEMORY_STEPS)
+        functions = [
+            decide,
+            finalize,
+            approval_request,
+            handoff,
+            *([memory] if memory_steps else []),
+        ]
         self.state_machine = sfn.StateMachine(
             self,
             "CaseStateMachine",
             role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(CASE_ASL)),
+            definition_body=sfn.DefinitionBody.from_file(str(CASE_ASL))
+            if memory_steps
+            else sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
             definition_substitutions={
                 "DecideFunctionArn": decide.function_arn,
                 "FinalizeFunctionArn": finalize.function_arn,
                 "ApprovalRequestFunctionArn": approval_request.function_arn,
                 "HandoffFunctionArn": handoff.function_arn,
-                "MemoryFunctionArn": memory.function_arn,
+                **({"MemoryFunctionArn": memory.function_arn} if memory_steps else {}),
                 "ActionQueueUrl": action_queue.queue_url,
             },
             logs=sfn.LogOptions(
@@ -78,13 +124,7 @@ class CaseMachine(Construct):
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
-                resources=[
-                    decide.function_arn,
-                    finalize.function_arn,
-                    approval_request.function_arn,
-                    handoff.function_arn,
-                    memory.function_arn,
-                ],
+                resources=[f.function_arn for f in functions],
             )
         )
         self.state_machine.add_to_role_policy(

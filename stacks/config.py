@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
@@ -39,6 +40,21 @@ class ModelPrice(BaseModel):
 
     input_per_mtok: Annotated[float, Field(ge=0)]
     output_per_mtok: Annotated[float, Field(ge=0)]
+
+
+PRICE_TABLE = Path(__file__).resolve().parents[1] / "layers/aios/python/aios/cost/prices.json"
+
+
+def table_model_prices() -> dict[str, ModelPrice]:
+    """The models' token prices from the kit's price table (`aios/cost/prices.json`): the
+    default of `model_prices`; a context value replaces the table's."""
+    models = json.loads(PRICE_TABLE.read_text(encoding="utf-8"))["models"]
+    return {
+        model_id: ModelPrice(
+            input_per_mtok=rate["input_per_mtok"], output_per_mtok=rate["output_per_mtok"]
+        )
+        for model_id, rate in models.items()
+    }
 
 
 class TenantPlan(BaseModel):
@@ -93,6 +109,15 @@ class AiosConfig(BaseModel):
     plan_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
     # The queue's visibility timeout is six times this, and SQS caps it at 12 hours.
     execute_timeout_seconds: Annotated[int, Field(ge=3, le=900)] = 30
+    # Scale (README "Throughput limits"): the action queue's FIFO high-throughput mode
+    # (deduplication and the throughput limit per message group, i.e. per entity), and how many
+    # concurrent invocations the queues' event sources may reach: execute's bounds the calls
+    # on outside systems, webhooks' the deliveries to subscribers. The decide function's
+    # reserved concurrency (unset: none) caps concurrent model calls.
+    fifo_high_throughput: bool = True
+    execute_max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 50
+    webhooks_max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 10
+    decide_reserved_concurrency: Annotated[int, Field(ge=1, le=10_000)] | None = None
     http_targets: dict[str, str] = Field(
         default_factory=lambda: {"helpdesk": "https://helpdesk.example.com"}
     )
@@ -108,8 +133,9 @@ class AiosConfig(BaseModel):
     approval_reminder_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     # Decision plane. Tier name -> model ids: the first is the primary, the rest the fallback
-    # chain on throttling or timeout. Prices are USD per million tokens; every model needs one
-    # (budgets reserve an estimate from it before each call).
+    # chain on throttling or timeout. Prices are USD per million tokens, by default the price
+    # table's (aios/cost/prices.json); every model needs one (budgets reserve an estimate from
+    # it before each call).
     model_tiers: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "small": ["anthropic.claude-3-haiku-20240307-v1:0"],
@@ -119,19 +145,7 @@ class AiosConfig(BaseModel):
             ],
         }
     )
-    model_prices: dict[str, ModelPrice] = Field(
-        default_factory=lambda: {
-            "anthropic.claude-3-haiku-20240307-v1:0": ModelPrice(
-                input_per_mtok=0.25, output_per_mtok=1.25
-            ),
-            "anthropic.claude-3-5-sonnet-20240620-v1:0": ModelPrice(
-                input_per_mtok=3.0, output_per_mtok=15.0
-            ),
-            "anthropic.claude-3-sonnet-20240229-v1:0": ModelPrice(
-                input_per_mtok=3.0, output_per_mtok=15.0
-            ),
-        }
-    )
+    model_prices: dict[str, ModelPrice] = Field(default_factory=table_model_prices)
     # 0 bypasses the model-output cache.
     model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
     openai_base_url: str | None = Field(default=None, validate_default=True)

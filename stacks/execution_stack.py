@@ -65,6 +65,7 @@ class ExecutionStack(Stack):
             consumer_timeout=Duration.seconds(config.execute_timeout_seconds),
             queue_name=boundary.action_queue_name,
             dead_letter_queue_name=boundary.dead_letter_queue_name,
+            high_throughput=config.fifo_high_throughput,
         )
         self.action_bus.allow_sender(boundary.decision_account, boundary.case_machine_role_arn)
         self.connector_secrets = ConnectorSecrets(

@@ -96,6 +96,7 @@ class AiosFunction(Construct):
         timeout: Duration,
         memory_size: int = 512,
         role_name: str | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.name = name
@@ -126,6 +127,7 @@ class AiosFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             timeout=timeout,
             memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"aios-{name}",
                 "POWERTOOLS_METRICS_NAMESPACE": "AIOS",
@@ -229,7 +231,14 @@ def execute_function(
         plan_key.grant(execute.role, "kms:GetPublicKey")
     connector_secrets.http_keys.grant_read(execute.role)
     execute.function.add_event_source(
-        SqsEventSource(action_bus.queue, batch_size=10, report_batch_item_failures=True)
+        SqsEventSource(
+            action_bus.queue,
+            batch_size=10,
+            report_batch_item_failures=True,
+            # Bounds the concurrent calls on outside systems (and execute's share of the
+            # account's concurrency); messages wait in the queue instead of throttling.
+            max_concurrency=config.execute_max_concurrency,
+        )
     )
     return execute
 
@@ -269,7 +278,12 @@ class Functions(Construct):
             timeout=Duration.seconds(15),
             # No idempotency table: a case id derives from its Idempotency-Key, so the case
             # record itself is the idempotency record (aios.cases.submit_case).
-            environment={**common, "AIOS_API_AUTH": config.api_auth},
+            environment={
+                **common,
+                "AIOS_API_AUTH": config.api_auth,
+                # The case's cost (GET /cases/{id}) counts the memory steps when the flow has them.
+                "AIOS_MEMORY_STEPS": str(config.memory_engine != "none").lower(),
+            },
         )
         table.grant(self.api.role, *LEDGER_READ, "dynamodb:BatchGetItem")
         ledger.grant_write(self.api.role, CASE_KEYS)
@@ -283,6 +297,8 @@ class Functions(Construct):
             config=config,
             layers=layers,
             timeout=Duration.seconds(60),
+            # Caps concurrent model calls (provider quotas); Step Functions retries a throttle.
+            reserved_concurrency=config.decide_reserved_concurrency,
             environment={
                 **common,
                 "AIOS_PLAN_KEY_ID": key.key_arn,

@@ -146,12 +146,24 @@ def submit_case(process: str) -> Response[str]:
     )
 
 
+CASE_DESCRIPTION = (
+    "A case's status, plan, actions and timestamps, its model usage, and its priced cost: "
+    "`cost` has the case's dollars in total (`usd`, `infrastructure_usd`, `model_usd`), per "
+    "1,000 cases like it, item by item (`items`: state transitions, Lambda requests and "
+    "GB-seconds, DynamoDB units, SQS and KMS requests, API Gateway requests, X-Ray traces, log "
+    "bytes, EventBridge events, and the model), the `path` it took (auto, approved, "
+    "handed_off), the `region` and `prices_as_of` of the price table, and the `basis` of the "
+    "estimate."
+)
+
+
 @app.get(
     "/cases/<case_id>",
+    description=CASE_DESCRIPTION,
     responses={200: openapi.json_response("the case"), **NOT_FOUND},
 )
 def get_case(case_id: str) -> dict[str, Any]:
-    """A case's status, plan, actions and timestamps."""
+    """A case's status, plan, actions, usage and priced cost."""
     logger.append_keys(case_id=case_id)
     return cases.case_view(case_id, tenant=_tenant())
 

@@ -7,13 +7,25 @@ import json
 import pytest
 
 from stacks.application import build_app, cdk_json_context
-from stacks.config import AiosConfig, ConfigError
+from stacks.config import PRICE_TABLE, AiosConfig, ConfigError
 
 
 def test_cdk_json_holds_every_config_key_with_the_model_default() -> None:
     context = cdk_json_context()
     defaults = AiosConfig().model_dump()
+    # model_prices defaults to the price table (aios/cost/prices.json), its one source.
+    assert "model_prices" not in context
+    defaults.pop("model_prices")
     assert {key: context[key] for key in defaults} == defaults
+
+
+def test_model_prices_default_to_the_price_table() -> None:
+    table = json.loads(PRICE_TABLE.read_text())["models"]
+    prices = AiosConfig().model_prices
+    assert set(prices) == set(table)
+    for model_id, price in prices.items():
+        assert price.input_per_mtok == table[model_id]["input_per_mtok"]
+        assert price.output_per_mtok == table[model_id]["output_per_mtok"]
 
 
 def test_string_values_from_the_command_line_are_parsed() -> None:

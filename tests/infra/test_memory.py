@@ -302,3 +302,19 @@ def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synt
         )
     for name in ("execute", "finalize", "approvals"):
         assert not s3(name)
+
+
+def test_with_memory_the_case_machine_is_the_asl_file_itself(serverless: Synth) -> None:
+    """Memory on: Recall before Decide, Learn before the outcome is recorded, the file as is."""
+    from test_resources import case_machine_definition
+
+    from stacks.case_machine import CASE_ASL
+
+    deployed, props = case_machine_definition(serverless)
+    assert deployed == json.loads(CASE_ASL.read_text())
+    assert deployed["StartAt"] == "Recall"
+    assert "MemoryFunctionArn" in props["DefinitionSubstitutions"]
+    machine = next(iter(serverless.of_type("AWS::StepFunctions::StateMachine").values()))
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    invoked = resources_for(serverless.resources, role, "lambda:InvokeFunction")
+    assert {"Fn::GetAtt": [serverless.function("memory")[0], "Arn"]} in invoked

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from aios.audit import verify_chain
+from aios.cost.estimate import BASIS, Record, case_meter, case_path, record_size
+from aios.cost.prices import load_prices
+from aios.cost.report import price
 from aios.errors import CaseNotFound, IdempotencyConflict, InvalidInput, LedgerConflict
 from aios.ledger import (
     CaseRecord,
@@ -137,7 +141,8 @@ def case_view(case_id: str, tenant: str | None = None) -> dict[str, Any]:
     plan: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     actions: list[dict[str, Any]] = []
-    for item in load_case_items(case_id):
+    items = load_case_items(case_id)
+    for item in items:
         if item.kind == "plan":
             plan = dict(item.data or {})
         elif item.kind == "action":
@@ -160,6 +165,68 @@ def case_view(case_id: str, tenant: str | None = None) -> dict[str, Any]:
         "handoff": case.data.get("handoff"),
         "resolution": case.data.get("resolution"),
         "usage": usage,
+        "cost": case_cost(case.status, items),
+    }
+
+
+def cost_records(items: list[LedgerItem]) -> list[Record]:
+    """The case's ledger items as the cost estimate reads them."""
+    records = []
+    for item in items:
+        fields = {k: v for k, v in item.attribute_values.items() if v is not None}
+        records.append(
+            Record(
+                kind=item.kind,
+                status=item.status or "",
+                size=record_size(fields),
+                data=dict(item.data or {}),
+                created_at=item.created_at or "",
+            )
+        )
+    return records
+
+
+def case_cost(status: str, items: list[LedgerItem], region: str | None = None) -> dict[str, Any]:
+    """What the case cost: its infrastructure, estimated from its ledger records and priced
+    with the price table (the function's region), and its model usage as recorded by each
+    decision; in total, per item, and per 1,000 cases like it."""
+    records = cost_records(items)
+    prices = load_prices(region or os.environ.get("AWS_REGION"))
+    memory_steps = os.environ.get("AIOS_MEMORY_STEPS") == "true"  # the api function's flag
+    report = price(case_meter(records, status, memory_steps=memory_steps), prices)
+    model_usd = sum(
+        float(((i.data or {}).get("usage") or {}).get("cost_usd") or 0)
+        for i in items
+        if i.kind in ("plan", "handoff")
+    )
+    total = report.infrastructure_usd + model_usd
+    return {
+        "usd": round(total, 8),
+        "usd_per_1000_cases": round(total * 1000, 4),
+        "infrastructure_usd": round(report.infrastructure_usd, 8),
+        "model_usd": round(model_usd, 8),
+        "path": case_path(records),
+        "region": prices.region,
+        "prices_as_of": prices.as_of,
+        "items": [
+            {
+                "item": line.key,
+                "quantity": round(line.quantity, 4),
+                "unit": line.unit,
+                "usd": round(line.usd, 10),
+            }
+            for line in report.infrastructure
+            if line.quantity
+        ]
+        + [
+            {
+                "item": "model",
+                "quantity": None,
+                "unit": "USD (decision usage)",
+                "usd": round(model_usd, 10),
+            }
+        ],
+        "basis": BASIS,
     }
 
 

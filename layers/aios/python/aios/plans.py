@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from aios.errors import InvalidPlan
 from aios.signing import SignedPlan, digest
@@ -130,6 +130,15 @@ class Decision(BaseModel):
     summary: str
     handoff: Handoff | None = None
     usage: dict[str, Any] | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def route(self) -> Literal["handoff", "auto", "gated"]:
+        """Which way the state machine goes: to a person, straight to execution (every action
+        auto-approved: no per-action gate to pass), or through each action's gate."""
+        if self.handoff is not None:
+            return "handoff"
+        return "auto" if all(a.gate == "auto" for a in self.actions) else "gated"
 
 
 class ActionMessage(BaseModel):

@@ -88,6 +88,7 @@ class Usage:
         t["input_tokens"] += response.input_tokens
         t["output_tokens"] += response.output_tokens
         t["cost_usd"] = round(t["cost_usd"] + cost, 8)
+        t["model_id"] = response.model_id  # the model that answered (priced by `aios cost`)
         self.model_ids.add(response.model_id)
 
     def to_dict(self) -> dict[str, Any]:
