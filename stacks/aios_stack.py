@@ -141,6 +141,8 @@ class AiosStack(Stack):
             writers=(self.functions.api, self.reconciler.reconciler),
             readers=(self.functions.decide,),
         )
+        # Large action bodies travel as claim checks: decide puts them, execute redeems them.
+        self.memory.share_bodies(proposer=self.functions.decide, executor=self.functions.execute)
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",

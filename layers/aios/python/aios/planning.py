@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aios import aws, bodies
 from aios.capabilities import get_capability
 from aios.constraints import Facts, check_params
 from aios.control import revocations
@@ -565,8 +566,19 @@ def decide_case(
         confidence=classification.confidence,
     )
     recorded = usage.to_dict()
+    actions = _claim_bodies(actions)
     _record_decision(round_, signed, actions, plan.summary, classification, recorded)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+
+
+def _claim_bodies(actions: list[PlannedAction]) -> list[PlannedAction]:
+    """Large params leave Decide as claim checks (`aios.bodies`), stored before the plan is
+    recorded or any message sent; the signed digests cover the real params."""
+    bucket, inline_max = bodies.store_settings()
+    if not bucket:
+        return actions
+    s3 = aws.client("s3")
+    return [bodies.check_in(a, s3=s3, bucket=bucket, inline_max=inline_max) for a in actions]
 
 
 def _too_unsure(
@@ -670,6 +682,7 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
         }
 
     recorded = usage.to_dict()
+    actions = _claim_bodies(actions)
     _record_decision(round_, signed, actions, model_plan.summary, None, recorded, attest)
     return Decision(plan=signed, actions=actions, summary=model_plan.summary, usage=recorded)
 
