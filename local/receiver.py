@@ -8,7 +8,11 @@ recorded (method, path, target, headers, body, JSON body, `Idempotency-Key`) and
 It also keeps a little state, so that a capability can read back what it changed (as
 `crm.update_contact` reads a contact before updating it): a `PUT` or `PATCH` with a JSON object
 body merges it into the resource at its path (one level deep: object values are merged too),
-and a `GET` of that path answers the resource's fields beside `received` and `id`.
+and a `GET` of that path answers the resource's fields beside `received` and `id`. A `POST` with
+a JSON object body adds an item to the collection at its path (with `id` = the request's id and
+`revision` 1) and answers it; like real platforms it never deduplicates. `GET <collection>?k=v`
+lists the items whose field `k` is `v` (`{"items": [...]}`); `PUT <collection>/<id>` updates
+that item and counts its `revision`.
 
 Control endpoints (not recorded):
 
@@ -16,7 +20,8 @@ Control endpoints (not recorded):
 - `POST /_faults {"status": 503, "times": 2}` makes the next 2 requests answer 503 (they are
   still recorded, with the status they got); with `"path_contains": "T-42"` only requests whose
   path contains that text take the fault, so concurrent cases cannot take each other's faults;
-  `DELETE /_faults` clears pending faults.
+  `"after_store": true` keeps the request's effect before answering the fault (a platform that
+  stored a post and then timed out); `DELETE /_faults` clears pending faults.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qsl
 
 from local.loopback import LoopbackServer
 
@@ -47,10 +53,11 @@ class ReceivedRequest:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[ReceivedRequest] = field(default_factory=list)
-    # (status, path substring) for the next matching requests
-    faults: list[tuple[int, str]] = field(default_factory=list)
+    # (status, path substring, after store) for the next matching requests
+    faults: list[tuple[int, str, bool]] = field(default_factory=list)
     next_id: int = 1
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Receiver(LoopbackServer):
@@ -76,6 +83,7 @@ class Receiver(LoopbackServer):
             self._state.records.clear()
             self._state.faults.clear()
             self._state.resources.clear()
+            self._state.collections.clear()
 
     def resource(self, path: str) -> dict[str, Any]:
         """The state kept at `path` (from PUT and PATCH requests); {} when there is none."""
@@ -83,10 +91,22 @@ class Receiver(LoopbackServer):
             copy: dict[str, Any] = json.loads(json.dumps(self._state.resources.get(path, {})))
             return copy
 
-    def inject_faults(self, status: int, times: int = 1, path_contains: str = "") -> None:
-        """Answer the next `times` requests (whose path contains `path_contains`) with `status`."""
+    def collection(self, path: str) -> list[dict[str, Any]]:
+        """The items POSTed to `path` (each with its `id` and `revision`), oldest first."""
         with self._state.lock:
-            self._state.faults.extend([(status, path_contains)] * times)
+            items: list[dict[str, Any]] = json.loads(
+                json.dumps(self._state.collections.get(path, []))
+            )
+            return items
+
+    def inject_faults(
+        self, status: int, times: int = 1, path_contains: str = "", after_store: bool = False
+    ) -> None:
+        """Answer the next `times` requests (whose path contains `path_contains`) with `status`;
+        with `after_store`, the request's effect is kept first (a platform that stored the
+        post and then timed out at its gateway)."""
+        with self._state.lock:
+            self._state.faults.extend([(status, path_contains, after_store)] * times)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
                     spec = json.loads(self._body() or b"{}")
                     status, times = int(spec["status"]), int(spec.get("times", 1))
                     match = str(spec.get("path_contains", ""))
+                    after_store = bool(spec.get("after_store", False))
                 except (ValueError, KeyError, TypeError):
                     self._send(
                         400,
@@ -135,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                     return True
                 with self.state.lock:
-                    self.state.faults.extend([(status, match)] * times)
+                    self.state.faults.extend([(status, match, after_store)] * times)
                     pending = len(self.state.faults)
                 self._send(200, {"pending_faults": pending})
             elif self.command == "DELETE":
@@ -157,10 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         with self.state.lock:
-            status = 200
-            for i, (fault, match) in enumerate(self.state.faults):
+            status, keep = 200, True
+            for i, (fault, match, after_store) in enumerate(self.state.faults):
                 if match in self.path:
-                    status = fault
+                    status, keep = fault, after_store
                     del self.state.faults[i]
                     break
             record = ReceivedRequest(
@@ -176,7 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.state.next_id += 1
             self.state.records.append(record)
-            stored = _keep_state(self.state, self.command, self.path.split("?", 1)[0], parsed)
+            stored = (
+                _keep_state(self.state, self.command, self.path, parsed, record.id)
+                if keep
+                else None
+            )
         if status == 200:
             self._send(200, {**(stored or {}), "received": True, "id": record.id})
         else:
@@ -185,8 +210,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
 
 
-def _keep_state(state: _State, method: str, path: str, body: Any) -> dict[str, Any] | None:
-    """Merge a PUT/PATCH object into the resource at `path`; a GET gets that resource back."""
+def _keep_state(
+    state: _State, method: str, target: str, body: Any, record_id: int
+) -> dict[str, Any] | None:
+    """Keep what a request leaves behind; see the module docstring."""
+    path, _, query = target.partition("?")
+    parent, _, leaf = path.rpartition("/")
+    if method == "POST" and isinstance(body, dict):
+        item = {**body, "id": record_id, "revision": 1}
+        state.collections.setdefault(path, []).append(item)
+        return item
+    if method in ("PUT", "PATCH") and isinstance(body, dict) and parent in state.collections:
+        for item in state.collections[parent]:
+            if str(item["id"]) == leaf:
+                item.update(body)
+                item["revision"] = int(item["revision"]) + 1
+                return dict(item)
     if method in ("PUT", "PATCH") and isinstance(body, dict):
         resource = state.resources.setdefault(path, {})
         for key, value in body.items():
@@ -195,6 +234,12 @@ def _keep_state(state: _State, method: str, path: str, body: Any) -> dict[str, A
             else:
                 resource[key] = value
         return None
+    if method == "GET" and path in state.collections:
+        wanted = dict(parse_qsl(query))
+        items = [
+            i for i in state.collections[path] if all(str(i.get(k)) == v for k, v in wanted.items())
+        ]
+        return {"items": items}
     if method == "GET":
         return state.resources.get(path)
     return None

@@ -143,6 +143,7 @@ class AiosStack(Stack):
         )
         # Large action bodies travel as claim checks: decide puts them, execute redeems them.
         self.memory.share_bodies(proposer=self.functions.decide, executor=self.functions.execute)
+        self.memory.share_records(self.functions.decide)
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",

@@ -211,6 +211,15 @@ class Memory(Construct):
                     reason="claim check objects are keyed per case under one prefix of the context bucket",
                 )
 
+    def share_records(self, reader: AiosFunction) -> None:
+        """A process pipeline reads canonical records of a namespace (a glossary) in Decide:
+        Query on the records table, no write; nothing without a vector engine."""
+        table = getattr(self, "table", None)
+        if table is None:
+            return
+        reader.add_environment("AIOS_MEMORY_TABLE", table.table_name)
+        table.grant(reader.role, "dynamodb:Query")
+
     def share_bodies(self, *, proposer: AiosFunction, executor: AiosFunction) -> None:
         """Large action bodies (`aios.bodies`): the proposer puts them, the executor reads them,
         both under `bodies/` only, addressed by their SHA-256."""

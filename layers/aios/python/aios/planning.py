@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aios import aws, bodies
 from aios.capabilities import get_capability
@@ -35,6 +36,7 @@ from aios.ledger import (
     unique_holder,
 )
 from aios.model_cache import normalize
+from aios.pipelines import NeedsPerson, Steps, pipeline_for, pipeline_version
 from aios.plans import (
     ActionSpec,
     Classification,
@@ -389,7 +391,13 @@ def _plan(
     first_index: int = 0,
     entities: EntityLookup | None = None,
 ) -> tuple[ModelPlan, list[PlannedAction]]:
-    """Plan on the large tier; every action validated and gated by code."""
+    """Plan on the large tier (or with the process's pipeline); every action validated and
+    gated by code."""
+    pipeline = pipeline_for(spec)
+    if pipeline is not None:
+        return _run_pipeline(
+            pipeline, models, usage, case, spec, classification, plan_id, first_index, entities
+        )
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
@@ -421,6 +429,42 @@ def _plan(
             **_memory_context(case),
         },
         validate=validate,
+    )
+
+
+def _run_pipeline(
+    pipeline: ModuleType,
+    models: ModelConfig,
+    usage: Usage,
+    case: CaseInput,
+    spec: ProcessSpec,
+    classification: Classification,
+    plan_id: str,
+    first_index: int,
+    entities: EntityLookup | None,
+) -> tuple[ModelPlan, list[PlannedAction]]:
+    """The process's own pipeline in place of the plan call (`aios.pipelines`); its answer is
+    parsed and validated exactly as a model's."""
+    lookup = entities or ledger_entities
+
+    def entity_state(key: str) -> dict[str, Any] | None:
+        return lookup(scoped_entity_key(case.tenant, key), "")[0]
+
+    steps = Steps(models, usage, spec, case.tenant, case.case_id, entity_state)
+    view = {
+        "case_id": case.case_id,
+        "input": case.input,
+        "classification": classification.model_dump(),
+        "revision_comment": case.revision.comment if case.revision else "",
+    }
+    usage.prompts["plan"] = pipeline_version(pipeline)
+    usage.models["plan"] = "pipeline"
+    try:
+        plan = ModelPlan.model_validate(pipeline.plan(view, steps))
+    except ValidationError as exc:
+        raise InvalidPlan(f"the pipeline's plan is not a valid ModelPlan: {exc}") from exc
+    return plan, propose_actions(
+        spec, case, plan_id, plan, classification.confidence, first_index, entities
     )
 
 
@@ -475,6 +519,9 @@ def propose(
         return Proposal(classification, None, [], usage, handoff)
     except InvalidPlan as exc:
         return Proposal(classification, None, [], usage, _invalid_plan_handoff(exc))
+    except NeedsPerson as exc:
+        handoff = Handoff(reason="CHECK_FAILED", detail=exc.message[:2000])
+        return Proposal(classification, None, [], usage, handoff)
     denied = [a for a in actions if a.gate == "deny"]
     if denied and spec.policy.deny_action == "handoff":
         names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
