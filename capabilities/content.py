@@ -4,7 +4,8 @@ The ledger is the one truth of a newsletter edition and its posts. Each is a can
 (`edition#<id>`, `post#<id>`, tenant-scoped) holding its current content version — source
 text, SEO fields (title, slug, meta description, keywords), one translation per language with
 its selection score and glossary hits — the digest of that content, the history of versions
-(digest, case, time) and one publication record per platform (version, remote id, time). The
+(digest, case, time); each publication is a record of its own,
+`publication#<item>#<platform>` (version, remote id, time, history). The
 outside tools (blog CMS, newsletter service, social channel) get copies; nothing is read back
 from them as truth except whether they already hold a publication.
 
@@ -96,8 +97,10 @@ class Translation(Strict):
     selected: str
     """Which candidate won: its prompt and model tier."""
     glossary_hits: list[GlossaryHit] = Field(default_factory=list)
-    segments: dict[str, str] = Field(default_factory=dict)
-    """Source segment SHA-256 (16 hex) -> its translation: reused when the segment recurs."""
+    segments: dict[str, list[Any]] = Field(default_factory=dict)
+    """Source segment SHA-256 (16 hex) -> [score, agreement, chosen candidate, glossary hits]
+    of its translation, which is the aligned paragraph (title, meta description, body): a
+    segment that recurs is reused from here without asking a model."""
 
 
 class PostContent(Strict):
@@ -191,11 +194,7 @@ def _staged(
         {"version": item.version, "content_sha256": item.content_sha256,
          "case_id": ctx.case_id, "at": _now()},
     ]  # fmt: skip
-    new_state = {
-        **item.model_dump(mode="json"),
-        "versions": history[-50:],
-        "publications": state.get("publications", {}),
-    }
+    new_state = {**item.model_dump(mode="json"), "versions": history[-50:]}
     op = stage_entity_write(
         scoped, new_state, version=entity.version if entity else 0, action_id=ctx.action_id
     )
@@ -331,36 +330,120 @@ def _approved_content(
     return entities, {r.post_id: entities[post_key(r.post_id)].state for r in params.posts}
 
 
+def publication_key(item_key: str, platform: str) -> str:
+    """The ledger entity of one item's publication record on one platform."""
+    return f"publication#{item_key}#{platform}"
+
+
+def publication(tenant: str, item_key: str, platform: str) -> dict[str, Any]:
+    """The publication record of an item on a platform ({} when never published)."""
+    entity = get_entity(scoped_entity_key(tenant, publication_key(item_key, platform)))
+    return dict(entity.state) if entity else {}
+
+
 def publish_content(params: PublishParams, ctx: ActionContext) -> tuple[list[Any], dict[str, Any]]:
     """Publish the approved versions once per (item, platform, version); record each."""
     entities, posts = _approved_content(params, ctx)
     edition = entities[edition_key(params.edition_id)].state
-    states = {key: dict(e.state) for key, e in entities.items()}
+    ops: list[Any] = []
     published = []
     for key, platform, external_id, version, payload in _payloads(params, posts, edition):
-        record = (states[key].get("publications") or {}).get(platform) or {}
+        scoped = scoped_entity_key(ctx.tenant, publication_key(key, platform))
+        entity = get_entity(scoped)
+        record = dict(entity.state) if entity else {}
         if int(record.get("version") or 0) >= version:
             published.append({"item": key, "platform": platform, "version": version,
                               "remote_id": record.get("remote_id"), "effect": "recorded"})  # fmt: skip
             continue
         outcome = publish_once(ctx, platform, external_id, version, payload)
-        states[key]["publications"] = {
-            **(states[key].get("publications") or {}),
-            platform: {"version": version, "remote_id": outcome["remote_id"],
-                       "at": _now(), "case_id": ctx.case_id},
+        state = {
+            "item": key, "platform": platform, "version": version,
+            "remote_id": outcome["remote_id"], "at": _now(), "case_id": ctx.case_id,
+            "history": [*record.get("history", []), {"version": version, "at": _now(),
+                                                      "effect": outcome["effect"]}][-50:],
         }  # fmt: skip
-        published.append({"item": key, "platform": platform, "version": version, **outcome})
-    ops = [
-        stage_entity_write(
-            scoped_entity_key(ctx.tenant, key),
-            states[key],
-            version=entities[key].version,
-            action_id=ctx.action_id,
+        ops.append(
+            stage_entity_write(
+                scoped, state, version=entity.version if entity else 0, action_id=ctx.action_id
+            )
         )
-        for key in states
-        if states[key] != entities[key].state
-    ]
+        published.append({"item": key, "platform": platform, "version": version, **outcome})
     return ops, {"published": published}
+
+
+def preview_publication(params: PublishParams, tenant: str) -> list[dict[str, Any]]:
+    """The approval page's preview: the staged source and every translation side by side, with
+    the SEO fields, the selection scores and the glossary hits, each version checked against
+    the digest the approval binds, and what each platform holds now."""
+
+    def state(key: str) -> dict[str, Any]:
+        entity = get_entity(scoped_entity_key(tenant, key))
+        return dict(entity.state) if entity else {}
+
+    def check(s: dict[str, Any], version: int, sha: str) -> str:
+        same = s.get("version") == version and s.get("content_sha256") == sha
+        return "matches the approved digest" if same else "DOES NOT MATCH the approved digest"
+
+    edition = state(edition_key(params.edition_id))
+    langs = sorted({lang for r in params.posts for lang in state(post_key(r.post_id)).get(
+        "translations", {})})  # fmt: skip
+    intro = edition.get("intro") or {}
+    tables = [
+        {
+            "title": f"Edition {params.edition_id} v{params.edition_version}: "
+            f"{check(edition, params.edition_version, params.edition_sha256)}",
+            "columns": ["field", "en", *langs],
+            "rows": [
+                ["title", edition.get("title", ""), *["" for _ in langs]],
+                ["intro", intro.get("en", ""), *[intro.get(lang, "") for lang in langs]],
+            ],
+        }
+    ]
+    publications = []
+    for ref in params.posts:
+        post = state(post_key(ref.post_id))
+        seo, tr = post.get("seo") or {}, post.get("translations") or {}
+        t = [tr.get(lang, {}) for lang in langs]
+        tables.append(
+            {
+                "title": f"Post {ref.post_id} v{ref.version}: "
+                f"{check(post, ref.version, ref.content_sha256)}",
+                "columns": ["field", "en (source)", *langs],
+                "rows": [
+                    ["title", seo.get("title", ""), *[x.get("title", "") for x in t]],
+                    ["slug", seo.get("slug", ""), *["" for _ in t]],
+                    ["meta description", seo.get("meta_description", ""),
+                     *[x.get("meta_description", "") for x in t]],
+                    ["keywords", ", ".join(seo.get("keywords", [])), *["" for _ in t]],
+                    ["body", (post.get("source") or {}).get("body", ""),
+                     *[x.get("body", "") for x in t]],
+                    ["selection", "", *[f"score {x.get('score')}, agreement "
+                                        f"{x.get('agreement')}, {x.get('candidates')} candidates, "
+                                        f"chose {x.get('selected')}" for x in t]],
+                    ["glossary hits", "", *["; ".join(
+                        f"{h['term']} -> {h['rendering']} {'ok' if h['ok'] else 'MISSING'}"
+                        for h in x.get("glossary_hits", [])) for x in t]],
+                ],
+            }
+        )  # fmt: skip
+        for platform in params.platforms:
+            if platform == "newsletter":
+                continue
+            record = publication(tenant, post_key(ref.post_id), platform)
+            publications.append([ref.post_id, platform, str(record.get("version", "none")),
+                                 str(ref.version)])  # fmt: skip
+    if "newsletter" in params.platforms:
+        record = publication(tenant, edition_key(params.edition_id), "newsletter")
+        publications.append([params.edition_id, "newsletter", str(record.get("version", "none")),
+                             str(params.edition_version)])  # fmt: skip
+    tables.append(
+        {
+            "title": "Publications",
+            "columns": ["item", "platform", "published version now", "will publish version"],
+            "rows": publications,
+        }
+    )
+    return tables
 
 
 CAPABILITIES = [
@@ -380,6 +463,7 @@ CAPABILITIES = [
         stage=publish_content,
         secrets=("blog_token", "newsletter_token", "social_token"),
         config_model=ContentConfig,
+        preview=preview_publication,
         description="Publish approved versions to the blog, the newsletter and the social "
         "channel, once per item, platform and version.",
     ),

@@ -21,7 +21,8 @@ Control endpoints (not recorded):
   still recorded, with the status they got); with `"path_contains": "T-42"` only requests whose
   path contains that text take the fault, so concurrent cases cannot take each other's faults;
   `"after_store": true` keeps the request's effect before answering the fault (a platform that
-  stored a post and then timed out); `DELETE /_faults` clears pending faults.
+  stored a post and then timed out), `"method": "POST"` takes only requests of that method;
+  `DELETE /_faults` clears pending faults.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class ReceivedRequest:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[ReceivedRequest] = field(default_factory=list)
-    # (status, path substring, after store) for the next matching requests
-    faults: list[tuple[int, str, bool]] = field(default_factory=list)
+    # (status, path substring, after store, method or "") for the next matching requests
+    faults: list[tuple[int, str, bool, str]] = field(default_factory=list)
     next_id: int = 1
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -100,13 +101,18 @@ class Receiver(LoopbackServer):
             return items
 
     def inject_faults(
-        self, status: int, times: int = 1, path_contains: str = "", after_store: bool = False
+        self,
+        status: int,
+        times: int = 1,
+        path_contains: str = "",
+        after_store: bool = False,
+        method: str = "",
     ) -> None:
         """Answer the next `times` requests (whose path contains `path_contains`) with `status`;
         with `after_store`, the request's effect is kept first (a platform that stored the
         post and then timed out at its gateway)."""
         with self._state.lock:
-            self._state.faults.extend([(status, path_contains, after_store)] * times)
+            self._state.faults.extend([(status, path_contains, after_store, method)] * times)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -149,6 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
                     status, times = int(spec["status"]), int(spec.get("times", 1))
                     match = str(spec.get("path_contains", ""))
                     after_store = bool(spec.get("after_store", False))
+                    method = str(spec.get("method", "")).upper()
                 except (ValueError, KeyError, TypeError):
                     self._send(
                         400,
@@ -156,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                     return True
                 with self.state.lock:
-                    self.state.faults.extend([(status, match, after_store)] * times)
+                    self.state.faults.extend([(status, match, after_store, method)] * times)
                     pending = len(self.state.faults)
                 self._send(200, {"pending_faults": pending})
             elif self.command == "DELETE":
@@ -179,8 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             parsed = None
         with self.state.lock:
             status, keep = 200, True
-            for i, (fault, match, after_store) in enumerate(self.state.faults):
-                if match in self.path:
+            for i, (fault, match, after_store, method) in enumerate(self.state.faults):
+                if match in self.path and method in ("", self.command):
                     status, keep = fault, after_store
                     del self.state.faults[i]
                     break

@@ -184,18 +184,43 @@ def _translation(t: Translator, seo: Seo, body: str, glossary: list[dict[str, An
             {"term": term, "rendering": r, "ok": r in f"{title} {meta} {text}"}
             for term, r in sorted(hits)
         ],
-        segments={k: json.dumps(v, sort_keys=True) for k, v in sorted(used.items())},
+        segments={
+            k: [
+                v["score"],
+                v["agreement"],
+                v["selected"],
+                [[h["term"], h["rendering"]] for h in v.get("hits", [])],
+            ]
+            for k, v in sorted(used.items())
+        },
     )
 
 
 def _known(previous: dict[str, Any] | None, lang: str) -> dict[str, Any]:
-    segments = ((previous or {}).get("translations") or {}).get(lang, {}).get("segments") or {}
+    """What the ledger's current version translated: source segment sha -> its translation
+    (the aligned title, meta description and paragraphs) with its recorded scores."""
+    translation = ((previous or {}).get("translations") or {}).get(lang) or {}
+    seo, source = (previous or {}).get("seo") or {}, (previous or {}).get("source") or {}
+    pairs = [
+        (seo.get("title", ""), translation.get("title", "")),
+        (seo.get("meta_description", ""), translation.get("meta_description", "")),
+        *zip(
+            str(source.get("body", "")).split("\n\n"),
+            str(translation.get("body", "")).split("\n\n"),
+            strict=False,
+        ),
+    ]
+    recorded = translation.get("segments") or {}
     out = {}
-    for key, raw in segments.items():
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            continue
+    for text, translated in pairs:
+        entry = recorded.get(_sha(text))
+        if text and entry:
+            score, agreement, selected, hits = entry
+            out[_sha(text)] = {
+                "text": translated, "score": score, "agreement": agreement,
+                "selected": selected,
+                "hits": [{"term": t, "rendering": r} for t, r in hits],
+            }  # fmt: skip
     return out
 
 

@@ -37,7 +37,6 @@ from typing import Any
 
 from aios.errors import AiosError, InvalidPlan
 from aios.model_cache import normalize
-from aios.prompts import load_prompt
 from aios.providers import ModelRequest
 from aios.specs import ProcessSpec
 from aios.tiering import ModelConfig, Usage, call_model, remember
@@ -128,8 +127,7 @@ class Steps:
         (default the spec's plan tier). An answer that is not a JSON object raises InvalidPlan
         (the case goes to a person as INVALID_MODEL_OUTPUT) and is never cached.
         """
-        folder = self.spec.folder / "prompts" if self.spec.folder is not None else None
-        template = load_prompt(prompt or f"{self.process}.{task}.v1", folder)
+        template = self.spec.template(prompt or f"{self.process}.{task}.v1")
         context = context or {}
         system, user = template.render(
             process=self.process, input=data, context=context, schema=schema or {}
