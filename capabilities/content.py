@@ -129,9 +129,18 @@ class EditionContent(Strict):
         return self.model_dump(mode="json", exclude={"edition_id", "version", "content_sha256"})
 
 
+def _distinct(posts: list[Any]) -> list[Any]:
+    ids = [p.post_id for p in posts]
+    if len(set(ids)) != len(ids):
+        raise ValueError("each post may appear once")
+    return posts
+
+
 class StageParams(Strict):
     edition: EditionContent
     posts: list[PostContent] = Field(min_length=1, max_length=20)
+
+    _distinct_posts = field_validator("posts")(_distinct)
 
 
 class PublishedRef(Strict):
@@ -146,6 +155,8 @@ class PublishParams(Strict):
     edition_sha256: str = Field(pattern=SHA)
     posts: list[PublishedRef] = Field(min_length=1, max_length=20)
     platforms: list[Platform] = Field(min_length=1, max_length=3)
+
+    _distinct_posts = field_validator("posts")(_distinct)
 
 
 class ContentConfig(Strict):
