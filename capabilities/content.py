@@ -194,8 +194,15 @@ def _staged(
     entity = get_entity(scoped)
     state = dict(entity.state) if entity else {}
     current = int(state.get("version") or 0)
+    summary: dict[str, Any] = {"key": key, "version": item.version}
+    if isinstance(item, PostContent):
+        summary["translations"] = {
+            lang: f"score {t.score}, agreement {t.agreement}, glossary "
+            f"{sum(h.ok for h in t.glossary_hits)}/{len(t.glossary_hits)}"
+            for lang, t in sorted(item.translations.items())
+        }
     if current == item.version and state.get("content_sha256") == item.content_sha256:
-        return [], {"key": key, "version": item.version, "effect": "unchanged"}
+        return [], {**summary, "effect": "unchanged"}
     if item.version != current + 1:
         raise TerminalActionError(
             f"{key} is at version {current}; the plan staged version {item.version}"
@@ -209,7 +216,7 @@ def _staged(
     op = stage_entity_write(
         scoped, new_state, version=entity.version if entity else 0, action_id=ctx.action_id
     )
-    return [op], {"key": key, "version": item.version, "effect": "staged"}
+    return [op], {**summary, "effect": "staged"}
 
 
 def stage_content(params: StageParams, ctx: ActionContext) -> tuple[list[Any], dict[str, Any]]:

@@ -30,11 +30,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from local import audit_cli, control_cli, eval_cli, signals_cli, workspace_cli
+from local import audit_cli, case_story, control_cli, eval_cli, signals_cli, workspace_cli
 from local.emulation import PROJECT_ROOT, Emulation
-
-CASE_DEADLINE_S = 90.0
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 
 
 def _http(
@@ -177,13 +174,10 @@ def demo(port: int | None, process_name: str | None = None) -> int:
         if status != 202:
             return 1
         case_id = submitted["case_id"]
-        deadline = time.monotonic() + CASE_DEADLINE_S
-        case: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            _, case = _http("GET", f"{api}/cases/{case_id}")
-            if case.get("status") in TERMINAL_STATUSES:
-                break
-            time.sleep(0.2)
+        # Followed to its end; an approval it waits for is given as its reviewer would.
+        case, story = case_story.tell(emu, case_id, lambda path: _http("GET", f"{api}{path}")[1])
+        _section("the story")
+        print("\n".join(story))
         _section(f"case {case_id}: {case.get('status')}")
         if case.get("error"):
             print("error:", _dump(case["error"]))
@@ -195,15 +189,15 @@ def demo(port: int | None, process_name: str | None = None) -> int:
                 f"- {action.get('action_id')} {action.get('capability')} "
                 f"gate={action.get('gate')} status={action.get('status')}"
             )
-            print("  params:", json.dumps(action.get("params"), sort_keys=True))
+            print("  params:", json.dumps(action.get("params"), sort_keys=True)[:400])
             if action.get("result") is not None:
                 print("  result:", json.dumps(action.get("result"), sort_keys=True, default=str))
         _section("ledger records (pk = CASE#<case_id>)")
         for item in _ledger_items(emu, case_id):
             rest = {k: v for k, v in item.items() if k not in ("pk", "sk")}
-            print(f"- {item['sk']}: {json.dumps(rest, sort_keys=True, default=str)[:300]}")
+            print(f"- {item['sk']}: {json.dumps(rest, sort_keys=True, default=str)[:200]}")
         _section("the outside system (receiver) recorded")
-        for record in emu.receiver.requests:
+        for record in emu.receiver.requests[-20:]:
             print(
                 f"- #{record.id} {record.method} {record.path} -> {record.status} "
                 f"Idempotency-Key={record.idempotency_key}"

@@ -349,6 +349,7 @@ class Emulation:
                     except StaleMemoryWrite:
                         continue
 
+        assert self.runtime is not None
         self.runtime.call_in("memory", seed)
 
     def _authorizers(self) -> dict[str, CognitoAuthorizer]:
