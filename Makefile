@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/layer_size.py
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/decision_cost.py
+	$(BIN)/python bench/content_cost.py
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py
