@@ -110,8 +110,9 @@ def test_the_custom_capability_gets_its_own_least_privilege_role_and_secret(synt
     env = synth.function("execute")[1]["Properties"]["Environment"]["Variables"]
     assert refers_to(env["AIOS_CAPABILITY_SECRETS"], secret)
     assert refers_to(env["AIOS_CAPABILITY_ROLES"], role)
-    assert json.loads(env["AIOS_CAPABILITY_CONFIG"]) == {
-        "crm.update_contact": {"base_url": "https://crm.example.com/api", "timeout_seconds": 5.0}
+    assert json.loads(env["AIOS_CAPABILITY_CONFIG"])["crm.update_contact"] == {
+        "base_url": "https://crm.example.com/api",
+        "timeout_seconds": 5.0,
     }
 
 
