@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -79,8 +80,6 @@ MemoryReader = Callable[[str, str], list[dict[str, Any]]]
 
 def canonical_memory(tenant: str, namespace: str) -> list[dict[str, Any]]:
     """The namespace's canonical records from the memory table; none without a memory table."""
-    import os
-
     from aios.memory.records import bind_memory_table, namespace_records
 
     table = os.environ.get("AIOS_MEMORY_TABLE", "")

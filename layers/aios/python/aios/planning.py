@@ -445,10 +445,13 @@ def _run_pipeline(
 ) -> tuple[ModelPlan, list[PlannedAction]]:
     """The process's own pipeline in place of the plan call (`aios.pipelines`); its answer is
     parsed and validated exactly as a model's."""
-    lookup = entities or ledger_entities
 
     def entity_state(key: str) -> dict[str, Any] | None:
-        return lookup(scoped_entity_key(case.tenant, key), "")[0]
+        scoped = scoped_entity_key(case.tenant, key)
+        if entities is not None:  # shadow mode: the caller's facts, never the ledger
+            return entities(scoped, "")[0]
+        found = get_entity(scoped)
+        return found.state if found else None
 
     steps = Steps(models, usage, spec, case.tenant, case.case_id, entity_state)
     view = {
