@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/aws_requests.py
 	$(BIN)/python bench/cost_per_case.py
 	$(BIN)/python bench/decision_cost.py
+	$(BIN)/python bench/content_cost.py
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/signals.py
 	$(BIN)/python bench/console_render.py

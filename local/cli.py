@@ -37,6 +37,7 @@ from typing import Any
 
 from local import (
     audit_cli,
+    case_story,
     control_cli,
     cost_cli,
     eval_cli,
@@ -247,6 +248,10 @@ def demo(port: int | None, process_name: str | None = None, raw: bool = False) -
         _section("what happened")
         systems = {m: s.name for s in emu.services.values() for m in s.mounts}
         _say(story.render(case, audit, requests, elapsed, systems))
+        content = case_story.content_lines(case)
+        if content:
+            _section("content: staged versions, publications, model cost by step")
+            _say("\n".join(content))
         if raw:
             _section("the case as GET /cases/{id} serves it")
             _say(_dump(case))

@@ -337,9 +337,39 @@ class Emulation:
             identify=self.identify,
         ).start()
         self._seed_approvals()
+        self._seed_memory()
         if self.user_pool_id:
             self.console_users = seed_users(self.client("cognito-idp"), self.user_pool_id)
         self._timed("serve", t)
+
+    def _seed_memory(self) -> None:
+        """Each process's seed memories, `processes/<name>/memory/<namespace>.json` (a list of
+        objects, one record each), as canonical records of the tenant `default` (version 1: a
+        record already there stays), so a local run has, say, content-ops's glossary."""
+        assert self.deployment is not None
+        seeds = sorted(self.project_root.glob("processes/*/memory/*.json"))
+        memory = self.deployment.functions.get("memory")
+        if not seeds or memory is None or "AIOS_MEMORY_TABLE" not in memory.environment:
+            return
+
+        def seed() -> None:
+            from aios.errors import StaleMemoryWrite
+            from aios.memory.records import new_record, put_record
+
+            for path in seeds:
+                for i, entry in enumerate(json.loads(path.read_text())):
+                    record = new_record(
+                        tenant="default", namespace=path.stem, memory_id=f"seed-{i:04d}",
+                        text=json.dumps(entry, ensure_ascii=False, sort_keys=True), version=1,
+                        embedding_model="seed",
+                    )  # fmt: skip
+                    try:
+                        put_record(record)
+                    except StaleMemoryWrite:
+                        continue
+
+        assert self.runtime is not None
+        self.runtime.call_in("memory", seed)
 
     def _authorizers(self) -> dict[str, CognitoAuthorizer]:
         """The template's Cognito authorizers, checking tokens against moto's JWKS."""

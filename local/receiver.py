@@ -8,7 +8,11 @@ recorded (method, path, target, headers, body, JSON body, `Idempotency-Key`) and
 It also keeps a little state, so that a capability can read back what it changed (as
 `crm.update_contact` reads a contact before updating it): a `PUT` or `PATCH` with a JSON object
 body merges it into the resource at its path (one level deep: object values are merged too),
-and a `GET` of that path answers the resource's fields beside `received` and `id`.
+and a `GET` of that path answers the resource's fields beside `received` and `id`. A `POST` with
+a JSON object body adds an item to the collection at its path (with `id` = the request's id and
+`revision` 1) and answers it; like real platforms it never deduplicates. `GET <collection>?k=v`
+lists the items whose field `k` is `v` (`{"items": [...]}`); `PUT <collection>/<id>` updates
+that item and counts its `revision`.
 
 Control endpoints (not recorded):
 
@@ -19,6 +23,8 @@ Control endpoints (not recorded):
   with `"stall_seconds": 6` (and `"status": 200`) the request is stored and applied as usual
   but answered only after that many seconds: a caller with a shorter timeout gives up on a
   request that took effect (the outside system timing out after it stored the request);
+  `"after_store": true` keeps the request's effect before answering the fault (a platform that
+  stored a post and then timed out), `"method": "POST"` takes only requests of that method;
   `DELETE /_faults` clears pending faults.
 
 Loopback services (`local.services`) mounted with `mount()` answer the requests under their
@@ -34,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qsl
 
 from local.loopback import LoopbackServer
 from local.services import LoopbackService
@@ -56,11 +63,13 @@ class ReceivedRequest:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[ReceivedRequest] = field(default_factory=list)
-    # (status, path substring, stall seconds) for the next matching requests
-    faults: list[tuple[int, str, float]] = field(default_factory=list)
+    # (status, path substring, stall seconds, after store, method or "") for the next matching
+    # requests
+    faults: list[tuple[int, str, float, bool, str]] = field(default_factory=list)
     next_id: int = 1
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, LoopbackService] = field(default_factory=dict)  # mount -> service
+    collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Receiver(LoopbackServer):
@@ -86,6 +95,7 @@ class Receiver(LoopbackServer):
             self._state.records.clear()
             self._state.faults.clear()
             self._state.resources.clear()
+            self._state.collections.clear()
 
     def mount(self, service: LoopbackService) -> None:
         """Let `service` answer every request under `/<mount>/` for each of its mounts."""
@@ -99,17 +109,36 @@ class Receiver(LoopbackServer):
             copy: dict[str, Any] = json.loads(json.dumps(self._state.resources.get(path, {})))
             return copy
 
-    def inject_faults(
-        self, status: int, times: int = 1, path_contains: str = "", stall_seconds: float = 0.0
-    ) -> None:
-        """Answer the next `times` requests (whose path contains `path_contains`) with `status`,
-        after `stall_seconds` (a 200 with a stall: stored and applied, answered too late)."""
+    def collection(self, path: str) -> list[dict[str, Any]]:
+        """The items POSTed to `path` (each with its `id` and `revision`), oldest first."""
         with self._state.lock:
-            self._state.faults.extend([(status, path_contains, stall_seconds)] * times)
+            items: list[dict[str, Any]] = json.loads(
+                json.dumps(self._state.collections.get(path, []))
+            )
+            return items
+
+    def inject_faults(
+        self,
+        status: int,
+        times: int = 1,
+        path_contains: str = "",
+        stall_seconds: float = 0.0,
+        after_store: bool = False,
+        method: str = "",
+    ) -> None:
+        """Answer the next `times` requests (whose path contains `path_contains`, of `method` if
+        given) with `status`, after `stall_seconds` (a 200 with a stall: stored and applied,
+        answered too late); with `after_store`, a faulted request's effect is kept first (a
+        platform that stored the post and then timed out at its gateway)."""
+        with self._state.lock:
+            self._state.faults.extend(
+                [(status, path_contains, stall_seconds, after_store, method)] * times
+            )
 
 
 _FAULT_SHAPE = (
-    'expected {"status": int, "times": int, "path_contains": str, "stall_seconds": number}'
+    'expected {"status": int, "times": int, "path_contains": str, "stall_seconds": number,'
+    ' "after_store": bool, "method": str}'
 )
 
 
@@ -156,11 +185,13 @@ class _Handler(BaseHTTPRequestHandler):
                     status, times = int(spec["status"]), int(spec.get("times", 1))
                     match = str(spec.get("path_contains", ""))
                     stall = float(spec.get("stall_seconds", 0))
+                    after_store = bool(spec.get("after_store", False))
+                    method = str(spec.get("method", "")).upper()
                 except (ValueError, KeyError, TypeError):
                     self._send(400, {"error": _FAULT_SHAPE})
                     return True
                 with self.state.lock:
-                    self.state.faults.extend([(status, match, stall)] * times)
+                    self.state.faults.extend([(status, match, stall, after_store, method)] * times)
                     pending = len(self.state.faults)
                 self._send(200, {"pending_faults": pending})
             elif self.command == "DELETE":
@@ -185,16 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
         key = self.headers.get("Idempotency-Key")
         with self.state.lock:
-            status, stall = 200, 0.0
-            for i, (fault, match, seconds) in enumerate(self.state.faults):
-                if match in self.path:
-                    status, stall = fault, seconds
+            status, stall, keep = 200, 0.0, True
+            for i, (fault, match, seconds, after_store, method) in enumerate(self.state.faults):
+                if match in self.path and method in ("", self.command):
+                    status, stall, keep = fault, seconds, fault == 200 or after_store
                     del self.state.faults[i]
                     break
             service = self.state.services.get(target)
-            stored: dict[str, Any] | None = None
-            if service is None:
-                stored = _keep_state(self.state, self.command, path, parsed)
         payload: dict[str, Any] | None = None
         if service is not None and status == 200:  # outside the lock: a service may stall
             answer = service.handle(self.command, path[len(target) + 1 :] or "/", parsed, key)
@@ -213,6 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.state.next_id += 1
             self.state.records.append(record)
+            stored = (
+                _keep_state(self.state, self.command, self.path, parsed, record.id)
+                if service is None and keep
+                else None
+            )
         if stall:
             time.sleep(stall)  # the caller has given up by now; the request took effect
             self.close_connection = True
@@ -229,8 +262,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
 
 
-def _keep_state(state: _State, method: str, path: str, body: Any) -> dict[str, Any] | None:
-    """Merge a PUT/PATCH object into the resource at `path`; a GET gets that resource back."""
+def _keep_state(
+    state: _State, method: str, target: str, body: Any, record_id: int
+) -> dict[str, Any] | None:
+    """Keep what a request leaves behind; see the module docstring."""
+    path, _, query = target.partition("?")
+    parent, _, leaf = path.rpartition("/")
+    if method == "POST" and isinstance(body, dict):
+        item = {**body, "id": record_id, "revision": 1}
+        state.collections.setdefault(path, []).append(item)
+        return item
+    if method in ("PUT", "PATCH") and isinstance(body, dict) and parent in state.collections:
+        for item in state.collections[parent]:
+            if str(item["id"]) == leaf:
+                item.update(body)
+                item["revision"] = int(item["revision"]) + 1
+                return dict(item)
     if method in ("PUT", "PATCH") and isinstance(body, dict):
         resource = state.resources.setdefault(path, {})
         for key, value in body.items():
@@ -239,6 +286,12 @@ def _keep_state(state: _State, method: str, path: str, body: Any) -> dict[str, A
             else:
                 resource[key] = value
         return None
+    if method == "GET" and path in state.collections:
+        wanted = dict(parse_qsl(query))
+        items = [
+            i for i in state.collections[path] if all(str(i.get(k)) == v for k, v in wanted.items())
+        ]
+        return {"items": items}
     if method == "GET":
         return state.resources.get(path)
     return None

@@ -170,6 +170,14 @@ class AiosStack(Stack):
             writers=(self.functions.api, self.reconciler.reconciler),
             readers=(self.functions.decide,),
         )
+        # Large action bodies travel as claim checks: decide puts them, execute redeems them.
+        # (In the split layout execute lives in the execution stack; it reads no bodies there
+        # yet: see docs/two-accounts.md.)
+        if self.functions.execute is not None:
+            self.memory.share_bodies(
+                proposer=self.functions.decide, executor=self.functions.execute
+            )
+        self.memory.share_records(self.functions.decide)
         self.case_machine = CaseMachine(
             self,
             "CaseMachine",

@@ -45,6 +45,8 @@ INDEX = "aios-memory"
 CLAIM_THRESHOLD_BYTES = 64 * 1024
 CLAIM_PREFIX = "cases/"
 CLAIM_EXPIRY = Duration.days(7)
+BODY_PREFIX = "bodies/"
+BODY_INLINE_MAX_BYTES = 8 * 1024
 
 
 class Memory(Construct):
@@ -208,6 +210,31 @@ class Memory(Construct):
                     id=f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.context_bucket.node.default_child)}.Arn>/{CLAIM_PREFIX}*]",  # type: ignore[arg-type]
                     reason="claim check objects are keyed per case under one prefix of the context bucket",
                 )
+
+    def share_records(self, reader: AiosFunction) -> None:
+        """A process pipeline reads canonical records of a namespace (a glossary) in Decide:
+        Query on the records table, no write; nothing without a vector engine."""
+        table = getattr(self, "table", None)
+        if table is None:
+            return
+        reader.add_environment("AIOS_MEMORY_TABLE", table.table_name)
+        table.grant(reader.role, "dynamodb:Query")
+
+    def share_bodies(self, *, proposer: AiosFunction, executor: AiosFunction) -> None:
+        """Large action bodies (`aios.bodies`): the proposer puts them, the executor reads them,
+        both under `bodies/` only, addressed by their SHA-256."""
+        objects = self.context_bucket.arn_for_objects(f"{BODY_PREFIX}*")
+        for fn, action in ((proposer, "s3:PutObject"), (executor, "s3:GetObject")):
+            fn.add_environment("AIOS_CONTEXT_BUCKET", self.context_bucket.bucket_name)
+            fn.add_environment("AIOS_BODY_INLINE_MAX_BYTES", str(BODY_INLINE_MAX_BYTES))
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=[action], resources=[objects])
+            )
+            acknowledge(
+                fn.role,
+                id=f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.context_bucket.node.default_child)}.Arn>/{BODY_PREFIX}*]",  # type: ignore[arg-type]
+                reason="action bodies are content-addressed (SHA-256 keys) under one prefix",
+            )
 
     def _serverless(self, config: AiosConfig) -> str:
         name = f"{config.stack_name.lower()[:24]}-memory"

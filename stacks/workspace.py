@@ -8,6 +8,7 @@ capability without a params model stops the synth with an error naming the file 
     python/processes/<name>/process.json     the spec as validated (a YAML spec becomes JSON)
     python/processes/<name>/prompts/*.txt    its prompt templates
     python/processes/<name>/offline.py       its offline rules, if any
+    python/processes/<name>/pipeline.py      its decision pipeline, if any (aios.pipelines)
     python/capabilities/...                  the capabilities package (tests and the
                                              local fakes in _loopback/ left out)
 
@@ -114,8 +115,9 @@ def stage_user_layer(workspace: Workspace, target: Path) -> Path:
         prompts = spec.folder / "prompts"
         if prompts.is_dir():
             shutil.copytree(prompts, folder / "prompts", ignore=_SKIP)
-        if (spec.folder / "offline.py").is_file():
-            shutil.copy2(spec.folder / "offline.py", folder / "offline.py")
+        for code in ("offline.py", "pipeline.py"):
+            if (spec.folder / code).is_file():
+                shutil.copy2(spec.folder / code, folder / code)
     capabilities = workspace.root / "capabilities"
     if (capabilities / "__init__.py").is_file():
         shutil.copytree(capabilities, python / "capabilities", ignore=_SKIP)

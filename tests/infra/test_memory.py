@@ -285,7 +285,8 @@ def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synt
         return {g for g in actions(synth.resources, role) if g.startswith("s3:")}
 
     assert s3("api") == {"s3:PutObject"}
-    assert s3("decide") == s3("memory") == {"s3:GetObject"}
+    assert s3("memory") == {"s3:GetObject"}
+    assert s3("decide") == {"s3:GetObject", "s3:PutObject"}  # PutObject: bodies/ only (below)
     for name, action in (
         ("api", "s3:PutObject"),
         ("decide", "s3:GetObject"),
@@ -300,7 +301,8 @@ def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synt
             refers_to(env["AIOS_CONTEXT_BUCKET"], bucket_id)
             and env["AIOS_CONTEXT_MAX_BYTES"] == "65536"
         )
-    for name in ("execute", "finalize", "approvals"):
+    assert s3("execute") == {"s3:GetObject"}  # bodies/ only (below)
+    for name in ("finalize", "approvals", "approval_request", "console"):
         assert not s3(name)
 
 
@@ -318,3 +320,25 @@ def test_with_memory_the_case_machine_is_the_asl_file_itself(serverless: Synth) 
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     invoked = resources_for(serverless.resources, role, "lambda:InvokeFunction")
     assert {"Fn::GetAtt": [serverless.function("memory")[0], "Arn"]} in invoked
+
+
+def test_only_decide_puts_action_bodies_and_only_execute_redeems_them(synth: Synth) -> None:
+    """Claim checks of large action bodies: the proposer writes, the executor reads, each under
+    `bodies/` only, and neither may touch the other's side."""
+    bucket_id = _only(synth, "AWS::S3::Bucket")[0]
+    for name, action, other in (
+        ("decide", "s3:PutObject", "s3:GetObject"),
+        ("execute", "s3:GetObject", "s3:PutObject"),
+    ):
+        role = _role(synth, name)
+        resources = resources_for(synth.resources, role, action)
+        bodies = [r for r in resources if "/bodies/*" in json.dumps(r)]
+        assert bodies and all(refers_to(r, bucket_id) for r in bodies)
+        assert not any(
+            "/bodies/*" in json.dumps(r) for r in resources_for(synth.resources, role, other)
+        )
+        env = synth.function(name)[1]["Properties"]["Environment"]["Variables"]
+        assert refers_to(env["AIOS_CONTEXT_BUCKET"], bucket_id)
+        assert env["AIOS_BODY_INLINE_MAX_BYTES"] == "8192"
+    execute = resources_for(synth.resources, _role(synth, "execute"), "s3:GetObject")
+    assert all("/bodies/*" in json.dumps(r) for r in execute)

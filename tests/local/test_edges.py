@@ -104,7 +104,12 @@ def test_receiver_records_requests_and_injects_faults() -> None:
             f"{url}/helpdesk/t/1", json={"a": 1}, headers={"Idempotency-Key": "k"}, timeout=5
         )
         assert first.status_code == 503
-        assert (second.status_code, second.json()) == (200, {"received": True, "id": 2})
+        # A POST adds an item to the collection at its path and answers it (a fault stores nothing).
+        assert (second.status_code, second.json()) == (
+            200,
+            {"a": 1, "id": 2, "revision": 1, "received": True},
+        )
+        assert receiver.collection("/helpdesk/t/1") == [{"a": 1, "id": 2, "revision": 1}]
         records: list[dict[str, Any]] = requests.get(f"{url}/_requests", timeout=5).json()[
             "requests"
         ]

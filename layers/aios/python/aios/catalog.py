@@ -123,11 +123,19 @@ def _check_prompts(folder: Path, problems: list[Problem]) -> list[str]:
 
 
 def _check_offline_rules(folder: Path, problems: list[Problem]) -> None:
-    path = folder / "offline.py"
+    """offline.py answers classify and plan (plan not when a pipeline plans); pipeline.py
+    has plan(case, steps)."""
+    piped = (folder / "pipeline.py").is_file()
+    _check_module(folder / "offline.py", ("classify",) if piped else ("classify", "plan"), problems)
+    _check_module(folder / "pipeline.py", ("plan",), problems)
+
+
+def _check_module(path: Path, functions: tuple[str, ...], problems: list[Problem]) -> None:
+    folder = path.parent
     if not path.is_file():
         return
     shown = workspace.display(path)
-    spec = importlib.util.spec_from_file_location(f"aios_check_offline_{folder.name}", path)
+    spec = importlib.util.spec_from_file_location(f"aios_check_{path.stem}_{folder.name}", path)
     try:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -135,7 +143,7 @@ def _check_offline_rules(folder: Path, problems: list[Problem]) -> None:
     except Exception as exc:
         problems.append(Problem(shown, "<module>", f"{shown}: {type(exc).__name__}: {exc}"))
         return
-    missing = [name for name in ("classify", "plan") if not callable(getattr(module, name, None))]
+    missing = [name for name in functions if not callable(getattr(module, name, None))]
     if missing:
         problems.append(Problem(shown, missing[0], f"{shown}: {missing[0]}: function missing"))
 

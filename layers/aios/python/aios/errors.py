@@ -249,6 +249,13 @@ class UnknownAction(ActionRejected):
     code = "ACTION_UNKNOWN"
 
 
+class ClaimInvalid(ActionRejected):
+    """A message's claim-checked body is missing, elsewhere than the kit's body store, or does
+    not hash to the digest the message carries."""
+
+    code = "CLAIM_INVALID"
+
+
 class MalformedMessage(ActionRejected):
     """The queue message is not an action or compensation message the kit could have sent."""
 

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aios import aws, bodies
 from aios.capabilities import get_capability
 from aios.constraints import Facts, check_params
 from aios.control import revocations
@@ -36,6 +38,7 @@ from aios.ledger import (
     unique_holder,
 )
 from aios.model_cache import normalize
+from aios.pipelines import NeedsPerson, Steps, pipeline_for, pipeline_version
 from aios.plans import (
     ActionSpec,
     Classification,
@@ -413,7 +416,13 @@ def _plan(
     first_index: int = 0,
     entities: EntityLookup | None = None,
 ) -> tuple[ModelPlan, list[PlannedAction]]:
-    """Plan on the large tier; every action validated and gated by code."""
+    """Plan on the large tier (or with the process's pipeline); every action validated and
+    gated by code."""
+    pipeline = pipeline_for(spec)
+    if pipeline is not None:
+        return _run_pipeline(
+            pipeline, models, usage, case, spec, classification, plan_id, first_index, entities
+        )
 
     def validate(text: str) -> tuple[ModelPlan, list[PlannedAction]]:
         plan: ModelPlan = parse_model_json(text, ModelPlan)
@@ -445,6 +454,45 @@ def _plan(
             **_memory_context(case),
         },
         validate=validate,
+    )
+
+
+def _run_pipeline(
+    pipeline: ModuleType,
+    models: ModelConfig,
+    usage: Usage,
+    case: CaseInput,
+    spec: ProcessSpec,
+    classification: Classification,
+    plan_id: str,
+    first_index: int,
+    entities: EntityLookup | None,
+) -> tuple[ModelPlan, list[PlannedAction]]:
+    """The process's own pipeline in place of the plan call (`aios.pipelines`); its answer is
+    parsed and validated exactly as a model's."""
+
+    def entity_state(key: str) -> dict[str, Any] | None:
+        scoped = scoped_entity_key(case.tenant, key)
+        if entities is not None:  # shadow mode: the caller's facts, never the ledger
+            return entities(scoped, None, {}).state
+        found = get_entity(scoped)
+        return found.state if found else None
+
+    steps = Steps(models, usage, spec, case.tenant, case.case_id, entity_state)
+    view = {
+        "case_id": case.case_id,
+        "input": case.input,
+        "classification": classification.model_dump(),
+        "revision_comment": case.revision.comment if case.revision else "",
+    }
+    usage.prompts["plan"] = pipeline_version(pipeline)
+    usage.models["plan"] = "pipeline"
+    try:
+        plan = ModelPlan.model_validate(pipeline.plan(view, steps))
+    except ValidationError as exc:
+        raise InvalidPlan(f"the pipeline's plan is not a valid ModelPlan: {exc}") from exc
+    return plan, propose_actions(
+        spec, case, plan_id, plan, classification.confidence, first_index, entities
     )
 
 
@@ -499,6 +547,9 @@ def propose(
         return Proposal(classification, None, [], usage, handoff)
     except InvalidPlan as exc:
         return Proposal(classification, None, [], usage, _invalid_plan_handoff(exc))
+    except NeedsPerson as exc:
+        handoff = Handoff(reason="CHECK_FAILED", detail=exc.message[:2000])
+        return Proposal(classification, None, [], usage, handoff)
     denied = [a for a in actions if a.gate == "deny"]
     if denied and spec.policy.deny_action == "handoff":
         names = ", ".join(f"{a.action_id} ({a.capability})" for a in denied)
@@ -590,8 +641,19 @@ def decide_case(
         confidence=classification.confidence,
     )
     recorded = usage.to_dict()
+    actions = _claim_bodies(actions)
     _record_decision(round_, signed, actions, plan.summary, classification, recorded)
     return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+
+
+def _claim_bodies(actions: list[PlannedAction]) -> list[PlannedAction]:
+    """Large params leave Decide as claim checks (`aios.bodies`), stored before the plan is
+    recorded or any message sent; the signed digests cover the real params."""
+    bucket, inline_max = bodies.store_settings()
+    if not bucket:
+        return actions
+    s3 = aws.client("s3")
+    return [bodies.check_in(a, s3=s3, bucket=bucket, inline_max=inline_max) for a in actions]
 
 
 def _too_unsure(
@@ -695,6 +757,7 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
         }
 
     recorded = usage.to_dict()
+    actions = _claim_bodies(actions)
     _record_decision(round_, signed, actions, model_plan.summary, None, recorded, attest)
     return Decision(plan=signed, actions=actions, summary=model_plan.summary, usage=recorded)
 

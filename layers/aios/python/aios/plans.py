@@ -95,13 +95,15 @@ HandoffReason = Literal[
     "POLICY_DENIED",
     "LOW_CONFIDENCE",
     "INVALID_MANUAL_ACTIONS",
+    "CHECK_FAILED",
 ]
 """Every way automation gives up on a case: the budget cannot pay for the next model call; the
 model's answer stayed invalid after one repair; the plan still broke the process's constraints
 after one repair; the tenant, the process or a capability the plan needs was revoked; the
 policy denies an action and the process says "hand off instead of skip"; the classification's
 confidence stayed below the process's threshold; an operator's hand-made actions no longer
-validate when Decide signs them."""
+validate when Decide signs them; a process pipeline's own check of the model's output (a
+terminology glossary, say) still failed after its one repair."""
 
 
 class Handoff(BaseModel):

@@ -313,9 +313,14 @@ class ProcessSpec(BaseModel):
     def prompt(self, task: str) -> PromptTemplate:
         """The template the spec names for `task`: deployed with the spec, in the process's
         prompts folder, or one of the kit's defaults."""
+
+        return self.template(self.decision.prompts[task])
+
+    def template(self, name: str) -> PromptTemplate:
+        """The template `name`: deployed with the spec, in the process's prompts folder, or
+        one of the kit's defaults (a pipeline's own tasks name theirs directly)."""
         from aios.prompts import load_prompt, parse_prompt
 
-        name = self.decision.prompts[task]
         if name in self._prompt_texts:
             return parse_prompt(name, self._prompt_texts[name].encode("utf-8"))
         return load_prompt(name, self.prompts_dir)

@@ -79,8 +79,23 @@ class Usage:
     prompts: dict[str, str] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     """Task -> the model id whose (validated) answer the decision used."""
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task -> calls, tokens, cost, cache hits and answers reused from the process's records."""
 
-    def add(self, tier: str, response: ModelResponse, cost: float) -> None:
+    def step(self, task: str) -> dict[str, Any]:
+        return self.steps.setdefault(
+            task,
+            {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+             "cache_hits": 0, "reused": 0},
+        )  # fmt: skip
+
+    def add(self, tier: str, response: ModelResponse, cost: float, task: str = "") -> None:
+        if task:
+            s = self.step(task)
+            s["calls"] += 1
+            s["input_tokens"] += response.input_tokens
+            s["output_tokens"] += response.output_tokens
+            s["cost_usd"] = round(s["cost_usd"] + cost, 8)
         t = self.tiers.setdefault(
             tier, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
         )
@@ -110,6 +125,7 @@ class Usage:
             "confidence": self.confidence,
             "prompts": self.prompts,
             "models": self.models,
+            "by_step": self.steps,
         }
 
 
@@ -145,6 +161,7 @@ def call_model(
         hit = cached_answer(key)
         if hit is not None:
             usage.cache_hits += 1
+            usage.step(request.task)["cache_hits"] += 1
             return Answer(hit, key, cached=True)
         usage.cache_misses += 1
     last: Exception | None = None
@@ -177,7 +194,7 @@ def call_model(
         cost = config.cost(model_id, response.input_tokens, response.output_tokens)
         if reservation:
             settle_budget(reservation, cost, response.input_tokens + response.output_tokens)
-        usage.add(tier, response, cost)
+        usage.add(tier, response, cost, request.task)
         return Answer(response, key, cached=False)
     raise ModelUnavailable(f"every model of tier {tier!r} failed: {last}", tier=tier)
 

@@ -8,11 +8,15 @@ framed nor send it on as a referrer.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aios.approvals.decide import Decided
 from aios.approvals.links import verify_link_token
 from aios.approvals.notices import ReviewContext, expires_iso, json_dump, page_context
 from aios.approvals.records import ApprovalRecord, changes_allowed, rule_of
+from aios.capabilities import get_capability
+from aios.errors import AiosError
+from aios.tenants import entity_tenant
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -24,10 +28,12 @@ HEADERS = {
     ),
 }
 STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}"
     "pre{background:#f4f4f4;padding:.75rem;overflow:auto}dt{font-weight:600}"
     ".risk-high{color:#b00}.risk-medium{color:#a60}button{font-size:1rem;margin-right:.5rem;padding:.4rem 1rem}"
-    "textarea{width:100%;min-height:4rem}"
+    "textarea{width:100%;min-height:4rem}.preview{overflow:auto}"
+    "table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;"
+    "padding:.3rem;vertical-align:top;white-space:pre-wrap;min-width:10rem}"
 )
 ERROR_TITLES = {
     401: "Unauthorized",
@@ -90,6 +96,7 @@ def _review(ctx: ReviewContext, approver: str, token: str) -> str:
         f"<dt>Risk</dt><dd id=risk class='risk-{risk}'>{risk}</dd>"
         f"<dt>Why</dt><dd id=reason>{esc(str(action.get('reason') or ''))}</dd>"
         f"<dt>Parameters</dt><dd><pre id=params>{esc(json_dump(action.get('params')))}</pre></dd>"
+        f"{preview_tables(action)}"
         f"<dt>Input</dt><dd><pre id=input>{esc(json_dump(ctx.input))}</pre></dd>"
         f"<dt>Classification</dt><dd><pre>{esc(json_dump(ctx.classification))}</pre></dd>"
         f"<dt>Policy</dt><dd>rule {esc(rule_of(record).name)}: "
@@ -100,6 +107,34 @@ def _review(ctx: ReviewContext, approver: str, token: str) -> str:
         f"<p>You are deciding as <b id=approver>{esc(approver)}</b>.</p>"
         f"{_form(record, token)}"
     )
+
+
+def preview_tables(action: dict[str, Any]) -> str:
+    """The capability's preview of the action (`Capability.preview`), every cell escaped; an
+    empty string when it has none, and a note instead of the tables when it fails."""
+    esc = html.escape
+    try:
+        capability = get_capability(str(action.get("capability")))
+        if capability.preview is None:
+            return ""
+        tables = capability.preview(
+            capability.validate_params(action.get("params") or {}),
+            entity_tenant(str(action.get("entity_key") or "")),
+        )
+    except AiosError as exc:
+        return f"<dt>Preview</dt><dd id=preview>no preview: {esc(exc.message)}</dd>"
+    out = []
+    for table in tables:
+        head = "".join(f"<th>{esc(str(c))}</th>" for c in table.get("columns", []))
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{esc(str(cell))}</td>" for cell in row) + "</tr>"
+            for row in table.get("rows", [])
+        )
+        out.append(
+            f"<h3>{esc(str(table.get('title', '')))}</h3>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return f"<dt>Preview</dt><dd id=preview class=preview>{''.join(out)}</dd>"
 
 
 def _decisions(record: ApprovalRecord) -> str:

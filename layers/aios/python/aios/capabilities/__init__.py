@@ -118,6 +118,8 @@ Authorizer = Callable[[Any, Settings], None]
 Stager = Callable[[Any, ActionContext], tuple[list[Any], dict[str, Any]]]
 Compensator = Callable[[Any, ActionContext, dict[str, Any]], dict[str, Any]]
 UndoStager = Callable[[Any, ActionContext, dict[str, Any]], tuple[list[Any], dict[str, Any]]]
+Previewer = Callable[[Any, str], list[dict[str, Any]]]
+"""(params, tenant) -> tables `{"title", "columns": [...], "rows": [[...]]}` of plain text."""
 
 
 StateReader = Callable[[Any, ActionContext], dict[str, Any]]
@@ -218,6 +220,9 @@ class Capability(BaseModel):
     """Keys of the capability's own secret, which the stack creates and only its role reads."""
     config_model: type[BaseModel] | None = None
     """Deploy-time options (`capability_config` context option), validated at synth."""
+    preview: Previewer | None = None
+    """What the approval page shows a reviewer beside the params: tables of plain text (the
+    page escapes every cell), read from the ledger, e.g. the content an action publishes."""
 
     @field_validator("risk", mode="before")
     @classmethod

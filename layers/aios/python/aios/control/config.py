@@ -47,7 +47,7 @@ from aios.specs import (
 
 logger = logging.getLogger(__name__)
 
-PROMPT_NAME = r"^[a-z0-9][a-z0-9-]*\.(classify|plan)\.v[0-9]+$"
+PROMPT_NAME = r"^[a-z0-9][a-z0-9-]*\.[a-z][a-z0-9_]{0,31}\.v[0-9]+$"
 MAX_DOCUMENT_BYTES = 1024 * 1024
 """AppConfig's limit for a hosted configuration version (1 MB by default)."""
 

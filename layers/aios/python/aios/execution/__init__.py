@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aios import aws, bodies
 from aios.capabilities import ActionContext
 from aios.errors import (
     ActionRejected,
@@ -42,7 +43,8 @@ from aios.execution.compensation import authenticate_compensation, compensate_ca
 from aios.execution.messages import MAX_MESSAGE_BYTES, parse_message
 from aios.execution.records import record_case_event, record_orphan_rejection, record_outcome
 from aios.execution.verify import VerifiedAction, verify_action
-from aios.plans import ActionMessage, CompensationMessage
+from aios.memory.context import is_claim
+from aios.plans import ActionMessage, CompensationMessage, PlannedAction
 from aios.settings import Settings
 from aios.signing import PublicKeyCache
 
@@ -64,6 +66,14 @@ class Outcome:
     """Whether a waiting task took the answer (False for forged or replayed messages)."""
 
 
+def redeem_from_store(action: PlannedAction) -> PlannedAction:
+    """The action with claim-checked params fetched from the body store and verified."""
+    bucket, _ = bodies.store_settings()
+    if not is_claim(action.params):
+        return action
+    return bodies.redeem(action, s3=aws.client("s3"), bucket=bucket)
+
+
 @dataclass(frozen=True)
 class ExecutionContext:
     """What the decision tree needs from its environment, wired once per cold start."""
@@ -75,6 +85,8 @@ class ExecutionContext:
     succeed_task: SucceedTask
     fail_task: FailTask
     log_keys: Callable[..., None] = field(default=lambda **_: None)
+    redeem: Callable[[PlannedAction], PlannedAction] = field(default=redeem_from_store)
+    """Puts claim-checked params back, verified (`aios.bodies.redeem` on the body store)."""
 
 
 def _transient(exc: BaseException) -> bool:
@@ -94,6 +106,10 @@ def run_message(message_id: str, body: str, ctx: ExecutionContext) -> Outcome:
         return Outcome("rejected", error=exc.to_dict())
     if isinstance(message, CompensationMessage):
         return run_compensation(message, message_id, body, ctx)
+    try:  # a claim-checked body is fetched and verified before anything else
+        message = message.model_copy(update={"action": ctx.redeem(message.action)})
+    except ActionRejected as exc:
+        return _reject(message, message_id, body, exc, ctx)
     return run_action(message, message_id, body, ctx)
 
 
@@ -142,7 +158,8 @@ def run_action(
 
 
 def _applied(action_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    return {"action_id": action_id, "status": "APPLIED", "result": result}
+    """The task's answer; a large result stays in the ledger's action item, named by digest."""
+    return {"action_id": action_id, "status": "APPLIED", "result": bodies.task_result(result)}
 
 
 def _answer_applied(

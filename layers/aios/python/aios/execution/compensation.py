@@ -12,6 +12,7 @@ import functools
 import hmac
 from typing import Any
 
+from aios import aws, bodies
 from aios.capabilities import ActionContext, Capability, get_capability
 from aios.cases import COMPENSATION_KEY_FIELD, compensation_key_hash
 from aios.errors import CaseNotFound, CompensationRefused, LedgerConflict, RetryableActionError
@@ -79,7 +80,7 @@ def _compensate_one(
     case_id = case.case_id
     data = dict(item.data or {})
     action_id, index = data["action_id"], int(data["index"])
-    params = capability.validate_params(data["params"])
+    params = capability.validate_params(bodies.params_of(data["params"], aws.client("s3")))
     applied = dict(item.result or {})
     ctx = ActionContext(
         case_id=case_id,

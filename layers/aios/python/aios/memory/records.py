@@ -113,6 +113,19 @@ def get_record(tenant: str, namespace: str, memory_id: str) -> MemoryRecord | No
         return None
 
 
+def namespace_records(tenant: str, namespace: str, limit: int = 1000) -> list[MemoryRecord]:
+    """Every unexpired record of one tenant's namespace (strongly consistent), at most `limit`:
+    for canonical sets a process reads whole, such as a terminology glossary."""
+    now = datetime.now(UTC)
+    out: list[MemoryRecord] = []
+    for record in MemoryRecord.query(partition(tenant, namespace), consistent_read=True):
+        if record.expires_at is None or record.expires_at > now:
+            out.append(record)
+        if len(out) >= limit:
+            break
+    return out
+
+
 def set_embedding_model(record: MemoryRecord, model: str) -> bool:
     """Note the model of the record's current vector; the version stays (same content).
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from aios.errors import SpecError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(classify|plan)\.v[0-9]+$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z][a-z0-9_]{0,31}\.v[0-9]+$")
+"""`<process>.<task>.v<N>`: the task is `classify`, `plan` or a process pipeline's own."""
 SEPARATOR = "\n---\n"
 
 
@@ -56,7 +57,7 @@ def load_prompt(name: str, folder: Path | None = None) -> PromptTemplate:
     """The template called `name`, from `folder` (a process's prompts) or the kit's defaults;
     SpecError if the name is malformed, no such file exists, or it lacks its two parts."""
     if not NAME.match(name):
-        raise SpecError(f"prompt name {name!r} must look like <process>.<classify|plan>.v<N>")
+        raise SpecError(f"prompt name {name!r} must look like <process>.<task>.v<N>")
     local = folder / f"{name}.txt" if folder is not None else None
     if local is not None and local.is_file():
         raw = local.read_bytes()
@@ -74,7 +75,7 @@ def parse_prompt(name: str, raw: bytes) -> PromptTemplate:
     """The template `name` from its bytes (a file's, or a deployed configuration's); SpecError
     if the name is malformed or the text lacks its two parts."""
     if not NAME.match(name):
-        raise SpecError(f"prompt name {name!r} must look like <process>.<classify|plan>.v<N>")
+        raise SpecError(f"prompt name {name!r} must look like <process>.<task>.v<N>")
     text = raw.decode("utf-8")
     system, sep, user = text.partition(SEPARATOR)
     if not sep:

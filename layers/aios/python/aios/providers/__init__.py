@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 Task = Literal["classify", "plan"]
+"""The kit's own tasks; a process pipeline (`aios.pipelines`) names its own (`translate`)."""
+TASK_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 PROVIDERS = ("offline", "bedrock", "openai")
 
 
@@ -30,7 +32,7 @@ class ModelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    task: Task
+    task: str = Field(pattern=TASK_PATTERN)
     process: str
     input: dict[str, Any]
     capabilities: list[str]

@@ -2,7 +2,8 @@
 
 It is not a model: it follows keyword rules per process, written by the process's owner in
 `processes/<name>/offline.py` (a function `classify(input) -> dict` and a function
-`plan(input, context) -> dict`, both answering what a model would). It exists so that a case
+`plan(input, context) -> dict`, both answering what a model would; a process pipeline's own
+tasks are answered by the function of the task's name, `translate(input, context)`). It exists so that a case
 runs offline end to end, and it answers in JSON text so that its output goes through the same
 parsing and validation as a real model's. A process without rules is classified `unknown` with
 confidence 0 and gets an empty plan.
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aios.errors import ProviderError
 from aios.providers import ModelRequest, ModelResponse
 
 MODEL_ID = "aios-offline-rules-v1"
@@ -61,6 +63,11 @@ class OfflineProvider:
         out: dict[str, Any]
         if request.task == "classify":
             out = rules.classify(request.input) if rules else dict(UNKNOWN)
+        elif request.task != "plan":  # a pipeline's own task: the rules' function of that name
+            answer = getattr(rules, request.task, None) if rules else None
+            if answer is None:
+                raise ProviderError(f"no offline rule {request.task!r} for {request.process}")
+            out = answer(request.input, request.context)
         else:
             out = (
                 rules.plan(request.input, request.context)

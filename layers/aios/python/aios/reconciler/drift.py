@@ -22,6 +22,7 @@ from typing import Any
 from aios.capabilities import ActionContext, get_capability
 from aios.errors import AiosError
 from aios.ledger import CaseRef, iso, load_case_items
+from aios.memory.context import is_claim
 from aios.reconciler.findings import Finding, record
 from aios.settings import Settings
 
@@ -82,6 +83,8 @@ def check_drift(ref: CaseRef, since: datetime, settings: Settings, check: DriftC
             model_id=str(data.get("model_id") or ""),
             prompt_version=str(data.get("prompt_version") or ""),
         )
+        if is_claim(data.get("params")):  # large bodies are not drift-checked (README)
+            continue
         check.checked += 1
         try:
             params = capability.validate_params(data.get("params") or {})
