@@ -26,6 +26,7 @@ from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.ledger import Ledger
+from stacks.model_access import invoke_statements
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
 from stacks.workspace import USER_LAYER_METADATA
@@ -228,7 +229,8 @@ class Functions(Construct):
                 "AIOS_MODEL_PROVIDER": config.model_provider,
                 "AIOS_MODEL_TIERS": json.dumps(config.model_tiers, sort_keys=True),
                 "AIOS_MODEL_PRICES": json.dumps(
-                    {m: p.model_dump() for m, p in config.model_prices.items()}, sort_keys=True
+                    {m: p.model_dump(exclude_none=True) for m, p in config.model_prices.items()},
+                    sort_keys=True,
                 ),
                 "AIOS_MODEL_CACHE_TTL_SECONDS": str(config.model_cache_ttl_seconds),
                 "AIOS_DECISION_TABLE": decision_store.table.table_name,
@@ -277,24 +279,15 @@ class Functions(Construct):
         table.grant(self.finalize.role, *LEDGER_READ, *LEDGER_WRITE)
 
     def _grant_models(self, config: AiosConfig) -> None:
-        """decide may invoke the configured models only (Converse needs bedrock:InvokeModel),
+        """decide may invoke the configured models only (Converse needs bedrock:InvokeModel; a
+        cross-Region inference profile also its foundation model in the Regions it routes to),
         or read the key of the OpenAI-compatible endpoint; the offline provider needs nothing."""
         if config.model_provider == "bedrock":
             stack = Stack.of(self)
-            self.decide.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["bedrock:InvokeModel"],
-                    resources=[
-                        stack.format_arn(
-                            service="bedrock",
-                            account="",
-                            resource="foundation-model",
-                            resource_name=model_id,
-                        )
-                        for model_id in config.model_ids
-                    ],
-                )
-            )
+            for statement in invoke_statements(
+                stack, config.model_ids, config.inference_profile_regions
+            ):
+                self.decide.role.add_to_principal_policy(statement)
         elif config.model_provider == "openai":
             self.model_api_key = secretsmanager.Secret(
                 self,

@@ -33,7 +33,7 @@ from aios.ledger import (
     transition_case,
     unique_holder,
 )
-from aios.model_cache import normalize
+from aios.model_cache import normalize, reworded
 from aios.plans import (
     ActionSpec,
     Classification,
@@ -361,8 +361,9 @@ def _classify(
             tier=tier,
             data=data,
             context=_memory_context(case),
-            # What the model sees is the key: recalled memories change the answer too.
-            cache_input={"input": normalize(data, fold=True), **_memory_context(case)},
+            # What the model sees is the key, less trivial rewording (case, spacing,
+            # punctuation, ids): recalled memories change the answer too.
+            cache_input={"input": reworded(data), **_memory_context(case)},
             validate=_parse_classification,
         )
 

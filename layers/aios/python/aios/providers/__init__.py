@@ -43,12 +43,17 @@ class ModelRequest(BaseModel):
 
 
 class ModelResponse(BaseModel):
+    """A model's answer and its usage. `input_tokens` are the input tokens billed at the plain
+    input rate; prompt-cache reads and writes are counted apart (priced at their own rates)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str
     model_id: str
     input_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
 
 
 class ModelProvider(Protocol):
