@@ -21,7 +21,7 @@ from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from stacks.action_bus import ActionBus
-from stacks.bundling import dependencies_layer_code
+from stacks.bundling import compiled_layer_code, dependencies_layer_code
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
@@ -165,9 +165,7 @@ class Functions(Construct):
             self,
             "DomainLayer",
             description="aios domain library",
-            code=lambda_.Code.from_asset(
-                str(ROOT / "layers" / "aios"), exclude=["**/__pycache__", "*.pyc"]
-            ),
+            code=compiled_layer_code(ROOT / "layers" / "aios"),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )

@@ -278,3 +278,14 @@ def test_prompt_cache_can_be_turned_off(stubbed) -> None:
         )
         BedrockProvider(client, prompt_cache=False).complete(req)
         stubber.assert_no_pending_responses()
+
+
+def test_process_context_joins_the_cached_prefix_and_the_case_stays_after_it() -> None:
+    req = request(model_id=PROFILE, process_context="Process context: {...}")
+    params = converse_request(req)
+    assert params["system"] == [
+        {"text": "You classify."},
+        {"text": "Process context: {...}"},
+        {"cachePoint": {"type": "default"}},
+    ]
+    assert "Process context" not in json.dumps(params["messages"])

@@ -194,6 +194,21 @@ def test_near_repeat_hits_the_classification_cache_but_not_the_plan(decide, deci
     assert [r.task for r in provider.requests] == ["classify", "plan", "plan"]
 
 
+def test_the_planner_gets_the_process_rules_as_static_context(decide) -> None:
+    provider = ScriptedProvider(classify=[GOOD_CLASS], plan=[GOOD_PLAN])
+    decide(new_case(), config(provider))
+    [classify], [plan] = provider.calls("classify"), provider.calls("plan")
+    assert classify.process_context == ""
+    # The process's constraints are what the plan must keep; none of the case is in there.
+    assert "/tickets/T-[0-9]{1,12}/(triage|reply|notes)" in plan.process_context
+    assert SPEC.description in plan.process_context
+    assert SPEC.example_input["ticket_id"] in plan.process_context  # the example, not the case
+    second = new_case({**SPEC.example_input, "ticket_id": "T-7777", "body": "Other text"})
+    decide(second, config(provider))
+    assert provider.calls("plan")[1].process_context == plan.process_context
+    assert "T-7777" not in plan.process_context and "T-7777" in provider.calls("plan")[1].prompt
+
+
 def test_reworded_ticket_hits_the_classification_cache_and_a_new_amount_does_not(
     decide, decision_table
 ) -> None:

@@ -7,6 +7,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ def _ask(
     template = spec.prompt(task)
     usage.prompts[task] = template.version
     schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
+    rules = process_context(spec) if task == "plan" else ""
+    # A change of the process's rules is a new prompt for the output cache too.
+    cache_version = f"{template.version}+{digest(rules)[:12]}" if rules else template.version
 
     def request(repair: str) -> ModelRequest:
         system, prompt = template.render(
@@ -274,6 +278,7 @@ def _ask(
             capabilities=spec.capabilities,
             context={**context, **({"repair": repair} if repair else {})},
             system=system,
+            process_context=rules,
             prompt=prompt,
             output_schema=schema,
             max_tokens=spec.decision.max_output_tokens[task],
@@ -283,7 +288,7 @@ def _ask(
         models,
         usage,
         request=request(""),
-        prompt_version=template.version,
+        prompt_version=cache_version,
         cache_input=cache_input,
         tenant=case.tenant,
         tier=tier,
@@ -297,7 +302,7 @@ def _ask(
             models,
             usage,
             request=request(REPAIR_NOTE.format(error=first.message[:1500])),
-            prompt_version=template.version,
+            prompt_version=cache_version,
             cache_input=None,
             tenant=case.tenant,
             tier=tier,
@@ -311,6 +316,44 @@ def _ask(
     usage.models[task] = answer.response.model_id
     remember(models, answer)
     return result
+
+
+PROCESS_CONTEXT = (
+    "Process context: the rules code enforces on every plan of this process (an action that"
+    " breaks them is rejected; the policy decides which actions need a person), and an"
+    " example of its input:\n{rules}"
+)
+
+
+def process_context(spec: ProcessSpec) -> str:
+    """What the planner must respect, static for the process: its description, input schema,
+    the constraints on its capabilities, the approval policy (without approvers' addresses)
+    and its example input. Sent after the system prompt, before the case, so the provider's
+    prompt cache serves it with the system prompt."""
+    policy = spec.policy
+    rules = {
+        "process": spec.name,
+        "description": spec.description,
+        "input_schema": spec.input_schema,
+        "constraints": {
+            name: rule.model_dump(mode="json", exclude_defaults=True)
+            for name, rule in sorted(spec.constraints.items())
+        },
+        "policy": {
+            "auto_max_risk": policy.auto_max_risk,
+            "deny": policy.deny,
+            "approval_rules": [
+                rule.model_dump(
+                    mode="json",
+                    include={"name", "capabilities", "min_risk", "params", "confidence_below"},
+                    exclude_defaults=True,
+                )
+                for rule in policy.approval.rules
+            ],
+        },
+        "example_input": spec.example_input,
+    }
+    return PROCESS_CONTEXT.format(rules=json.dumps(rules, sort_keys=True, ensure_ascii=False))
 
 
 def _review_note(context: dict[str, Any]) -> str:

@@ -174,7 +174,7 @@ def call_model(
         reservation = None
         if config.enforce_budgets:
             price = price_of(config.prices, model_id)
-            est_in = estimate_input_tokens(request.system, request.prompt)
+            est_in = estimate_input_tokens(request.system, request.process_context, request.prompt)
             tokens = est_in + request.max_tokens
             reservation = reserve_budget(
                 tenant, request.process, budget, price.cost(est_in, request.max_tokens), tokens

@@ -25,7 +25,10 @@ class ModelRequest(BaseModel):
     """One model call: the task, the model, the rendered prompt and the expected output schema.
 
     `input` and `context` are the structured data the prompt was rendered from; a real model
-    sees only `system` and `prompt`, the offline stand-in reads the structured data.
+    sees only `system`, `process_context` and `prompt`, the offline stand-in reads the
+    structured data. `system` and `process_context` are static for a process and task (the
+    providers put them first, so the provider's prompt cache can serve them); everything about
+    the case is in `prompt`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,6 +40,7 @@ class ModelRequest(BaseModel):
     context: dict[str, Any] = {}
     model_id: str = ""
     system: str = ""
+    process_context: str = ""
     prompt: str = ""
     output_schema: dict[str, Any] = {}
     max_tokens: int = Field(default=1024, ge=1, le=32_000)

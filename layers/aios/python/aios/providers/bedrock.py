@@ -5,14 +5,14 @@ The expected output's JSON schema becomes the input schema of one tool (`submit_
 provider returns that JSON as text: the decision plane parses and validates it like any other
 model output, so a malformed tool result is caught there and repaired once, never trusted.
 
-Prompt caching: for models that support it, a `cachePoint` block follows the system prompt,
-which holds what is static for a process and task (the instructions, the process's capability
-catalogue, the output schema; the tool definition comes before it in the prefix). Case data
-stays after it, in the user message. Bedrock caches the prefix once it reaches the model's
-minimum (1,024 tokens for Claude Sonnet 4.5, 4,096 for Claude Haiku 4.5, 1,000 for Nova) and
-reports `cacheReadInputTokens` / `cacheWriteInputTokens` apart from `inputTokens`; below the
-minimum the checkpoint is ignored and nothing changes. Models without prompt caching get no
-checkpoint (Converse would reject it).
+Prompt caching: the system prompt (instructions, the process's capability catalogue, the output
+schema) and the process context (the process's rules, for planning) are static for a process
+and task; for models that support it, a `cachePoint` block follows them (the tool definition
+comes before them in the prefix). Case data stays after it, in the user message. Bedrock
+caches the prefix once it reaches the model's minimum (1,024 tokens for Claude Sonnet 4.5,
+4,096 for Claude Haiku 4.5, 1,000 for Nova) and reports `cacheReadInputTokens` and
+`cacheWriteInputTokens` apart from `inputTokens`; below the minimum the checkpoint is ignored
+and nothing changes. Models without prompt caching get no checkpoint (Converse rejects it).
 """
 
 from __future__ import annotations
@@ -79,10 +79,13 @@ def converse_request(request: ModelRequest, *, prompt_cache: bool = True) -> dic
             "toolChoice": {"tool": {"name": name}},
         },
     }
-    if request.system:
-        params["system"] = [{"text": request.system}]
+    system: list[dict[str, Any]] = [
+        {"text": text} for text in (request.system, request.process_context) if text
+    ]
+    if system:
         if prompt_cache and supports_prompt_cache(request.model_id):
-            params["system"].append({"cachePoint": {"type": "default"}})
+            system.append({"cachePoint": {"type": "default"}})
+        params["system"] = system
     return params
 
 

@@ -7,7 +7,7 @@ validated by the decision plane like any other model output.
 
 Prompt caching is automatic on such endpoints (OpenAI for prompts of 1,024 tokens and more,
 vLLM's prefix caching): the static part, the system message (instructions, the process's
-capability catalogue, the schema), comes first, and `prompt_cache_key` names it (process and
+capability catalogue, the schema, then the process context), comes first, and `prompt_cache_key` names it (process and
 task) so requests sharing it are routed to the same cache. The cached part is reported as
 `usage.prompt_tokens_details.cached_tokens`, inside `prompt_tokens`; it is priced at the
 model's cache-read rate and the rest at the input rate.
@@ -31,8 +31,9 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 def chat_request(request: ModelRequest) -> dict[str, Any]:
     """The chat-completions body for one request."""
     messages = [{"role": "user", "content": request.prompt}]
-    if request.system:
-        messages.insert(0, {"role": "system", "content": request.system})
+    system = "\n\n".join(text for text in (request.system, request.process_context) if text)
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
     return {
         "model": request.model_id,
         "messages": messages,
