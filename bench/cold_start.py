@@ -14,6 +14,7 @@ and both medians are printed side by side.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -84,6 +85,19 @@ def export(ref: str) -> Path:
     return out
 
 
+def baseline_env(function_env: dict[str, str]) -> dict[str, str]:
+    """The environment for the baseline's handlers: model prices in the shape before prompt-cache
+    rates existed (the only variable whose shape changed since)."""
+    prices = function_env.get("AIOS_MODEL_PRICES")
+    if not prices:
+        return function_env
+    plain = {
+        model: {k: v for k, v in price.items() if k in ("input_per_mtok", "output_per_mtok")}
+        for model, price in json.loads(prices).items()
+    }
+    return {**function_env, "AIOS_MODEL_PRICES": json.dumps(plain)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -93,18 +107,22 @@ def main() -> None:
     roots = {"now": ROOT}
     if args.baseline:
         roots = {"before": export(args.baseline), "now": ROOT}
-    for root in roots.values():  # the first import writes the bytecode caches
-        for name, function_env in envs.items():
-            import_once(name, function_env, root)
+    envs_of = {
+        label: {n: baseline_env(e) if label == "before" else e for n, e in envs.items()}
+        for label in roots
+    }
+    for label, root in roots.items():  # the first import writes the bytecode caches
+        for name in envs:
+            import_once(name, envs_of[label][name], root)
     columns = "".join(f" {label + ' ms':>10}" for label in roots)
     print(f"{'function':<18}{columns} {'min ms':>8}  heaviest imports now (cumulative ms)")
     medians: dict[str, list[float]] = {label: [] for label in roots}
-    for name, function_env in envs.items():
+    for name in envs:
         times: dict[str, list[float]] = {label: [] for label in roots}
         last: list[tuple[int, str]] = []
         for _ in range(args.runs):
             for label, root in roots.items():
-                took, last_top = import_once(name, function_env, root)
+                took, last_top = import_once(name, envs_of[label][name], root)
                 times[label].append(took)
                 if label == "now":
                     last = last_top
