@@ -17,6 +17,11 @@ Two pieces of process-wide state need care, because on AWS every function has it
   settings whenever it creates a client, and an item deleted mid-iteration raised KeyError in
   an unrelated task. So `os.environ` iterates, copies and lists items from a snapshot taken in
   one step (`_SnapshotEnviron`).
+- `sys.stdout`/`sys.stderr` are shared too. A function's output goes to its log file (its
+  CloudWatch log group) through a stream that routes by thread: writes from the invoking thread
+  reach the function's log, writes from any other thread (the CLI printing a demo, a test) reach
+  the stream that was there before. Swapping `sys.stdout` itself would send another thread's
+  prints into the function's log while an invocation runs.
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
   function's import and invocations and swapped out afterwards.
@@ -93,6 +98,31 @@ def _consistent_environ() -> None:
     """Make readers of `os.environ` on other threads safe from the invocations' swaps."""
     if not isinstance(os.environ, _SnapshotEnviron):
         os.environ.__class__ = _SnapshotEnviron
+
+
+# The log stream of the function this thread is running, if any (see _RoutedStream).
+_ROUTE = threading.local()
+
+
+class _RoutedStream:
+    """`sys.stdout`/`sys.stderr` during an invocation: the invoking thread's function log,
+    or, on every other thread, the stream that was in place before (`fallback`)."""
+
+    def __init__(self, fallback: TextIO) -> None:
+        self._fallback = fallback
+
+    def _target(self) -> TextIO:
+        stream: TextIO | None = getattr(_ROUTE, "stream", None)
+        return stream if stream is not None else self._fallback
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
 
 
 class FunctionNotFound(LookupError):
@@ -261,14 +291,19 @@ class LambdaRuntime:
                 os.environ.pop(name, None)
             os.environ.update(self.environment_for(spec))
             current: dict[str, ModuleType] = {}
-            # Loggers created at import keep the stream they saw: the function's log file.
+            # Loggers created at import keep the stream they saw: a routed one, which writes to
+            # the log file of whichever function the writing thread is running.
             stream = self._log_stream(spec)
             saved_streams = sys.stdout, sys.stderr
+            saved_route = getattr(_ROUTE, "stream", None)
             if stream is not None:
-                sys.stdout = sys.stderr = stream
+                _ROUTE.stream = stream
+                sys.stdout = _RoutedStream(saved_streams[0])
+                sys.stderr = _RoutedStream(saved_streams[1])
             try:
                 yield current
             finally:
+                _ROUTE.stream = saved_route
                 sys.stdout, sys.stderr = saved_streams
                 current.update({n: m for n, m in sys.modules.items() if self._is_layer_module(n)})
                 for name in current:

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
+from tests.conftest import HANG_GUARD_S
+
 T = TypeVar("T")
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs one line per call
@@ -34,7 +36,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def wait_for(
     probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = ""
 ) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds, but never
+    sooner than HANG_GUARD_S: a deadline guards against a hang, it checks no speed."""
+    timeout = max(timeout, HANG_GUARD_S)
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

@@ -152,3 +152,58 @@ def test_other_threads_read_the_environment_whole_while_invocations_swap_it(
     done.set()
     thread.join()
     assert errors == []
+
+
+SLOW_PRINTER = """
+import os, time
+from pathlib import Path
+
+def handler(event, context):
+    print("printed by the function")
+    Path(event["started"]).touch()
+    deadline = time.monotonic() + 30
+    while not Path(event["go"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return "done"
+"""
+
+
+def test_another_threads_prints_stay_out_of_a_running_functions_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo printed its verdict while a stream-driven function ran on another thread; the
+    verdict landed in that function's log file instead of on the console."""
+    import threading
+    import time
+
+    logs = tmp_path / "logs"
+    rt = LambdaRuntime([tmp_path / "layer"], log_dir=logs)
+    rt.register(
+        FunctionSpec(
+            name="printer",
+            folder=write_function(tmp_path, "printer", SLOW_PRINTER),
+            handler="app.handler",
+            environment={},
+            function_name="Stack-printer",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:Stack-printer",
+        )
+    )
+    started, go = tmp_path / "started", tmp_path / "go"
+    event = json.dumps({"started": str(started), "go": str(go)}).encode()
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(rt.invoke("printer", event).json()))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started.exists(), "the function never started"
+    print("printed by the console while the function runs")
+    go.touch()
+    thread.join(30)
+    rt.close()
+
+    assert results == ["done"]
+    log = (logs / "printer.log").read_text()
+    assert "printed by the function" in log
+    assert "printed by the console" not in log
+    assert "printed by the console while the function runs" in capsys.readouterr().out
