@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -144,21 +145,13 @@ class CompiledCopyBundling:
 
 
 def compiled_layer_code(source: Path) -> lambda_.Code:
-    """Layer code from `source` (a folder holding `python/`), with Lambda-ready bytecode."""
-    return lambda_.Code.from_asset(
-        str(source),
-        exclude=["**/__pycache__", "*.pyc"],
-        bundling=BundlingOptions(
-            image=lambda_.Runtime.PYTHON_3_13.bundling_image,
-            command=[
-                "bash",
-                "-c",
-                "cp -r /asset-input/. /asset-output && "
-                + " ".join(compile_arguments("python", "/asset-output/python", "/opt/python")),
-            ],
-            local=CompiledCopyBundling(source),
-        ),
-    )
+    """Layer code from `source` (a folder holding `python/`), with Lambda-ready bytecode.
+
+    Staged at synth time (not through CDK bundling, which the emulation and the infra tests
+    skip): the staged copy is what gets deployed, and what the tests look at."""
+    staged = Path(tempfile.mkdtemp(prefix="aios-layer-"))
+    CompiledCopyBundling(source).try_bundle(str(staged))
+    return lambda_.Code.from_asset(str(staged))
 
 
 def dependencies_layer_code(requirements: Path) -> lambda_.Code:
