@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from stacks.model_prices import DEFAULT_MODEL_TIERS
+
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -34,12 +36,15 @@ PositiveInt = Annotated[int, Field(ge=1)]
 
 
 class ModelPrice(BaseModel):
-    """USD per million tokens (the same shape as aios.pricing.ModelPrice at runtime)."""
+    """USD per million tokens (the same shape as aios.pricing.ModelPrice at runtime): input,
+    output, and prompt-cache reads and writes (unset: billed as input)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input_per_mtok: Annotated[float, Field(ge=0)]
     output_per_mtok: Annotated[float, Field(ge=0)]
+    cache_read_per_mtok: Annotated[float, Field(ge=0)] | None = None
+    cache_write_per_mtok: Annotated[float, Field(ge=0)] | None = None
 
 
 PRICE_TABLE = Path(__file__).resolve().parents[1] / "layers/aios/python/aios/cost/prices.json"
@@ -51,7 +56,10 @@ def table_model_prices() -> dict[str, ModelPrice]:
     models = json.loads(PRICE_TABLE.read_text(encoding="utf-8"))["models"]
     return {
         model_id: ModelPrice(
-            input_per_mtok=rate["input_per_mtok"], output_per_mtok=rate["output_per_mtok"]
+            input_per_mtok=rate["input_per_mtok"],
+            output_per_mtok=rate["output_per_mtok"],
+            cache_read_per_mtok=rate["cache_read_per_mtok"],
+            cache_write_per_mtok=rate["cache_write_per_mtok"],
         )
         for model_id, rate in models.items()
     }
@@ -90,6 +98,28 @@ ALARM_THRESHOLDS: dict[str, float] = {
     "action_drift": 0,
 }
 RATES = ("handoff_rate", "acceptance_rate_floor")
+
+# The Regions a geographic profile routes to (Bedrock user guide, "Supported cross-Region
+# inference profiles"; `aws bedrock get-inference-profile` lists a profile's own): decide may
+# invoke a profile's foundation model in these Regions, through the profile only.
+INFERENCE_PROFILE_REGIONS: dict[str, list[str]] = {
+    "us": ["us-east-1", "us-east-2", "us-west-1", "us-west-2"],
+    "us-gov": ["us-gov-east-1", "us-gov-west-1"],
+    "ca": ["ca-central-1", "ca-west-1"],
+    "eu": ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"],
+    "apac": [
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-4",
+    ],
+    "jp": ["ap-northeast-1", "ap-northeast-3"],
+    "au": ["ap-southeast-2", "ap-southeast-4"],
+}
 
 
 class AiosConfig(BaseModel):
@@ -135,17 +165,16 @@ class AiosConfig(BaseModel):
     # Decision plane. Tier name -> model ids: the first is the primary, the rest the fallback
     # chain on throttling or timeout. Prices are USD per million tokens, by default the price
     # table's (aios/cost/prices.json); every model needs one (budgets reserve an estimate from
-    # it before each call).
+    # it before each call). Default models: stacks/model_prices.py (current Claude models
+    # through `us.` cross-Region inference profiles).
     model_tiers: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "small": ["anthropic.claude-3-haiku-20240307-v1:0"],
-            "large": [
-                "anthropic.claude-3-5-sonnet-20240620-v1:0",
-                "anthropic.claude-3-sonnet-20240229-v1:0",
-            ],
-        }
+        default_factory=lambda: {tier: list(ids) for tier, ids in DEFAULT_MODEL_TIERS.items()}
     )
     model_prices: dict[str, ModelPrice] = Field(default_factory=table_model_prices)
+    # Geography of a cross-Region inference profile (`us.`...) -> the Regions it routes to.
+    inference_profile_regions: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in INFERENCE_PROFILE_REGIONS.items()}
+    )
     # 0 bypasses the model-output cache.
     model_cache_ttl_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 86400
     openai_base_url: str | None = Field(default=None, validate_default=True)
@@ -197,6 +226,7 @@ class AiosConfig(BaseModel):
         "http_targets",
         "model_tiers",
         "model_prices",
+        "inference_profile_regions",
         "capability_config",
         "tenants",
         "alarm_thresholds",

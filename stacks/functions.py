@@ -22,11 +22,12 @@ from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
 from stacks.action_bus import ActionBus
-from stacks.bundling import dependencies_layer_code
+from stacks.bundling import compiled_layer_code, dependencies_layer_code
 from stacks.config import AiosConfig
 from stacks.connector_secrets import ConnectorSecrets
 from stacks.decision_store import DecisionStore
 from stacks.ledger import CASE_KEYS, EXECUTION_KEYS, Ledger
+from stacks.model_access import invoke_statements
 from stacks.nag import acknowledge
 from stacks.signing_key import SigningKey
 from stacks.workspace import USER_LAYER_METADATA
@@ -158,9 +159,7 @@ def aios_layers(scope: Construct, user_layer_dir: Path) -> list[lambda_.ILayerVe
         scope,
         "DomainLayer",
         description="aios domain library",
-        code=lambda_.Code.from_asset(
-            str(ROOT / "layers" / "aios"), exclude=["**/__pycache__", "*.pyc"]
-        ),
+        code=compiled_layer_code(ROOT / "layers" / "aios"),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
     )
@@ -306,7 +305,8 @@ class Functions(Construct):
                 "AIOS_MODEL_PROVIDER": config.model_provider,
                 "AIOS_MODEL_TIERS": json.dumps(config.model_tiers, sort_keys=True),
                 "AIOS_MODEL_PRICES": json.dumps(
-                    {m: p.model_dump() for m, p in config.model_prices.items()}, sort_keys=True
+                    {m: p.model_dump(exclude_none=True) for m, p in config.model_prices.items()},
+                    sort_keys=True,
                 ),
                 "AIOS_MODEL_CACHE_TTL_SECONDS": str(config.model_cache_ttl_seconds),
                 "AIOS_DECISION_TABLE": decision_store.table.table_name,
@@ -345,24 +345,15 @@ class Functions(Construct):
         ledger.grant_write(self.finalize.role, CASE_KEYS)
 
     def _grant_models(self, config: AiosConfig) -> None:
-        """decide may invoke the configured models only (Converse needs bedrock:InvokeModel),
+        """decide may invoke the configured models only (Converse needs bedrock:InvokeModel; a
+        cross-Region inference profile also its foundation model in the Regions it routes to),
         or read the key of the OpenAI-compatible endpoint; the offline provider needs nothing."""
         if config.model_provider == "bedrock":
             stack = Stack.of(self)
-            self.decide.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["bedrock:InvokeModel"],
-                    resources=[
-                        stack.format_arn(
-                            service="bedrock",
-                            account="",
-                            resource="foundation-model",
-                            resource_name=model_id,
-                        )
-                        for model_id in config.model_ids
-                    ],
-                )
-            )
+            for statement in invoke_statements(
+                stack, config.model_ids, config.inference_profile_regions
+            ):
+                self.decide.role.add_to_principal_policy(statement)
         elif config.model_provider == "openai":
             self.model_api_key = secretsmanager.Secret(
                 self,

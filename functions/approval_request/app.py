@@ -18,12 +18,13 @@ from typing import Annotated, Any, Literal
 from aios import approvals, notifications
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("ledger_table", "approvals_secret_arn")
 bind_ledger(settings.ledger_table)

@@ -14,7 +14,8 @@ from aios import aws
 from aios.events import CaseEvent, CausalLookup, audit_record, case_event, publish
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("ledger_table", "event_bus_name")
 bind_ledger(settings.ledger_table)

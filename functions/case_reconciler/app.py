@@ -14,12 +14,13 @@ from aios.ledger import bind_ledger
 from aios.reconciler import reconcile
 from aios.settings import load_settings
 from aios.signals import emit_signal
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("ledger_table", "state_machine_arn")
 bind_ledger(settings.ledger_table)

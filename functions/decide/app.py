@@ -14,11 +14,12 @@ from aios.providers import get_provider
 from aios.settings import load_settings
 from aios.signals import emit_signal
 from aios.tiering import ModelConfig
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require(
     "ledger_table", "plan_key_id", "decision_table", "model_tiers", "model_prices"

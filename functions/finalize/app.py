@@ -13,13 +13,14 @@ from aios.cases import finalize_case
 from aios.ledger import bind_ledger
 from aios.plans import Handoff
 from aios.settings import load_settings
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("ledger_table")
 bind_ledger(settings.ledger_table)

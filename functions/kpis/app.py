@@ -15,12 +15,13 @@ from aios.kpis import ALL, as_metrics, kpi_report
 from aios.ledger import bind_ledger
 from aios.settings import load_settings
 from aios.signals import emit_signal
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("ledger_table")
 bind_ledger(settings.ledger_table)

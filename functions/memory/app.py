@@ -17,13 +17,14 @@ from aios.memory.config import load_memory_settings, open_embedder, open_store
 from aios.memory.context import check_out
 from aios.memory.service import case_text, learn, recall
 from aios.settings import load_settings
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 bind_ledger(load_settings().require("ledger_table").ledger_table)
 memory = load_memory_settings()

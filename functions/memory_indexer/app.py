@@ -13,11 +13,12 @@ from typing import Any
 
 from aios.memory.config import load_memory_settings, open_embedder, open_store
 from aios.memory.indexing import index_stream_records
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 memory = load_memory_settings()
 store = open_store(memory)

@@ -15,12 +15,13 @@ from aios.memory import bind_memory_table
 from aios.memory.config import load_memory_settings, open_embedder, open_store
 from aios.memory.indexing import reconcile
 from aios.memory.records import scan_records
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 memory = load_memory_settings()
 store = open_store(memory)

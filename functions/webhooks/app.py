@@ -16,7 +16,8 @@ from aios.errors import RetryableActionError, TerminalActionError
 from aios.events import deliver, parse_delivery
 from aios.redelivery import retry_later
 from aios.settings import load_settings
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aios.tracing import new_tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -27,7 +28,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()
 metrics = Metrics()
 settings = load_settings().require("http_secret_arn", "webhook_dlq_url")
 processor = BatchProcessor(event_type=EventType.SQS)

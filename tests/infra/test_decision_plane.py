@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_iam import actions, grants, refers_to, resources_for
+from infra_iam import actions, grants, refers_to, resources_for, role_statements
 from infra_synth import Synth, nag_violations, synthesize
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
-MODELS = {"small": ["small-model-v1:0"], "large": ["large-model-v2:0", "large-model-v1:0"]}
+MODELS = {
+    "small": ["small-model-v1:0"],
+    "large": ["us.vendor.large-model-v2:0", "large-model-v1:0"],
+}
+PROFILE_REGIONS = {"us": ["us-east-1", "us-west-2"]}
 PRICES = {m: {"input_per_mtok": 1, "output_per_mtok": 2} for ids in MODELS.values() for m in ids}
 
 
@@ -35,6 +39,7 @@ def bedrock(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         model_provider="bedrock",
         model_tiers=json.dumps(MODELS),
         model_prices=json.dumps(PRICES),
+        inference_profile_regions=json.dumps(PROFILE_REGIONS),
     )
 
 
@@ -82,12 +87,53 @@ def test_bedrock_decide_may_invoke_only_the_configured_models(bedrock: Synth) ->
         "bedrock:InvokeModel"
     }
     arns = json.dumps(resources_for(bedrock.resources, role, "bedrock:InvokeModel"))
-    for model_id in PRICES:
+    for model_id in ("small-model-v1:0", "large-model-v1:0"):
         assert f":foundation-model/{model_id}" in arns
     assert "*" not in arns
     for name in ("api", "execute", "finalize"):
         other = str(bedrock.function(name)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
         assert not any(a.startswith("bedrock:") for a in actions(bedrock.resources, other))
+
+
+def _arn(expression: object) -> str:
+    """An ARN expression (Fn::Join of literals and pseudo parameters) as one string."""
+    if isinstance(expression, dict) and "Fn::Join" in expression:
+        sep, parts = expression["Fn::Join"]
+        return str(sep).join(_arn(p) for p in parts)
+    if isinstance(expression, dict) and "Ref" in expression:
+        return "${" + str(expression["Ref"]) + "}"
+    return str(expression)
+
+
+def test_inference_profile_grants_the_profile_and_its_model_in_every_routed_region(
+    bedrock: Synth,
+) -> None:
+    statements = [
+        s
+        for s in role_statements(bedrock.resources, decide_role(bedrock))
+        if s["Action"] == "bedrock:InvokeModel"
+    ]
+    unconditioned = {_arn(r) for s in statements if "Condition" not in s for r in s["Resource"]}
+    profile = (
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}"
+        ":inference-profile/us.vendor.large-model-v2:0"
+    )
+    assert profile in unconditioned
+    # The profile's foundation model only through the profile, in each Region it routes to.
+    [routed] = [s for s in statements if "Condition" in s]
+    assert {_arn(r) for r in routed["Resource"]} == {
+        f"arn:${{AWS::Partition}}:bedrock:{region}::foundation-model/vendor.large-model-v2:0"
+        for region in PROFILE_REGIONS["us"]
+    }
+    condition = routed["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"]
+    assert {_arn(c) for c in (condition if isinstance(condition, list) else [condition])} == {
+        profile
+    }
+    # Never the bare model in another Region without the profile, nor the profile's id as a model.
+    assert not any("foundation-model/us." in a for a in unconditioned)
+    assert not any(
+        "vendor.large-model-v2:0" in a and "foundation-model" in a for a in unconditioned
+    )
 
 
 def test_bedrock_variant_is_nag_clean(bedrock: Synth) -> None:

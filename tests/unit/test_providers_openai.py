@@ -154,3 +154,35 @@ def test_secret_without_a_key_is_refused(fake: Fake, aws: None) -> None:
     with pytest.raises(ProviderError, match="api_key"):
         get_provider("openai", base_url=fake.url, secret_arn=arn).complete(request())
     assert fake.requests == []
+
+
+def test_cached_prompt_tokens_are_reported_apart_and_the_static_prefix_comes_first(
+    fake: Fake,
+) -> None:
+    reply = {
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(CLASS)}}],
+        "usage": {
+            "prompt_tokens": 2006,
+            "completion_tokens": 33,
+            "total_tokens": 2039,
+            "prompt_tokens_details": {"cached_tokens": 1920},
+        },
+    }
+    fake.replies.append((200, reply))
+    answer = get_provider("openai", base_url=fake.url, api_key="k").complete(request())
+    # prompt_tokens includes the cached ones: the rest is billed as input, 1920 as cache reads.
+    assert (answer.input_tokens, answer.cache_read_tokens, answer.cache_write_tokens) == (
+        86,
+        1920,
+        0,
+    )
+    body = fake.requests[0]["body"]
+    assert body["messages"][0] == {"role": "system", "content": "You classify."}
+    assert body["prompt_cache_key"] == "aios:ticket-triage:classify"
+
+
+def test_usage_without_cache_details_counts_every_prompt_token_as_input(fake: Fake) -> None:
+    answer = get_provider("openai", base_url=fake.url, api_key="k").complete(request())
+    assert (answer.input_tokens, answer.cache_read_tokens) == (321, 0)

@@ -194,6 +194,39 @@ def test_near_repeat_hits_the_classification_cache_but_not_the_plan(decide, deci
     assert [r.task for r in provider.requests] == ["classify", "plan", "plan"]
 
 
+def test_the_planner_gets_the_process_rules_as_static_context(decide) -> None:
+    provider = ScriptedProvider(classify=[GOOD_CLASS], plan=[GOOD_PLAN])
+    decide(new_case(), config(provider))
+    [classify], [plan] = provider.calls("classify"), provider.calls("plan")
+    assert classify.process_context == ""
+    # The process's constraints are what the plan must keep; none of the case is in there.
+    assert "/tickets/T-[0-9]{1,12}/(triage|reply|notes)" in plan.process_context
+    assert SPEC.description in plan.process_context
+    assert SPEC.example_input["ticket_id"] in plan.process_context  # the example, not the case
+    second = new_case({**SPEC.example_input, "ticket_id": "T-7777", "body": "Other text"})
+    decide(second, config(provider))
+    assert provider.calls("plan")[1].process_context == plan.process_context
+    assert "T-7777" not in plan.process_context and "T-7777" in provider.calls("plan")[1].prompt
+
+
+def test_reworded_ticket_hits_the_classification_cache_and_a_new_amount_does_not(
+    decide, decision_table
+) -> None:
+    provider = CountingOffline()
+    models = config(provider, cache_ttl_seconds=3600)
+    body = {**SPEC.example_input, "body": "Invoice 1849 bills me 110 EUR twice. Please fix it."}
+    decide(new_case(body), models)
+    reworded = {
+        **body,
+        "ticket_id": "T-2002",
+        "body": "invoice 5521 bills me 110 eur  twice!! please FIX it",
+    }
+    assert decide(new_case(reworded), models).usage["cache"] == {"hits": 1, "misses": 1}
+    other_amount = {**body, "ticket_id": "T-2003", "body": "Invoice 1849 bills me 990 EUR twice."}
+    assert decide(new_case(other_amount), models).usage["cache"] == {"hits": 0, "misses": 2}
+    assert [r.task for r in provider.requests] == ["classify", "plan", "plan", "classify", "plan"]
+
+
 def test_recalled_memories_are_part_of_the_cache_key(decide, decision_table) -> None:
     provider = CountingOffline()
     models = config(provider, cache_ttl_seconds=3600)

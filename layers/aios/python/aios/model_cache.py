@@ -2,7 +2,9 @@
 
 The key is the SHA-256 of the canonical encoding of (provider, model, prompt version, task,
 normalized input) under the tenant's prefix, so a cached answer is never shared across tenants,
-and a new model, prompt version or provider never reuses an old one. Only answers that passed
+and a new model, prompt version or provider never reuses an old one. Classification keys
+survive trivial rewording (`reworded`): case, spacing, punctuation and identifiers do not
+change them, while words and quantities that carry meaning (amounts, counts, negations) do. Only answers that passed
 parsing and validation are stored. Reads check the expiry themselves (DynamoDB's TTL deletes
 lazily).
 """
@@ -19,6 +21,25 @@ from aios.providers import ModelResponse
 from aios.signing import digest
 
 _SPACE = re.compile(r"\s+")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+")
+_EMAIL = re.compile(r"[^\s@<>()\[\]]+@[^\s@<>()\[\]]+\.[a-z]{2,}")
+_NUM = r"\d+(?:[.,]\d+)*"
+_CURRENCY = r"(?:[$€£¥]|eur|euros?|usd|dollars?|gbp|pounds?|chf|jpy|yen)"
+_CURRENCIES = {
+    **dict.fromkeys(("€", "eur", "euro", "euros"), "eur"),
+    **dict.fromkeys(("$", "usd", "dollar", "dollars"), "usd"),
+    **dict.fromkeys(("£", "gbp", "pound", "pounds"), "gbp"),
+    **dict.fromkeys(("¥", "jpy", "yen"), "jpy"),
+    "chf": "chf",
+}
+# An amount with its currency, either way round: "110 EUR", "EUR 110", "€110", "$ 1,500.00".
+_MONEY = re.compile(
+    rf"(?:(?P<pre>[$€£¥]|\b(?:eur|usd|gbp|chf|jpy)(?=\s?\d))\s?(?P<a>{_NUM})"
+    rf"|(?P<b>{_NUM})\s?(?P<post>{_CURRENCY})(?![a-z]))"
+)
+# A token with a digit: identifiers are masked, small numbers and decimals are kept.
+_TOKEN = re.compile(r"[\w#/-]*\d[\w#/-]*")
+_PUNCT = re.compile(r"[^\w\s\x00\x01]")
 
 
 def normalize(value: Any, *, fold: bool) -> Any:
@@ -33,6 +54,57 @@ def normalize(value: Any, *, fold: bool) -> Any:
     if isinstance(value, list):
         return [normalize(v, fold=fold) for v in value]
     return value
+
+
+def reworded(value: Any) -> Any:
+    """The classification cache's view of an input: every string as `reworded_text`."""
+    if isinstance(value, str):
+        return reworded_text(value)
+    if isinstance(value, dict):
+        return {str(k): reworded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reworded(v) for v in value]
+    return value
+
+
+def reworded_text(text: str) -> str:
+    """`text` with trivial differences erased, for the classification cache key.
+
+    Erased: Unicode form (NFKC), case, spacing, punctuation, and identifiers: URLs, email
+    addresses, and tokens that look like ids (four digits or more, or letters and three digits
+    or more: "T-5003", "error 1849", "INV2024-001"). Kept, because they can change the answer:
+    every word (so "not" and "never" count), amounts with their currency ("110 EUR" is not
+    "4000 EUR"; "EUR 110", "110 euros" and "€110" are the same), numbers of up to three digits
+    ("charged 2 times", "day 11") and decimals.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _URL.sub(" \x00url\x01 ", text)
+    text = _EMAIL.sub(" \x00email\x01 ", text)
+    amounts: list[str] = []
+
+    def money(match: re.Match[str]) -> str:
+        number = (match["a"] or match["b"]).replace(",", "")
+        whole, _, fraction = number.partition(".")
+        if not fraction.strip("0"):
+            number = whole
+        amounts.append(number + _CURRENCIES.get(match["pre"] or match["post"], "?"))
+        return f" \x00m{len(amounts) - 1}\x01 "
+
+    text = _MONEY.sub(money, text)
+    text = _TOKEN.sub(_mask_token, text)
+    text = _PUNCT.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    text = re.sub(r"\x00m(\d+)\x01", lambda m: f"<{amounts[int(m[1])]}>", text)
+    return text.replace("\x00", "<").replace("\x01", ">")
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    token = match[0]
+    digits = sum(c.isdigit() for c in token)
+    letters = any(c.isalpha() for c in token)
+    if token.startswith("\x00") or not (digits >= 4 or (letters and digits >= 3)):
+        return token
+    return " \x00id\x01 "
 
 
 def cache_key(

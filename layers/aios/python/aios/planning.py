@@ -7,6 +7,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from aios.ledger import (
     transition_case,
     unique_holder,
 )
-from aios.model_cache import normalize
+from aios.model_cache import normalize, reworded
 from aios.pipelines import NeedsPerson, Steps, pipeline_for, pipeline_version
 from aios.plans import (
     ActionSpec,
@@ -284,6 +285,9 @@ def _ask(
     template = spec.prompt(task)
     usage.prompts[task] = template.version
     schema = (Classification if task == "classify" else ModelPlan).model_json_schema()
+    rules = process_context(spec) if task == "plan" else ""
+    # A change of the process's rules is a new prompt for the output cache too.
+    cache_version = f"{template.version}+{digest(rules)[:12]}" if rules else template.version
 
     def request(repair: str) -> ModelRequest:
         system, prompt = template.render(
@@ -301,6 +305,7 @@ def _ask(
             capabilities=spec.capabilities,
             context={**context, **({"repair": repair} if repair else {})},
             system=system,
+            process_context=rules,
             prompt=prompt,
             output_schema=schema,
             max_tokens=spec.decision.max_output_tokens[task],
@@ -310,7 +315,7 @@ def _ask(
         models,
         usage,
         request=request(""),
-        prompt_version=template.version,
+        prompt_version=cache_version,
         cache_input=cache_input,
         tenant=case.tenant,
         tier=tier,
@@ -325,7 +330,7 @@ def _ask(
             models,
             usage,
             request=request(REPAIR_NOTE.format(error=first.message[:1500])),
-            prompt_version=template.version,
+            prompt_version=cache_version,
             cache_input=None,
             tenant=case.tenant,
             tier=tier,
@@ -339,6 +344,44 @@ def _ask(
     usage.models[task] = answer.response.model_id
     remember(models, answer)
     return result
+
+
+PROCESS_CONTEXT = (
+    "Process context: the rules code enforces on every plan of this process (an action that"
+    " breaks them is rejected; the policy decides which actions need a person), and an"
+    " example of its input:\n{rules}"
+)
+
+
+def process_context(spec: ProcessSpec) -> str:
+    """What the planner must respect, static for the process: its description, input schema,
+    the constraints on its capabilities, the approval policy (without approvers' addresses)
+    and its example input. Sent after the system prompt, before the case, so the provider's
+    prompt cache serves it with the system prompt."""
+    policy = spec.policy
+    rules = {
+        "process": spec.name,
+        "description": spec.description,
+        "input_schema": spec.input_schema,
+        "constraints": {
+            name: rule.model_dump(mode="json", exclude_defaults=True)
+            for name, rule in sorted(spec.constraints.items())
+        },
+        "policy": {
+            "auto_max_risk": policy.auto_max_risk,
+            "deny": policy.deny,
+            "approval_rules": [
+                rule.model_dump(
+                    mode="json",
+                    include={"name", "capabilities", "min_risk", "params", "confidence_below"},
+                    exclude_defaults=True,
+                )
+                for rule in policy.approval.rules
+            ],
+        },
+        "example_input": spec.example_input,
+    }
+    return PROCESS_CONTEXT.format(rules=json.dumps(rules, sort_keys=True, ensure_ascii=False))
 
 
 def _review_note(context: dict[str, Any]) -> str:
@@ -389,8 +432,9 @@ def _classify(
             tier=tier,
             data=data,
             context=_memory_context(case),
-            # What the model sees is the key: recalled memories change the answer too.
-            cache_input={"input": normalize(data, fold=True), **_memory_context(case)},
+            # What the model sees is the key, less trivial rewording (case, spacing,
+            # punctuation, ids): recalled memories change the answer too.
+            cache_input={"input": reworded(data), **_memory_context(case)},
             validate=_parse_classification,
         )
 

@@ -1,8 +1,10 @@
 """Model prices from config, and the estimates budgets reserve before a call.
 
-Prices are USD per million tokens, input and output, per model id (deploy-time config). The
-pre-call estimate is deliberately high: the prompt's UTF-8 bytes / 2 (BPE tokenizers average
-three to four bytes per token on text) plus the call's whole output allowance, so settling
+Prices are USD per million tokens per model id (deploy-time config): input and output, and for
+models with prompt caching the rates of input tokens read from and written to the provider's
+prompt cache (unset: billed as plain input, the conservative reading). The pre-call estimate
+is deliberately high: the prompt's UTF-8 bytes / 2 (BPE tokenizers average three to four bytes
+per token on text) plus the call's whole output allowance, with no cache discount, so settling
 with the provider's reported usage almost always gives money back rather than taking more.
 """
 
@@ -20,10 +22,28 @@ class ModelPrice(BaseModel):
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """USD for a call with this usage."""
-        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """USD for a call with this usage; `input_tokens` are the uncached ones (as providers
+        report them), cache reads and writes are priced at their own rates."""
+        read = self.input_per_mtok if self.cache_read_per_mtok is None else self.cache_read_per_mtok
+        write = (
+            self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+        )
+        return (
+            input_tokens * self.input_per_mtok
+            + output_tokens * self.output_per_mtok
+            + cache_read_tokens * read
+            + cache_write_tokens * write
+        ) / 1e6
 
 
 PriceTable = Mapping[str, ModelPrice]

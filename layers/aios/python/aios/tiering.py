@@ -50,9 +50,17 @@ class ModelConfig:
             raise SpecError(f"model tier {tier!r} has no models configured")
         return models
 
-    def cost(self, model_id: str, input_tokens: int, output_tokens: int) -> float:
+    def cost(self, model_id: str, response: ModelResponse) -> float:
+        """USD of one answer at the model's prices (prompt-cache reads and writes included)."""
         price = self.prices.get(model_id)
-        return price.cost(input_tokens, output_tokens) if price else 0.0
+        if price is None:
+            return 0.0
+        return price.cost(
+            response.input_tokens,
+            response.output_tokens,
+            response.cache_read_tokens,
+            response.cache_write_tokens,
+        )
 
 
 def offline_config(provider: ModelProvider, name: str = "offline") -> ModelConfig:
@@ -97,24 +105,36 @@ class Usage:
             s["output_tokens"] += response.output_tokens
             s["cost_usd"] = round(s["cost_usd"] + cost, 8)
         t = self.tiers.setdefault(
-            tier, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+            tier,
+            {
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "cost_usd": 0.0,
+            },
         )
         t["calls"] += 1
         t["input_tokens"] += response.input_tokens
         t["output_tokens"] += response.output_tokens
+        t["cache_read_tokens"] += response.cache_read_tokens
+        t["cache_write_tokens"] += response.cache_write_tokens
         t["cost_usd"] = round(t["cost_usd"] + cost, 8)
         t["model_id"] = response.model_id  # the model that answered (priced by `aios cost`)
         self.model_ids.add(response.model_id)
 
     def to_dict(self) -> dict[str, Any]:
         def total(key: str) -> int:
-            return sum(int(t[key]) for t in self.tiers.values())
+            return sum(int(t.get(key, 0)) for t in self.tiers.values())
 
         return {
             "model_ids": sorted(self.model_ids),
             "calls": total("calls"),
             "input_tokens": total("input_tokens"),
             "output_tokens": total("output_tokens"),
+            "cache_read_tokens": total("cache_read_tokens"),
+            "cache_write_tokens": total("cache_write_tokens"),
             "cost_usd": round(sum(t["cost_usd"] for t in self.tiers.values()), 8),
             "by_tier": self.tiers,
             "cache": {"hits": self.cache_hits, "misses": self.cache_misses},
@@ -175,7 +195,7 @@ def call_model(
         reservation = None
         if config.enforce_budgets:
             price = price_of(config.prices, model_id)
-            est_in = estimate_input_tokens(request.system, request.prompt)
+            est_in = estimate_input_tokens(request.system, request.process_context, request.prompt)
             tokens = est_in + request.max_tokens
             reservation = reserve_budget(
                 tenant, request.process, budget, price.cost(est_in, request.max_tokens), tokens
@@ -191,9 +211,15 @@ def call_model(
             if reservation:
                 release_budget(reservation)
             raise
-        cost = config.cost(model_id, response.input_tokens, response.output_tokens)
+        cost = config.cost(model_id, response)
         if reservation:
-            settle_budget(reservation, cost, response.input_tokens + response.output_tokens)
+            tokens_used = (
+                response.input_tokens
+                + response.output_tokens
+                + response.cache_read_tokens
+                + response.cache_write_tokens
+            )
+            settle_budget(reservation, cost, tokens_used)
         usage.add(tier, response, cost, request.task)
         return Answer(response, key, cached=False)
     raise ModelUnavailable(f"every model of tier {tier!r} failed: {last}", tier=tier)

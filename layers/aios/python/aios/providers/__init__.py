@@ -27,7 +27,10 @@ class ModelRequest(BaseModel):
     """One model call: the task, the model, the rendered prompt and the expected output schema.
 
     `input` and `context` are the structured data the prompt was rendered from; a real model
-    sees only `system` and `prompt`, the offline stand-in reads the structured data.
+    sees only `system`, `process_context` and `prompt`, the offline stand-in reads the
+    structured data. `system` and `process_context` are static for a process and task (the
+    providers put them first, so the provider's prompt cache can serve them); everything about
+    the case is in `prompt`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,18 +42,24 @@ class ModelRequest(BaseModel):
     context: dict[str, Any] = {}
     model_id: str = ""
     system: str = ""
+    process_context: str = ""
     prompt: str = ""
     output_schema: dict[str, Any] = {}
     max_tokens: int = Field(default=1024, ge=1, le=32_000)
 
 
 class ModelResponse(BaseModel):
+    """A model's answer and its usage. `input_tokens` are the input tokens billed at the plain
+    input rate; prompt-cache reads and writes are counted apart (priced at their own rates)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str
     model_id: str
     input_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
 
 
 class ModelProvider(Protocol):

@@ -4,11 +4,21 @@ The expected output's JSON schema becomes the input schema of one tool (`submit_
 `toolChoice` forces the model to call it, so the answer arrives as the tool's JSON input. The
 provider returns that JSON as text: the decision plane parses and validates it like any other
 model output, so a malformed tool result is caught there and repaired once, never trusted.
+
+Prompt caching: the system prompt (instructions, the process's capability catalogue, the output
+schema) and the process context (the process's rules, for planning) are static for a process
+and task; for models that support it, a `cachePoint` block follows them (the tool definition
+comes before them in the prefix). Case data stays after it, in the user message. Bedrock
+caches the prefix once it reaches the model's minimum (1,024 tokens for Claude Sonnet 4.5,
+4,096 for Claude Haiku 4.5, 1,000 for Nova) and reports `cacheReadInputTokens` and
+`cacheWriteInputTokens` apart from `inputTokens`; below the minimum the checkpoint is ignored
+and nothing changes. Models without prompt caching get no checkpoint (Converse rejects it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
@@ -28,13 +38,29 @@ THROTTLED = frozenset(
 )
 TIMED_OUT = frozenset({"ModelTimeoutException"})
 
+# Models (by id, after any inference-profile prefix such as `us.` or `global.`) whose Converse
+# requests accept a cache checkpoint in `system`.
+PROMPT_CACHE_MODELS = re.compile(
+    r"^(anthropic\.claude-(3-7-sonnet|3-5-haiku|(haiku|sonnet|opus)-4)"
+    r"|amazon\.nova-(micro|lite|pro|premier))"
+)
+_PROFILE_PREFIX = re.compile(r"^(us|eu|apac|jp|au|ca|us-gov|global)\.")
+
+
+def supports_prompt_cache(model_id: str) -> bool:
+    """Whether Bedrock prompt caching (a `cachePoint` block) is available for `model_id`, an
+    inference-profile id, a foundation-model id or either's ARN."""
+    name = model_id.rsplit("/", 1)[-1]
+    return bool(PROMPT_CACHE_MODELS.match(_PROFILE_PREFIX.sub("", name)))
+
 
 def tool_name(request: ModelRequest) -> str:
     return f"submit_{request.task}"
 
 
-def converse_request(request: ModelRequest) -> dict[str, Any]:
-    """The Converse parameters for one request (public so tests can assert the exact shape)."""
+def converse_request(request: ModelRequest, *, prompt_cache: bool = True) -> dict[str, Any]:
+    """The Converse parameters for one request (public so tests can assert the exact shape);
+    with `prompt_cache`, a cache checkpoint after the system prompt where the model has one."""
     name = tool_name(request)
     params: dict[str, Any] = {
         "modelId": request.model_id,
@@ -53,26 +79,33 @@ def converse_request(request: ModelRequest) -> dict[str, Any]:
             "toolChoice": {"tool": {"name": name}},
         },
     }
-    if request.system:
-        params["system"] = [{"text": request.system}]
+    system: list[dict[str, Any]] = [
+        {"text": text} for text in (request.system, request.process_context) if text
+    ]
+    if system:
+        if prompt_cache and supports_prompt_cache(request.model_id):
+            system.append({"cachePoint": {"type": "default"}})
+        params["system"] = system
     return params
 
 
 class BedrockProvider:
     """Calls `bedrock-runtime:Converse`; needs `bedrock:InvokeModel` on the configured models."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, prompt_cache: bool = True) -> None:
         if client is None:
             from aios import aws
 
             client = aws.client("bedrock-runtime")
         self._client = client
+        self._prompt_cache = prompt_cache
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         if not request.model_id:
             raise ProviderError("bedrock: no model id for the request")
         try:
-            response = self._client.converse(**converse_request(request))
+            params = converse_request(request, prompt_cache=self._prompt_cache)
+            response = self._client.converse(**params)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in THROTTLED:
@@ -100,6 +133,8 @@ class BedrockProvider:
             model_id=request.model_id,
             input_tokens=int(usage.get("inputTokens", 0)),
             output_tokens=int(usage.get("outputTokens", 0)),
+            cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
+            cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
         )
 
 

@@ -4,6 +4,13 @@ The base URL comes from deploy-time config; the API key from a Secrets Manager s
 key `api_key`), read through Powertools and cached for five minutes. Structured output is asked
 for with `response_format: json_schema`; the answer is passed on as text and parsed and
 validated by the decision plane like any other model output.
+
+Prompt caching is automatic on such endpoints (OpenAI for prompts of 1,024 tokens and more,
+vLLM's prefix caching): the static part, the system message (instructions, the process's
+capability catalogue, the schema, then the process context), comes first, and `prompt_cache_key` names it (process and
+task) so requests sharing it are routed to the same cache. The cached part is reported as
+`usage.prompt_tokens_details.cached_tokens`, inside `prompt_tokens`; it is priced at the
+model's cache-read rate and the rest at the input rate.
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 def chat_request(request: ModelRequest) -> dict[str, Any]:
     """The chat-completions body for one request."""
     messages = [{"role": "user", "content": request.prompt}]
-    if request.system:
-        messages.insert(0, {"role": "system", "content": request.system})
+    system = "\n\n".join(text for text in (request.system, request.process_context) if text)
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
     return {
         "model": request.model_id,
         "messages": messages,
         "max_tokens": request.max_tokens,
         "temperature": 0,
+        "prompt_cache_key": f"aios:{request.process}:{request.task}",
         "response_format": {
             "type": "json_schema",
             "json_schema": {
@@ -90,11 +99,16 @@ class OpenAICompatProvider:
             data = json.loads(response.data)
             text = data["choices"][0]["message"]["content"] or ""
             usage = data.get("usage") or {}
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            prompt_tokens = int(usage.get("prompt_tokens", 0))
+            cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+            cached = max(0, min(cached, prompt_tokens))
+            output_tokens = int(usage.get("completion_tokens", 0))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(f"openai {request.model_id}: malformed response") from exc
         return ModelResponse(
             text=text,
             model_id=request.model_id,
-            input_tokens=int(usage.get("prompt_tokens", 0)),
-            output_tokens=int(usage.get("completion_tokens", 0)),
+            input_tokens=prompt_tokens - cached,
+            output_tokens=output_tokens,
+            cache_read_tokens=cached,
         )
