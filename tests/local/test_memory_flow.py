@@ -18,7 +18,8 @@ def _memory_items(emulation: Any) -> list[dict[str, Any]]:
         for f in emulation.deployment.functions.values()
         if "AIOS_MEMORY_TABLE" in f.environment
     )
-    return emulation.client("dynamodb").scan(TableName=table)["Items"]
+    pages = emulation.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return [item for page in pages for item in page["Items"]]
 
 
 def _execution_output(emulation: Any, case_id: str) -> dict[str, Any]:

@@ -183,11 +183,13 @@ def test_oversized_message_is_rejected_and_recorded(
     ddb = emulation.client("dynamodb")
 
     def recorded() -> list[dict[str, Any]]:
-        items = ddb.scan(
+        # Every page: the suite's shared ledger is well past one 1 MB scan page by now.
+        pages = ddb.get_paginator("scan").paginate(
             TableName=table,
             FilterExpression="kind = :k",
             ExpressionAttributeValues={":k": {"S": "rejection"}},
-        )["Items"]
+        )
+        items = [item for page in pages for item in page["Items"]]
         return [i for i in items if "MESSAGE_TOO_LARGE" in i["data"]["S"]]
 
     assert wait_for(recorded, timeout=30, what="oversized rejection")
