@@ -132,6 +132,16 @@ class _RoutedStream:
         return getattr(self._target(), name)
 
 
+def _route_console() -> None:
+    """Put a routed stream in front of `sys.stdout`/`sys.stderr`, once for whatever stream is
+    there now, and never take it away: restoring the previous stream when an invocation ends
+    would undo a change another thread made meanwhile (pytest's capture, say)."""
+    if not isinstance(sys.stdout, _RoutedStream):
+        sys.stdout = _RoutedStream(sys.stdout)
+    if not isinstance(sys.stderr, _RoutedStream):
+        sys.stderr = _RoutedStream(sys.stderr)
+
+
 class FunctionNotFound(LookupError):
     """No emulated function has this name or ARN (Lambda's ResourceNotFoundException)."""
 
@@ -303,17 +313,14 @@ class LambdaRuntime:
             # Loggers created at import keep the stream they saw: a routed one, which writes to
             # the log file of whichever function the writing thread is running.
             stream = self._log_stream(spec)
-            saved_streams = sys.stdout, sys.stderr
             saved_route = getattr(_ROUTE, "stream", None)
             if stream is not None:
                 _ROUTE.stream = stream
-                sys.stdout = _RoutedStream(saved_streams[0])
-                sys.stderr = _RoutedStream(saved_streams[1])
+                _route_console()
             try:
                 yield current
             finally:
                 _ROUTE.stream = saved_route
-                sys.stdout, sys.stderr = saved_streams
                 current.update(self._layer_modules_now())
                 for name in current:
                     del sys.modules[name]
