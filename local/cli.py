@@ -37,7 +37,6 @@ from typing import Any
 
 from local import (
     audit_cli,
-    case_story,
     control_cli,
     cost_cli,
     eval_cli,
@@ -248,7 +247,7 @@ def demo(port: int | None, process_name: str | None = None, raw: bool = False) -
         _section("what happened")
         systems = {m: s.name for s in emu.services.values() for m in s.mounts}
         _say(story.render(case, audit, requests, elapsed, systems))
-        content = case_story.content_lines(case)
+        content = story.content_lines(case)
         if content:
             _section("content: staged versions, publications, model cost by step")
             _say("\n".join(content))

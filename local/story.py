@@ -177,3 +177,54 @@ def render(
         f"{chain.get('length')} events, head {str(chain.get('head'))[:16]}…",
     ]
     return "\n".join(lines)
+
+
+def _content_action(action: dict[str, Any]) -> list[str]:
+    attestation = action.get("attestation") or {}
+    who = (
+        f"approved by {', '.join(attestation.get('approvers') or [])}"
+        if attestation.get("type") == "human"
+        else f"automatic ({attestation.get('rule', 'policy')})"
+    )
+    out = [f"- {action.get('capability')}: {action.get('status')}, {who}"]
+    result = action.get("result") or {}
+    for staged in result.get("staged", []):
+        out.append(f"  ledger: {staged['key']} v{staged['version']} {staged['effect']}")
+        for lang, note in (staged.get("translations") or {}).items():
+            out.append(f"    {lang}: {note}")
+    for pub in result.get("published", []):
+        out.append(
+            f"  {pub['platform']}: {pub['item']} v{pub['version']} {pub['effect']}"
+            f" (remote id {pub.get('remote_id')})"
+        )
+    if action.get("error"):
+        out.append(f"  refused: {action['error'].get('message', action['error'])}")
+    return out
+
+
+def _cost_by_step(usage: dict[str, Any]) -> list[str]:
+    out = [
+        f"Cost: {usage.get('calls', 0)} model calls, {usage.get('input_tokens', 0)} tokens in /"
+        f" {usage.get('output_tokens', 0)} out, {float(usage.get('cost_usd') or 0):.6f} USD;"
+        f" cache hits {(usage.get('cache') or {}).get('hits', 0)}"
+    ]
+    for step, s in sorted((usage.get("by_step") or {}).items()):
+        out.append(
+            f"  {step}: {s['calls']} calls, {s['input_tokens']}/{s['output_tokens']} tokens,"
+            f" {s['cache_hits']} cache hits, {s['reused']} reused, {s['cost_usd']:.6f} USD"
+        )
+    return out
+
+
+def content_lines(case: dict[str, Any]) -> list[str]:
+    """What a content case staged and published (versions, each language's scores and
+    glossary hits, each platform's publication) and its model cost by step, for the lines
+    `render` does not tell; empty for other cases."""
+    out: list[str] = []
+    for action in case.get("actions") or []:
+        result = action.get("result") or {}
+        if result.get("staged") or result.get("published"):
+            out.extend(_content_action(action))
+    if (case.get("usage") or {}).get("by_step"):
+        out.extend(_cost_by_step(case.get("usage") or {}))
+    return out

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from stacks.model_prices import DEFAULT_MODEL_TIERS
+from stacks.model_prices import DEFAULT_MODEL_TIERS, table_models
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -47,13 +46,9 @@ class ModelPrice(BaseModel):
     cache_write_per_mtok: Annotated[float, Field(ge=0)] | None = None
 
 
-PRICE_TABLE = Path(__file__).resolve().parents[1] / "layers/aios/python/aios/cost/prices.json"
-
-
 def table_model_prices() -> dict[str, ModelPrice]:
     """The models' token prices from the kit's price table (`aios/cost/prices.json`): the
     default of `model_prices`; a context value replaces the table's."""
-    models = json.loads(PRICE_TABLE.read_text(encoding="utf-8"))["models"]
     return {
         model_id: ModelPrice(
             input_per_mtok=rate["input_per_mtok"],
@@ -61,7 +56,7 @@ def table_model_prices() -> dict[str, ModelPrice]:
             cache_read_per_mtok=rate["cache_read_per_mtok"],
             cache_write_per_mtok=rate["cache_write_per_mtok"],
         )
-        for model_id, rate in models.items()
+        for model_id, rate in table_models().items()
     }
 
 

@@ -1,11 +1,11 @@
-"""Model list prices: the default models' rates per million tokens, with source and date.
+"""The kit's default models, with their list prices per million tokens.
 
-`MODEL_LIST_PRICES` is the one place the kit's default model prices are written down; the
-config defaults (`AiosConfig.model_prices`, and cdk.json's copy) are derived from it, and
-`bench/decision_cost.py` prices its runs with it. Each entry names the model (Bedrock
-inference-profile or model id), the input and output rates, the prompt-cache read and write
-rates (input tokens read from / written to Bedrock's prompt cache), where the figures come from
-and when they were read. Rates are USD per 1M tokens, on-demand, us-east-1.
+The rates themselves are written down once, in the kit's price table
+(`layers/aios/python/aios/cost/prices.json`, with their source and date); this module names the
+default models, reads that table (`table_models`, once) and gives `MODEL_LIST_PRICES`, which
+`bench/decision_cost.py` prices its runs with; `AiosConfig.model_prices` defaults to the same
+table. Rates are USD per 1M tokens, on-demand, us-east-1: input, output, and the prompt-cache
+read and write rates (input tokens read from / written to Bedrock's prompt cache).
 
 Claude 4.5 models through a geographic cross-Region inference profile (`us.`) are priced 10%
 above the global profile (`global.`) and the list price; the `us.` profiles are the defaults
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 PRICES_AS_OF = "2026-12-01"
 BEDROCK_PRICING = "https://aws.amazon.com/bedrock/pricing/"
@@ -50,13 +52,20 @@ CLAUDE_SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 NOVA_MICRO = "us.amazon.nova-micro-v1:0"
 NOVA_LITE = "us.amazon.nova-lite-v1:0"
 
-# The rates themselves live in the kit's one price table (aios/cost/prices.json), with their
-# source and date; this module names the default models and reads their rates from there.
-_PRICE_TABLE = Path(__file__).resolve().parents[1] / "layers/aios/python/aios/cost/prices.json"
+PRICE_TABLE = Path(__file__).resolve().parents[1] / "layers/aios/python/aios/cost/prices.json"
+
+
+@cache
+def table_models() -> dict[str, dict[str, Any]]:
+    """Model id -> its rates, source and date, as the price table lists them (read once)."""
+    models: dict[str, dict[str, Any]] = json.loads(PRICE_TABLE.read_text(encoding="utf-8"))[
+        "models"
+    ]
+    return models
 
 
 def _listed(model_id: str) -> ListedPrice:
-    rate = json.loads(_PRICE_TABLE.read_text(encoding="utf-8"))["models"][model_id]
+    rate = table_models()[model_id]
     return ListedPrice(
         input=rate["input_per_mtok"],
         output=rate["output_per_mtok"],

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from stacks.application import build_app, cdk_json_context
-from stacks.config import PRICE_TABLE, AiosConfig, ConfigError
+from stacks.config import AiosConfig, ConfigError
+from stacks.model_prices import PRICE_TABLE
 
 
 def test_cdk_json_holds_every_config_key_with_the_model_default() -> None:

@@ -1,6 +1,6 @@
 """What a case costs: the price table, metered quantities and priced reports."""
 
-from aios.cost.prices import Prices, load_prices, model_prices
+from aios.cost.prices import Prices, load_prices
 from aios.cost.report import ITEMS, CostReport, Meter, price, render
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "Meter",
     "Prices",
     "load_prices",
-    "model_prices",
     "price",
     "render",
 ]

@@ -14,8 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aios.pricing import ModelPrice
-
 TABLE = Path(__file__).with_name("prices.json")
 
 
@@ -39,11 +37,6 @@ class ModelRate(BaseModel):
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
     source: str
     as_of: str
-
-    def price(self) -> ModelPrice:
-        return ModelPrice(
-            **self.model_dump(include={"input_per_mtok", "output_per_mtok"}),
-        )
 
 
 class PriceTable(BaseModel):
@@ -103,9 +96,3 @@ def load_prices(region: str | None = None, path: Path | None = None) -> Prices:
         models=dict(table.models),
         overridden=tuple(sorted(overrides)),
     )
-
-
-def model_prices(path: Path | None = None) -> dict[str, ModelPrice]:
-    """Model id -> the USD per million tokens budgets and usage are priced with."""
-    table = read_table(path) if path else _kit_table()
-    return {m: rate.price() for m, rate in table.models.items()}
