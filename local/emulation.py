@@ -406,8 +406,8 @@ class Emulation:
             **split_layout.function_credentials(sts, spec.role_arn, spec.function_name),
         }
         if self.execution is not None and spec.name in self.execution.functions:
-            pinned = split_layout.plan_public_keys(self.deployment, self.client("kms"))
-            env["AIOS_PLAN_PUBLIC_KEYS"] = json.dumps(pinned)
+            pinned = split_layout.decision_public_keys(self.deployment, self.client("kms"))
+            env = split_layout.pin_keys(env, pinned)
         return dataclasses.replace(spec, environment=env)
 
     def _state_machine_clients(self) -> moto_patches.ServiceClient | None:

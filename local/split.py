@@ -23,6 +23,15 @@ condition names the caller's role; otherwise it stays in the caller's account, w
 queue does not exist, and fails. The policy's `aws:SecureTransport` deny is not evaluated
 (the emulation speaks HTTP on loopback). Every other request stays in its caller's account:
 no role of the decision account can reach the execution account's tables or queues.
+
+What moto does not enforce here, and the infra tests on the synthesized templates prove
+instead (tests/infra/test_split.py): IAM policies (which actions and resources a role may use
+within its own account) and trust policies (moto lets any caller assume any role, so the task
+answer role's trust in the execute role alone is not checked locally). moto's IAM enforcement
+(`INITIAL_NO_AUTH_ACTION_COUNT`, `/moto-api/reset-auth`) is not switched on: it evaluates
+identity policies only, against the resource `*` for most services (DynamoDB among them), with
+no resource policies and only `StringEquals` conditions, so it would refuse the kit's
+resource-scoped grants rather than prove them.
 """
 
 from __future__ import annotations
@@ -109,19 +118,42 @@ def role_session(sts: Any, role_arn: str, region: str, name: str) -> boto3.sessi
     return _session(function_credentials(sts, role_arn, name), region)
 
 
-def plan_public_keys(decision: Deployment, kms: Any) -> dict[str, str]:
-    """What the operator pins in the execution stack (`plan_public_keys`): the decision
-    plane's plan key ARN -> its public key, base64 DER, read from the decision account's KMS."""
-    key_ids = {
-        spec.environment["AIOS_PLAN_KEY_ID"]
-        for spec in decision.functions.values()
-        if spec.environment.get("AIOS_PLAN_KEY_ID")
-    }
-    pinned = {}
-    for key_id in sorted(key_ids):
-        public = kms.get_public_key(KeyId=key_id)
-        pinned[key_id] = base64.b64encode(public["PublicKey"]).decode()
+KEY_PURPOSES = ("plan", "policy", "human")
+"""The decision plane's signing keys, by purpose: the functions name them `AIOS_<PURPOSE>_KEY_ID`
+(the plan key; with signed attestations, the policy and human keys too)."""
+
+
+def decision_public_keys(decision: Deployment, kms: Any) -> dict[str, dict[str, str]]:
+    """What the operator pins in the execution stack: purpose -> {key ARN: its public key,
+    base64 DER}, read from the decision account's KMS (`aws kms get-public-key`)."""
+    pinned: dict[str, dict[str, str]] = {}
+    for purpose in KEY_PURPOSES:
+        variable = f"AIOS_{purpose.upper()}_KEY_ID"
+        key_ids = {s.environment.get(variable, "") for s in decision.functions.values()} - {""}
+        for key_id in sorted(key_ids):
+            public = kms.get_public_key(KeyId=key_id)["PublicKey"]
+            pinned.setdefault(purpose, {})[key_id] = base64.b64encode(public).decode()
     return pinned
+
+
+def pin_keys(
+    environment: Mapping[str, str], pinned: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
+    """The execution plane's environment with the decision plane's keys pinned where it reads
+    them: `AIOS_PLAN_PUBLIC_KEYS` (plan keys) and, when it has one, `AIOS_TRUSTED_KEYS` (every
+    purpose)."""
+    env = dict(environment)
+    if "AIOS_PLAN_PUBLIC_KEYS" in env:
+        env["AIOS_PLAN_PUBLIC_KEYS"] = json.dumps(dict(pinned.get("plan", {})), sort_keys=True)
+    if "AIOS_TRUSTED_KEYS" in env:
+        env["AIOS_TRUSTED_KEYS"] = json.dumps(
+            {
+                purpose: [{"key_id": k, "public_key": v} for k, v in sorted(keys.items())]
+                for purpose, keys in pinned.items()
+            },
+            sort_keys=True,
+        )
+    return env
 
 
 @dataclass(frozen=True)
@@ -134,21 +166,33 @@ class QueuePolicy:
 
     def allows_send(self, caller_account: str, principal_arn: str) -> bool:
         """True when an `Allow` of `sqs:SendMessage` names the caller's account as principal
-        and, if it has an `aws:PrincipalArn` condition, names the caller's role in it."""
-        return any(
-            _allows(statement, caller_account, principal_arn)
-            for statement in _as_list(self.document.get("Statement"))
-        )
+        and, if it has an `aws:PrincipalArn` condition, names the caller's role in it, and no
+        `Deny` of it applies (one on `aws:SecureTransport` alone is not evaluated locally;
+        any other is taken to apply)."""
+        statements = _as_list(self.document.get("Statement"))
+        if any(_denies(statement) for statement in statements):
+            return False
+        return any(_allows(statement, caller_account, principal_arn) for statement in statements)
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if value is not None else []
 
 
+def _sends(statement: Mapping[str, Any]) -> bool:
+    return bool({"sqs:SendMessage", "sqs:*"} & set(_as_list(statement.get("Action"))))
+
+
+def _denies(statement: Mapping[str, Any]) -> bool:
+    if statement.get("Effect") != "Deny" or not _sends(statement):
+        return False
+    return statement.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def _allows(statement: Mapping[str, Any], caller_account: str, principal_arn: str) -> bool:
     if statement.get("Effect") != "Allow":
         return False
-    if not {"sqs:SendMessage", "sqs:*"} & set(_as_list(statement.get("Action"))):
+    if not _sends(statement):
         return False
     principals = _as_list((statement.get("Principal") or {}).get("AWS"))
     if not {caller_account, f"arn:aws:iam::{caller_account}:root"} & set(principals):
@@ -254,13 +298,3 @@ def _add_account_header(request: Any, **_: Any) -> None:
     account = request.context.get(_CONTEXT_KEY)
     if account:
         request.headers[ACCOUNT_HEADER] = account
-
-
-def describe(decision: Deployment, execution: Deployment) -> str:
-    """One line naming where each plane runs (for `aios local up --split`)."""
-    return json.dumps(
-        {
-            "decision": {"stack": decision.stack_name, "account": decision.account},
-            "execution": {"stack": execution.stack_name, "account": execution.account},
-        }
-    )
