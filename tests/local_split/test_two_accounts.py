@@ -31,12 +31,6 @@ pytestmark = pytest.mark.slow
 Message = dict[str, Any]
 DECISION_ROLES = ("decide", "api", "approvals")
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-ATTEST_PENDING = (
-    "the split execution plane still reads the attestation and case input from its own ledger "
-    "and records outcomes there (docs/two-accounts.md, Known limits): waits for branch `attest` "
-    "(signed attestations carried with the action message, input checked against the plan's "
-    "input_digest, outcome recorded in the decision ledger from the task answer)"
-)
 
 
 def _state_table(emu: Any) -> str:
@@ -231,7 +225,6 @@ def test_a_message_not_signed_by_the_decision_plans_key_is_refused_and_recorded(
     assert len(receiver_requests(emu, case["case_id"])) == before
 
 
-@pytest.mark.xfail(strict=True, reason=ATTEST_PENDING)
 def test_an_action_signed_by_the_decision_account_runs_in_the_execution_account(
     split_emulation: Any, case: dict[str, Any]
 ) -> None:
@@ -240,7 +233,7 @@ def test_an_action_signed_by_the_decision_account_runs_in_the_execution_account(
     assert case["status"] == "SUCCEEDED", case.get("error")
     [sent] = receiver_requests(emu, case_id)  # the outside system, called by account B
     action = _genuine(emu, case_id)["action"]
-    assert sent["headers"].get("Idempotency-Key") == action["action_id"]
+    assert sent["idempotency_key"] == action["action_id"]
     applied = _item(
         emu.client("dynamodb", EXECUTION_ACCOUNT),
         _state_table(emu),
@@ -261,7 +254,6 @@ def _attestation_by(emu: Any, message: Message, kms: Any, key_id: str) -> Messag
     return message
 
 
-@pytest.mark.xfail(strict=True, reason=ATTEST_PENDING)
 @pytest.mark.parametrize("signer", ["plan-key", "execution-account-key"])
 def test_an_attestation_not_signed_by_an_approvals_or_policy_key_is_refused_and_recorded(
     split_emulation: Any, case: dict[str, Any], signer: str
