@@ -694,7 +694,9 @@ def decide_case(
         confidence=classification.confidence,
     )
     recorded = usage.to_dict()
-    policy_key = os.environ.get("AIOS_POLICY_KEY_ID", "") if policy_key_id is None else policy_key_id
+    policy_key = (
+        os.environ.get("AIOS_POLICY_KEY_ID", "") if policy_key_id is None else policy_key_id
+    )
     attestation = _sign_policy(round_, actions, kms=kms, key_id=policy_key)
     actions = _claim_bodies(actions)
     _record_decision(
