@@ -245,7 +245,7 @@ def test_trusted_keys_come_from_the_environment_with_their_cut_offs(kms) -> None
     trusted = trusted_keys(load_settings(env))
     assert [k.key_id for k in trusted.plan] == ["plan-new", "plan-old"]
     assert trusted.plan[1].not_after == datetime(2027, 1, 1, tzinfo=UTC)
-    assert trusted.pinned and trusted.human == ()
+    assert trusted.pinned and trusted.of("human") == ()
     with pytest.raises(RuntimeError, match="AIOS_TRUSTED_KEYS"):
         load_settings({"AIOS_TRUSTED_KEYS": '{"plan": [{"key_id": "k", "not_after": "soon"}]}'})
 
