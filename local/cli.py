@@ -8,6 +8,8 @@ aios demo [--process P]    start it, run a process's example case end to end (de
                            approvers would, and tell the case's story; exits non-zero unless
                            the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios keys pins             the signing keys' public keys from KMS, as the trusted_keys context
+                           value of an execution plane on its own (rotation: docs/key-rotation.md)
 aios control revoke|restore capability|process|tenant NAME
                            the kill switch (AWS or emulation); also `control list|audit`
 aios kpi                   decision-quality KPIs from the ledger (table, or --json)
@@ -43,6 +45,7 @@ from local import (
     cost_cli,
     eval_cli,
     executor_cli,
+    keys_cli,
     signals_cli,
     story,
     workspace_cli,
@@ -308,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     eval_cli.add_parser(commands)
     executor_cli.add_parser(commands)
     cost_cli.add_parser(commands)
+    keys_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aios.keyring import TrustedKeys
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -223,6 +224,9 @@ def execute_function(
     else:
         for name, value in signing_key.environment().items():
             execute.add_environment(name, value)
+        if config.trusted_keys != TrustedKeys():  # a rotation in one stack: pinned keys win
+            pinned = config.trusted_keys.model_dump(mode="json", exclude_defaults=True)
+            execute.add_environment("AIOS_TRUSTED_KEYS", json.dumps(pinned, sort_keys=True))
     ledger.table.grant(execute.role, *LEDGER_READ)
     ledger.grant_write(execute.role, CASE_KEYS + EXECUTION_KEYS)
     ledger.idempotency_table.grant(execute.role, *IDEMPOTENCY_READ_WRITE)

@@ -377,7 +377,9 @@ def test_a_replan_is_idempotent_per_round_and_supersedes_the_earlier_plan(
     assert events.count("plan.superseded") == 1 and events.count("action.superseded") == 2
     # A new action verifies under its own plan; an old one never under the new plan.
     auto = next(a for a in new["actions"] if a["gate"] == "auto")
-    message = ActionMessage.model_validate({"task_token": "t", "plan": new["plan"], "action": auto})
+    message = ActionMessage.model_validate(
+        {"task_token": "t", "plan": new["plan"], "action": auto, "attestation": new["attestation"]}
+    )
     assert _verify(kms, plan_key, message).message.action.action_id == auto["action_id"]
     forged = {"task_token": "t", "plan": new["plan"], "action": first["actions"][0]}
     with pytest.raises(WrongCase):

@@ -101,7 +101,8 @@ def test_forged_token_on_a_pending_action_leaves_it_pending(decided, kms, plan_k
         ]
     )
     ctx = _context(kms, plan_key, _settings(peer), Tasks())
-    outcome = execution.run_message("m-3", _body(out, "forged-token"), ctx)
+    unattested = {**out, "attestation": None}
+    outcome = execution.run_message("m-3", _body(unattested, "forged-token"), ctx)
     assert outcome.error["code"] == "ATTESTATION_MISSING"
     assert _status(case_id, action["index"]) == "PROPOSED"
     assert peer.requests == []

@@ -49,9 +49,9 @@ class TrustedKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    plan: tuple[TrustedKey, ...] = ()
-    policy: tuple[TrustedKey, ...] = ()
-    human: tuple[TrustedKey, ...] = ()
+    plan: list[TrustedKey] = Field(default_factory=list)
+    policy: list[TrustedKey] = Field(default_factory=list)
+    human: list[TrustedKey] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_purpose_per_key(self) -> TrustedKeys:
@@ -66,8 +66,7 @@ class TrustedKeys(BaseModel):
         return self
 
     def of(self, purpose: Purpose) -> tuple[TrustedKey, ...]:
-        keys: tuple[TrustedKey, ...] = getattr(self, purpose)
-        return keys
+        return tuple(getattr(self, purpose))
 
     @property
     def pinned(self) -> bool:
