@@ -41,7 +41,8 @@ environment; see `Emulation` for the values):
 
 - `AWS_ENDPOINT_URL`: the moto server, so every AWS SDK client talks to the emulation;
 - `AWS_DEFAULT_REGION` / `AWS_REGION`: the emulated region;
-- `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: dummy credentials;
+- `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: dummy credentials (in the
+  split layout none: each function has its own role's in its environment, see `local.split`);
   `AWS_PROFILE` is removed and `AWS_EC2_METADATA_DISABLED=true`, so no real credentials are
   ever looked up;
 - `AIOS_HTTP_TARGETS`: every configured target points at the local receiver;
