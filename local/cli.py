@@ -1,11 +1,15 @@
 """`aios`: run the local emulation.
 
-aios local up [--port N]   the emulation in the foreground, until Ctrl-C or SIGTERM
+aios local up [--port N] [--split]
+                           the emulation in the foreground, until Ctrl-C or SIGTERM; with
+                           --split, the two-account layout (docs/two-accounts.md)
 aios demo [--process P]    start it, run a process's example case end to end (default: the
                            sample ticket-triage), approve what waits for approval as the
                            approvers would, and tell the case's story; exits non-zero unless
                            the case SUCCEEDED
 aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios keys pins             the signing keys' public keys from KMS, as the trusted_keys context
+                           value of an execution plane on its own (rotation: docs/key-rotation.md)
 aios control revoke|restore capability|process|tenant NAME
                            the kill switch (AWS or emulation); also `control list|audit`
 aios kpi                   decision-quality KPIs from the ledger (table, or --json)
@@ -41,6 +45,7 @@ from local import (
     cost_cli,
     eval_cli,
     executor_cli,
+    keys_cli,
     signals_cli,
     story,
     workspace_cli,
@@ -90,10 +95,23 @@ def _banner(emu: Emulation) -> str:
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
             f" --endpoint-url {emu.aws_endpoint} stepfunctions list-executions"
             f" --state-machine-arn {sm}",
-            "  for aios audit|kpi|dlq|webhooks in another shell:",
-            *(f"    export {k}={v}" for k, v in emu.cli_environment().items()),
+            *_environment_lines(emu),
         ]
     )
+
+
+def _environment_lines(emu: Emulation) -> list[str]:
+    if emu.execution is not None:
+        # The account of a request follows its credentials (`local.split`).
+        return [
+            f"  split layout: decision plane {emu.deployment.stack_name} in account"  # type: ignore[union-attr]
+            f" {emu.account}, execution plane {emu.execution.stack_name} in account"
+            f" {emu.execution.account} (credentials of a role in that account reach it)",
+        ]
+    return [
+        "  for aios audit|kpi|dlq|webhooks in another shell:",
+        *(f"    export {k}={v}" for k, v in emu.cli_environment().items()),
+    ]
 
 
 def _ledger_table(emu: Emulation) -> str:
@@ -111,7 +129,7 @@ def _console_lines(emu: Emulation) -> list[str]:
     return lines
 
 
-def local_up(port: int | None) -> int:
+def local_up(port: int | None, split: bool = False) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -120,7 +138,7 @@ def local_up(port: int | None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print("synthesizing and starting the emulation...", flush=True)
-    with Emulation(api_port=port) as emu:
+    with Emulation(api_port=port, split=split) as emu:
         print(_banner(emu), flush=True)
         print("Ctrl-C to stop.", flush=True)
         stop.wait()
@@ -271,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument(
         "--port", type=int, default=None, help="API port (default $AIOS_LOCAL_PORT or 8787)"
     )
+    up.add_argument(
+        "--split",
+        action="store_true",
+        help="the decision and execution planes in two emulated accounts",
+    )
     demo_parser = commands.add_parser("demo", help="run the sample case end to end")
     demo_parser.add_argument(
         "--port", type=int, default=None, help="API port (default: a free one)"
@@ -288,13 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     eval_cli.add_parser(commands)
     executor_cli.add_parser(commands)
     cost_cli.add_parser(commands)
+    keys_cli.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "local":
-        return local_up(args.port)
+        return local_up(args.port, args.split)
     if args.command == "audit":
         return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
     if args.command == "control":

@@ -23,6 +23,11 @@
    (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
    tenant `default`).
 
+With `split=True` the app is synthesized in the split layout (docs/two-accounts.md) and its
+two stacks are provisioned in two emulated accounts, each function acting as its own role
+(`local.split`); `self.deployment` is the decision plane's, `self.execution` the execution
+plane's, `client(service, account)` a client of either account.
+
 Everything listens on loopback only and all AWS calls go to moto: nothing reaches real AWS.
 Environment variables read here: `AIOS_LOCAL_PORT`, `AIOS_LOCAL_CDK_OUT`,
 `AIOS_LOCAL_VISIBILITY_TIMEOUT` (see `local.sqs_poller`).
@@ -52,6 +57,7 @@ import boto3
 from botocore.config import Config
 
 from local import moto_patches
+from local import split as split_layout
 from local.api_gateway import ApiServer
 from local.appconfig import AppConfigStandIn
 from local.assembly import (
@@ -138,6 +144,7 @@ class Emulation:
         region: str = DEFAULT_REGION,
         preload: bool = True,
         function_log_dir: Path | None = None,
+        split: bool = False,
     ) -> None:
         self.project_root = project_root
         if api_port is None:
@@ -152,6 +159,10 @@ class Emulation:
         self.function_log_dir = function_log_dir
         self.timings: dict[str, float] = {}
         self.deployment: Deployment | None = None
+        self.split = split
+        self.execution: Deployment | None = None  # the execution plane's stack, when split
+        self._sessions: dict[str, boto3.session.Session] = {}  # account -> deployer session
+        self._function_accounts: dict[str, str] = {}  # function -> account it runs in
         self.runtime: LambdaRuntime | None = None
         self.pollers: list[SqsPoller] = []
         self.stream_pollers: list[StreamPoller] = []
@@ -226,13 +237,15 @@ class Emulation:
         assert self._appconfig is not None, "start() first"
         return self._appconfig
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for the emulated AWS (never real AWS)."""
+    def client(self, service: str, account: str | None = None) -> Any:
+        """A boto3 client for the emulated AWS (never real AWS): of the decision account, or
+        with `account`, of that account (the split layout's execution account)."""
         assert self.aws_endpoint, "start() first"
         endpoint = self.aws_endpoint
         if service in APPCONFIG_SERVICES:
             endpoint = self.appconfig.url
-        return self._session.client(
+        session = self._sessions.get(account or self.account, self._session)
+        return session.client(
             service,
             endpoint_url=endpoint,
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),
@@ -270,11 +283,19 @@ class Emulation:
         t = time.monotonic()
         if self.cdk_out is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="aios-cdk-out-"))
-            self.cdk_out = synth(self.project_root, self._tmp)
+            context = split_layout.synth_context(self.region) if self.split else None
+            self.cdk_out = synth(self.project_root, self._tmp, context=context)
             t = self._timed("synth", t)
-        stack_name, template = load_stack(self.cdk_out, self.stack_name)
+        if self.split:
+            (stack_name, template), execution_stack = split_layout.split_stacks(
+                self.cdk_out, self.stack_name
+            )
+        else:
+            stack_name, template = load_stack(self.cdk_out, self.stack_name)
 
         self._start_moto()
+        if self.split:
+            self._enter_accounts()
         self._appconfig = AppConfigStandIn(self.aws_endpoint, self._session).start()
         t = self._timed("moto", t)
 
@@ -288,6 +309,19 @@ class Emulation:
             self.account,
             assets=assets,
         )
+        layer_templates = [template]
+        if self.split:
+            execution_name, execution_template = execution_stack
+            self.execution = provision(
+                execution_template,
+                execution_name,
+                lambda service: self.client(service, split_layout.EXECUTION_ACCOUNT),
+                self.project_root,
+                self.region,
+                split_layout.EXECUTION_ACCOUNT,
+                assets=assets,
+            )
+            layer_templates.append(execution_template)
         t = self._timed("provision", t)
 
         self._receiver = Receiver().start()
@@ -299,28 +333,33 @@ class Emulation:
             # synthesized (validated, YAML specs turned JSON), like Lambda's /opt/python.
             layer_dirs=[
                 *sorted((self.project_root / "layers").glob("*/python")),
-                *assembly_layer_dirs(template, assets),
+                *dict.fromkeys(
+                    d for tpl in layer_templates for d in assembly_layer_dirs(tpl, assets)
+                ),
             ],
             overrides=self._overrides(),
             region=self.region,
             log_dir=self.function_log_dir,
         )
         self.runtime.overrides.update(self._memory_overrides())
-        for spec in self.deployment.functions.values():
-            self.runtime.register(self._with_local_targets(spec))
-            self._seed_target_keys(spec)
-            self._seed_capability_secrets(spec)
-        moto_patches.apply(self._moto_port, self.runtime.invoke)
+        for deployment in self._deployments():
+            for spec in deployment.functions.values():
+                self._function_accounts[spec.name] = deployment.account
+                self.runtime.register(self._as_deployed(self._with_local_targets(spec)))
+                self._seed_target_keys(spec)
+                self._seed_capability_secrets(spec)
+        moto_patches.apply(self._moto_port, self.runtime.invoke, self._state_machine_clients())
         if self.preload:
-            for name in self.deployment.functions:
+            for name in self._function_accounts:
                 self.runtime.preload(name)
         t = self._timed("functions", t)
 
-        sqs = self.client("sqs")
-        for mapping in self.deployment.event_sources:
-            self.pollers.append(
-                SqsPoller(mapping, sqs, self.runtime.invoke, region=self.region).start()
-            )
+        for deployment in self._deployments():
+            sqs = self.client("sqs", deployment.account)
+            for mapping in deployment.event_sources:
+                self.pollers.append(
+                    SqsPoller(mapping, sqs, self.runtime.invoke, region=self.region).start()
+                )
         streams = self.client("dynamodbstreams")
         for stream in self.deployment.stream_sources:
             self.stream_pollers.append(StreamPoller(stream, streams, self.runtime.invoke).start())
@@ -341,6 +380,48 @@ class Emulation:
         if self.user_pool_id:
             self.console_users = seed_users(self.client("cognito-idp"), self.user_pool_id)
         self._timed("serve", t)
+
+    def _deployments(self) -> list[Deployment]:
+        assert self.deployment is not None
+        return [self.deployment, *([self.execution] if self.execution is not None else [])]
+
+    def _enter_accounts(self) -> None:
+        """The split layout: deployer sessions of both accounts; the decision account's is
+        the emulation's own session (`client`, the AppConfig stand-in, tests)."""
+        sts = self._session.client("sts", endpoint_url=self.aws_endpoint)
+        for account in (split_layout.DECISION_ACCOUNT, split_layout.EXECUTION_ACCOUNT):
+            self._sessions[account] = split_layout.account_session(sts, account, self.region)
+        self.account = split_layout.DECISION_ACCOUNT
+        self._session = self._sessions[self.account]
+
+    def _as_deployed(self, spec: Any) -> Any:
+        """The split layout: the function's credentials are its own role's (as Lambda gives
+        them), and the execution plane's pinned plan keys are the decision plane's key."""
+        if not self.split:
+            return spec
+        assert self.deployment is not None
+        sts = self._session.client("sts", endpoint_url=self.aws_endpoint)
+        env = {
+            **spec.environment,
+            **split_layout.function_credentials(sts, spec.role_arn, spec.function_name),
+        }
+        if self.execution is not None and spec.name in self.execution.functions:
+            pinned = split_layout.decision_public_keys(self.deployment, self.client("kms"))
+            env = split_layout.pin_keys(env, pinned)
+        return dataclasses.replace(spec, environment=env)
+
+    def _state_machine_clients(self) -> moto_patches.ServiceClient | None:
+        """The split layout: the ASL interpreter's SQS calls act as the state machine's role
+        and reach the execution account's queue as its policy allows (`local.split`)."""
+        if self.execution is None or self.deployment is None:
+            return None
+        policies = split_layout.queue_policies(self._execution_template(), self.execution)
+        sts = self._session.client("sts", endpoint_url=self.aws_endpoint)
+        return split_layout.StateMachineClients(self.aws_endpoint, sts, policies)
+
+    def _execution_template(self) -> dict[str, Any]:
+        assert self.cdk_out is not None and self.execution is not None
+        return load_stack(self.cdk_out, self.execution.stack_name)[1]
 
     def _seed_memory(self) -> None:
         """Each process's seed memories, `processes/<name>/memory/<namespace>.json` (a list of
@@ -563,7 +644,8 @@ class Emulation:
             # AppConfig (moto and the stand-in) for the runtime configuration of processes.
             "AWS_ENDPOINT_URL_APPCONFIG": self.appconfig.url,
             "AWS_ENDPOINT_URL_APPCONFIGDATA": self.appconfig.url,
-            **DUMMY_CREDENTIALS,
+            # Split: each function has its own role's credentials (`_as_deployed`).
+            **({} if self.split else DUMMY_CREDENTIALS),
         }
 
     def _memory_overrides(self) -> dict[str, str]:
@@ -619,7 +701,7 @@ class Emulation:
         raw = spec.environment.get("AIOS_CAPABILITY_SECRETS")
         if not raw:
             return
-        sm = self.client("secretsmanager")
+        sm = self.client("secretsmanager", self._function_accounts.get(spec.name))
         for name, secret_id in json.loads(raw).items():
             current = sm.get_secret_value(SecretId=secret_id).get("SecretString") or "{}"
             values = json.loads(current)
@@ -639,7 +721,7 @@ class Emulation:
         raw_targets = spec.environment.get("AIOS_HTTP_TARGETS", "")
         if not secret_id or not raw_targets.strip():
             return
-        sm = self.client("secretsmanager")
+        sm = self.client("secretsmanager", self._function_accounts.get(spec.name))
         current = sm.get_secret_value(SecretId=secret_id).get("SecretString") or "{}"
         try:
             values = json.loads(current)

@@ -22,6 +22,11 @@ Two pieces of process-wide state need care, because on AWS every function has it
   reach the function's log, writes from any other thread (the CLI printing a demo, a test) reach
   the stream that was there before. Swapping `sys.stdout` itself would send another thread's
   prints into the function's log while an invocation runs.
+- Powertools' parameter providers (`get_secret`, ...) are cached in one process-wide dict
+  (`aws_lambda_powertools.utilities.parameters.constants.DEFAULT_PROVIDERS`), each with the
+  client of whoever called first. Each function gets its own providers, swapped in and out
+  with its environment, so it reads with its own endpoint and credentials (in the split
+  layout, its own account's) and never with another function's, or another emulation's.
 - The layer's modules (`aios`, ...) read settings at import and cache clients per cold start.
   Each function gets its own copy: the layer's entries in `sys.modules` are swapped in for the
   function's import and invocations and swapped out afterwards. (A thread outside the lock
@@ -36,7 +41,8 @@ environment; see `Emulation` for the values):
 
 - `AWS_ENDPOINT_URL`: the moto server, so every AWS SDK client talks to the emulation;
 - `AWS_DEFAULT_REGION` / `AWS_REGION`: the emulated region;
-- `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: dummy credentials;
+- `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: dummy credentials (in the
+  split layout none: each function has its own role's in its environment, see `local.split`);
   `AWS_PROFILE` is removed and `AWS_EC2_METADATA_DISABLED=true`, so no real credentials are
   ever looked up;
 - `AIOS_HTTP_TARGETS`: every configured target points at the local receiver;
@@ -208,6 +214,7 @@ class LambdaRuntime:
         self._specs: dict[str, FunctionSpec] = {}
         self._aliases: dict[str, str] = {}
         self._loaded: dict[str, _Loaded] = {}
+        self._providers: dict[str, dict[str, Any]] = {}  # function -> its Powertools providers
         self._layer_packages = self._discover_layer_packages()
         _consistent_environ()
         for path in reversed(self.layer_dirs):
@@ -310,6 +317,10 @@ class LambdaRuntime:
                 os.environ.pop(name, None)
             os.environ.update(self.environment_for(spec))
             current: dict[str, ModuleType] = {}
+            providers = _parameter_providers()
+            saved_providers = dict(providers)
+            providers.clear()
+            providers.update(self._providers.get(spec.name, {}))
             # Loggers created at import keep the stream they saw: a routed one, which writes to
             # the log file of whichever function the writing thread is running.
             stream = self._log_stream(spec)
@@ -320,6 +331,9 @@ class LambdaRuntime:
             try:
                 yield current
             finally:
+                self._providers[spec.name] = dict(providers)
+                providers.clear()
+                providers.update(saved_providers)
                 _ROUTE.stream = saved_route
                 current.update(self._layer_modules_now())
                 for name in current:
@@ -417,6 +431,12 @@ class LambdaRuntime:
                     request_id,
                 )
         return InvokeResult(200, body, None, request_id)
+
+
+def _parameter_providers() -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    return DEFAULT_PROVIDERS
 
 
 def _restore_environ(saved: dict[str, str]) -> None:

@@ -11,6 +11,9 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    returns, for `service="lambda"` only, a client whose `invoke` runs the function in-process
    (moto's own Lambda backend needs Docker). Both `arn:aws:states:::lambda:invoke` and plain
    Lambda ARN task resources go through this module.
+   With a `service_client` (the split layout, `local.split`), the SQS service integration's
+   `boto_client_for` is replaced too: its client acts as the state machine's role (the
+   `state_credentials` the interpreter passes), so a message lands in the queue's account.
 
 3. `moto.sqs.models.SQSBackend.receive_message` first drops the messages whose visibility
    timeout has expired from the queue's in-flight set. moto 5.2.5 does that lazily inside its
@@ -84,6 +87,9 @@ _EVAL_COMPONENT_MODULE = "moto.stepfunctions.parser.asl.component.eval_component
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
+_SQS_TASK_MODULE = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs"
+)
 
 #: (module, attribute) pairs the patches replace; checked before anything is patched.
 PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
@@ -92,6 +98,7 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_LAMBDA_EVAL_MODULE, "boto_client_for"),
     (_LAMBDA_EVAL_MODULE, "exec_lambda_function"),
     (_LAMBDA_EVAL_MODULE, "_invoke_lambda_function"),
+    (_SQS_TASK_MODULE, "boto_client_for"),
     (_SQS_MODELS_MODULE, "SQSBackend.receive_message"),
     (_SQS_MODELS_MODULE, "SQSBackend.get_queue"),
     (_SQS_MODELS_MODULE, "Queue.wait_for_messages"),  # the queue's `_messages_lock` condition
@@ -167,14 +174,24 @@ def check() -> None:
 _applied: dict[str, Any] = {}
 
 
-def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
-    """Point the ASL interpreter at our server and run its Lambda calls in-process.
+ServiceClient = Callable[[str, str, Any], Any]
+"""(region, service, the interpreter's state credentials) -> a boto3 client."""
+
+
+def apply(
+    moto_port: int,
+    invoke: Callable[[str, bytes | None], Any],
+    service_client: ServiceClient | None = None,
+) -> None:
+    """Point the ASL interpreter at our server and run its Lambda calls in-process; with
+    `service_client`, its SQS integration calls go through the clients that gives.
 
     Idempotent: applying again re-targets the patches (a new port or runtime).
     """
     check()
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
+    sqs_task = importlib.import_module(_SQS_TASK_MODULE)
     fix_fifo_redelivery()
     fix_stream_transactions()
     cache_dispatch()
@@ -182,6 +199,7 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
     if not _applied:
         _applied["moto_server_port"] = boto_client.moto_server_port
         _applied["boto_client_for"] = lambda_eval.boto_client_for
+        _applied["sqs_boto_client_for"] = sqs_task.boto_client_for
     original_client_for = _applied["boto_client_for"]
     lambda_client = InProcessLambdaClient(invoke)
 
@@ -197,6 +215,14 @@ def apply(moto_port: int, invoke: Callable[[str, bytes | None], Any]) -> None:
 
     setattr(boto_client, "moto_server_port", moto_server_port)  # noqa: B010
     setattr(lambda_eval, "boto_client_for", boto_client_for)  # noqa: B010
+    if service_client is None:
+        setattr(sqs_task, "boto_client_for", _applied["sqs_boto_client_for"])  # noqa: B010
+    else:
+
+        def sqs_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            return service_client(region, service, state_credentials)
+
+        setattr(sqs_task, "boto_client_for", sqs_client_for)  # noqa: B010
 
 
 def revert() -> None:
@@ -207,6 +233,8 @@ def revert() -> None:
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     setattr(boto_client, "moto_server_port", _applied.pop("moto_server_port"))  # noqa: B010
     setattr(lambda_eval, "boto_client_for", _applied.pop("boto_client_for"))  # noqa: B010
+    sqs_task = importlib.import_module(_SQS_TASK_MODULE)
+    setattr(sqs_task, "boto_client_for", _applied.pop("sqs_boto_client_for"))  # noqa: B010
 
 
 def cache_dispatch() -> None:

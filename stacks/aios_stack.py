@@ -138,6 +138,11 @@ class AiosStack(Stack):
             layers=self.functions.layers,
             removal_policy=retention,
         )
+        # Human attestations: an approval's decision (link, Slack or console) and an operator's
+        # act-by-hand; no other function may sign with the human key.
+        for signer in (self.approvals.answer, self.console.function):
+            self.signing_key.human_key.grant(signer.role, "kms:Sign")
+            signer.add_environment("AIOS_HUMAN_KEY_ID", self.signing_key.human_key.key_arn)
         self.memory = Memory(
             self,
             "Memory",
@@ -284,6 +289,8 @@ class AiosStack(Stack):
         CfnOutput(self, "ConsoleUrl", value=f"{self.api.url}console")
         CfnOutput(self, "ConsoleUserPoolId", value=self.console.user_pool.user_pool_id)
         CfnOutput(self, "PlanKeyArn", value=self.signing_key.key.key_arn)
+        CfnOutput(self, "PolicyKeyArn", value=self.signing_key.policy_key.key_arn)
+        CfnOutput(self, "HumanKeyArn", value=self.signing_key.human_key.key_arn)
         CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
         self.executor: Executor | None = None
         if self.action_bus is not None:
@@ -314,6 +321,6 @@ class AiosStack(Stack):
             connector_secrets=self.connector_secrets,
             capability_roles=roles,
             user_layer_dir=self.user_layer_dir,
-            plan_key=self.signing_key.key,
+            signing_key=self.signing_key,
             machine=self.case_machine.state_machine,
         )

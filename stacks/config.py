@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
+from aios.keyring import TrustedKey, TrustedKeys
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from stacks.model_prices import DEFAULT_MODEL_TIERS, table_models
@@ -206,6 +207,10 @@ class AiosConfig(BaseModel):
     # base64 DER SubjectPublicKeyInfo (`aws kms get-public-key`). Pinned in its configuration,
     # so verifying costs no KMS call and needs no access to the decision account's key.
     plan_public_keys: dict[str, str] = Field(default_factory=dict)
+    # Every key the execution plane on its own trusts, per purpose (plan, policy, human), each
+    # with its public key and an optional cut-off `not_after` for rotation (aios.keyring;
+    # `aios keys pins` prints them). Plan keys here take the place of `plan_public_keys`.
+    trusted_keys: TrustedKeys = Field(default_factory=TrustedKeys)
     # Also run the execution plane as a long-lived container on ECS Fargate in a private VPC
     # (stacks/executor.py): `fargate`. Default `none`: the execute Lambda function only.
     executor: Literal["none", "fargate"] = "none"
@@ -226,6 +231,7 @@ class AiosConfig(BaseModel):
         "tenants",
         "alarm_thresholds",
         "plan_public_keys",
+        "trusted_keys",
         mode="before",
     )
     @classmethod
@@ -340,6 +346,18 @@ class AiosConfig(BaseModel):
             except (binascii.Error, ValueError) as exc:
                 raise ValueError(f"the public key of {key_id} is not base64 DER") from exc
         return value
+
+    @property
+    def pinned_keys(self) -> TrustedKeys:
+        """What the execution plane on its own trusts: `trusted_keys`, its plan keys from
+        `plan_public_keys` when it names none."""
+        keys = self.trusted_keys
+        if keys.plan or not self.plan_public_keys:
+            return keys
+        plan = tuple(
+            TrustedKey(key_id=k, public_key=v) for k, v in sorted(self.plan_public_keys.items())
+        )
+        return keys.model_copy(update={"plan": plan})
 
     @property
     def split(self) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aios.keyring import PURPOSES
 from aws_cdk import Annotations, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -114,11 +115,19 @@ class ExecutionStack(Stack):
                 task_answer_region=boundary.decision_region,
             )
         self.alarms = self._alarms(config, retention)
-        if not config.plan_public_keys:
+        pinned = config.pinned_keys
+        unpinned = [k.key_id for p in PURPOSES for k in pinned.of(p) if not k.public_key]
+        if unpinned:
+            raise ValueError(
+                f"trusted_keys: {', '.join(unpinned)} without a public key; the execution plane "
+                "on its own has no access to the decision account's KMS keys (aios keys pins)"
+            )
+        missing = [p for p in PURPOSES if not pinned.of(p)]
+        if missing:
             Annotations.of(self).add_warning_v2(
                 "aios:no-plan-keys",
-                "plan_public_keys is empty: the execution plane trusts no plan key and refuses "
-                "every action. Pin the decision stack's PlanKeyArn and its public key "
+                f"no {', '.join(missing)} key is pinned: the execution plane refuses every "
+                "action that needs one. Pin the decision stack's keys with `aios keys pins` "
                 "(docs/two-accounts.md).",
             )
 

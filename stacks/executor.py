@@ -23,7 +23,6 @@ from aws_cdk import Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -40,6 +39,7 @@ from stacks.functions import (
 )
 from stacks.ledger import CASE_KEYS, EXECUTION_KEYS, Ledger
 from stacks.nag import acknowledge
+from stacks.signing_key import SigningKey
 
 QUEUE_CONSUME = (
     "sqs:ReceiveMessage",
@@ -77,7 +77,7 @@ class Executor(Construct):
         connector_secrets: ConnectorSecrets,
         capability_roles: CapabilityRoles,
         user_layer_dir: Path,
-        plan_key: kms.IKey | None = None,
+        signing_key: SigningKey | None = None,
         machine: sfn.StateMachine | None = None,
         task_answer_role_arn: str | None = None,
         task_answer_region: str | None = None,
@@ -126,8 +126,8 @@ class Executor(Construct):
             description="AIOS executor: consume actions, verify, apply, answer the case machine",
         )
         self._grant(ledger, action_bus, connector_secrets, capability_roles)
-        if plan_key is not None:
-            plan_key.grant(self.task_role, "kms:GetPublicKey")
+        if signing_key is not None:
+            signing_key.grant_verify(self.task_role)
         if task_answer_role_arn:
             self.task_role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[task_answer_role_arn])

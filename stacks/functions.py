@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aios.keyring import TrustedKeys
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -191,14 +191,15 @@ def execute_function(
     ledger: Ledger,
     action_bus: ActionBus,
     connector_secrets: ConnectorSecrets,
-    plan_key: kms.IKey | None = None,
+    signing_key: SigningKey | None = None,
     role_name: str | None = None,
 ) -> AiosFunction:
     """The execute function: reads the action queue, verifies, applies through capabilities.
 
-    With ``plan_key`` (one stack) it verifies with the key's public key, fetched once per cold
-    start; without (the execution plane on its own) it trusts the public keys pinned in
-    ``plan_public_keys`` and calls no KMS at all.
+    With ``signing_key`` (one stack) it verifies with the plan, policy and human keys' public
+    keys, fetched once per cold start, and shares the decision ledger; without (the execution
+    plane on its own) it trusts the public keys pinned in ``trusted_keys`` (and
+    ``plan_public_keys``), calls no KMS at all, and reads no decision ledger.
     """
     execute = AiosFunction(
         scope,
@@ -211,23 +212,26 @@ def execute_function(
         environment={
             "AIOS_LEDGER_TABLE": ledger.table.table_name,
             "AIOS_IDEMPOTENCY_TABLE": ledger.idempotency_table.table_name,
-            "AIOS_PLAN_KEY_ID": (
-                plan_key.key_arn if plan_key else next(iter(config.plan_public_keys), "")
-            ),
             "AIOS_HTTP_TARGETS": json.dumps(config.http_targets, sort_keys=True),
             "AIOS_HTTP_TIMEOUT_SECONDS": str(config.http_timeout_seconds),
             "AIOS_HTTP_SECRET_ARN": connector_secrets.http_keys.secret_arn,
         },
     )
-    if plan_key is None:
-        execute.add_environment(
-            "AIOS_PLAN_PUBLIC_KEYS", json.dumps(config.plan_public_keys, sort_keys=True)
-        )
+    if signing_key is None:
+        pinned = config.pinned_keys.model_dump(mode="json", exclude_defaults=True)
+        execute.add_environment("AIOS_TRUSTED_KEYS", json.dumps(pinned, sort_keys=True))
+        execute.add_environment("AIOS_DECISION_LEDGER", "false")
+    else:
+        for name, value in signing_key.environment().items():
+            execute.add_environment(name, value)
+        if config.trusted_keys != TrustedKeys():  # a rotation in one stack: pinned keys win
+            pinned = config.trusted_keys.model_dump(mode="json", exclude_defaults=True)
+            execute.add_environment("AIOS_TRUSTED_KEYS", json.dumps(pinned, sort_keys=True))
     ledger.table.grant(execute.role, *LEDGER_READ)
     ledger.grant_write(execute.role, CASE_KEYS + EXECUTION_KEYS)
     ledger.idempotency_table.grant(execute.role, *IDEMPOTENCY_READ_WRITE)
-    if plan_key is not None:
-        plan_key.grant(execute.role, "kms:GetPublicKey")
+    if signing_key is not None:
+        signing_key.grant_verify(execute.role)
     connector_secrets.http_keys.grant_read(execute.role)
     execute.function.add_event_source(
         SqsEventSource(
@@ -301,6 +305,7 @@ class Functions(Construct):
             environment={
                 **common,
                 "AIOS_PLAN_KEY_ID": key.key_arn,
+                "AIOS_POLICY_KEY_ID": signing_key.policy_key.key_arn,
                 "AIOS_PLAN_TTL_SECONDS": str(config.plan_ttl_seconds),
                 "AIOS_MODEL_PROVIDER": config.model_provider,
                 "AIOS_MODEL_TIERS": json.dumps(config.model_tiers, sort_keys=True),
@@ -315,6 +320,8 @@ class Functions(Construct):
         table.grant(self.decide.role, *LEDGER_READ)
         ledger.grant_write(self.decide.role, CASE_KEYS)
         key.grant(self.decide.role, "kms:Sign", "kms:GetPublicKey")
+        # One policy attestation per plan; never the human key (approvals and console only).
+        signing_key.policy_key.grant(self.decide.role, "kms:Sign")
         decision_store.table.grant(
             self.decide.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )
@@ -329,7 +336,7 @@ class Functions(Construct):
                 ledger=ledger,
                 action_bus=action_bus,
                 connector_secrets=connector_secrets,
-                plan_key=key,
+                signing_key=signing_key,
             )
 
         self.finalize = AiosFunction(

@@ -158,10 +158,31 @@ def decision_table(aws: None) -> str:
 
 
 @pytest.fixture
-def plan_key(aws: None) -> str:
+def plan_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The plan key; its siblings, the policy and human attestation keys, are made beside it
+    and named in the environment as the stack names them (AIOS_POLICY_KEY_ID,
+    AIOS_HUMAN_KEY_ID), so Decide, approvals and operators sign attestations with them."""
     kms = boto3.client("kms")
-    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
-    return str(key["KeyMetadata"]["Arn"])
+
+    def new_key() -> str:
+        key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+        return str(key["KeyMetadata"]["Arn"])
+
+    monkeypatch.setenv("AIOS_POLICY_KEY_ID", new_key())
+    monkeypatch.setenv("AIOS_HUMAN_KEY_ID", new_key())
+    return new_key()
+
+
+def keyring_of(kms: Any, plan_key: str) -> Any:
+    """The one-stack keyring of `plan_key` and the attestation keys its fixture named."""
+    from aios.keyring import Keyring, TrustedKey, TrustedKeys, kms_fetch
+
+    trusted = TrustedKeys(
+        plan=(TrustedKey(key_id=plan_key),),
+        policy=(TrustedKey(key_id=os.environ["AIOS_POLICY_KEY_ID"]),),
+        human=(TrustedKey(key_id=os.environ["AIOS_HUMAN_KEY_ID"]),),
+    )
+    return Keyring(trusted, kms_fetch(kms))
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         kms=aws.client("kms"),
         key_id=settings.plan_key_id,
         ttl_seconds=settings.plan_ttl_seconds,
+        policy_key_id=settings.policy_key_id,
     )
     metrics.add_dimension(name="process", value=case.process)
     usage = decision.usage or {}

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from aios.cases import finalize_case
 from aios.ledger import bind_ledger
+from aios.outcomes import record_outcomes
 from aios.plans import Handoff
 from aios.settings import load_settings
 from aios.tracing import new_tracer
@@ -34,6 +35,9 @@ class _Outcome(BaseModel):
 
 class RecordSuccess(_Outcome):
     outcome: Literal["SUCCEEDED"]
+    results: list[Any] = Field(default_factory=list)
+    """The task answers of the case's actions: those an execution plane on its own could not
+    record are recorded here (aios.outcomes)."""
 
 
 class RecordHandoff(_Outcome):
@@ -69,6 +73,9 @@ def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
     logger.append_keys(case_id=request.case_id)
     match request:
         case RecordSuccess():
+            reported = record_outcomes(request.case_id, request.results)
+            if reported:
+                logger.info("outcomes recorded from answers", extra={"actions": reported})
             status = finalize_case(request.case_id, request.outcome)
         case RecordHandoff():
             status = finalize_case(

@@ -20,7 +20,7 @@ def load_stack(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[
     With no name given, the assembly must hold exactly one stack that has `aios:function`
     resources (the kit synthesizes one).
     """
-    stacks = _stack_templates(cdk_out)
+    stacks = stack_templates(cdk_out)
     if stack_name is not None:
         if stack_name not in stacks:
             raise AssemblyError(f"stack {stack_name!r} not in assembly; found {sorted(stacks)}")
@@ -34,7 +34,7 @@ def load_stack(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[
     return next(iter(candidates.items()))
 
 
-def _stack_templates(cdk_out: Path) -> dict[str, dict[str, Any]]:
+def stack_templates(cdk_out: Path) -> dict[str, dict[str, Any]]:
     """Stack name -> template, for every CloudFormation stack artifact in the manifest."""
     manifest_path = cdk_out / "manifest.json"
     if not manifest_path.is_file():

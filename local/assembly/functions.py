@@ -81,6 +81,7 @@ def function_spec(
         memory_mb=int(props.get("MemorySize", 128)),
         timeout_s=int(props.get("Timeout", 3)),
         logical_id=logical_id,
+        role_arn=str(ctx.resolver.resolve(props.get("Role", ""))),
     )
 
 

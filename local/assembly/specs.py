@@ -29,6 +29,7 @@ class FunctionSpec:
     memory_mb: int = 128
     timeout_s: int = 3
     logical_id: str = ""
+    role_arn: str = ""  # the execution role (its Role property), as its ARN resolves
 
     def __post_init__(self) -> None:
         if not self.function_name:

@@ -51,22 +51,42 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 DECISION_ACCOUNT, EXECUTION_ACCOUNT = "111111111111", "222222222222"
 PINNED_KEY = f"arn:aws:kms:us-east-1:{DECISION_ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+RETIRING_KEY = f"arn:aws:kms:us-east-1:{DECISION_ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+POLICY_KEY = f"arn:aws:kms:us-east-1:{DECISION_ACCOUNT}:key/22222222-3333-4444-5555-666666666666"
+HUMAN_KEY = f"arn:aws:kms:us-east-1:{DECISION_ACCOUNT}:key/33333333-4444-5555-6666-777777777777"
+
+
+def _public_key() -> str:
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
 
 
 @pytest.fixture(scope="session")
 def synth_split(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The split layout: the decision plane in one account (us-east-1), the execution plane in
-    another (eu-west-1) with a pinned plan public key, and the executor on Fargate."""
-    public = ec.generate_private_key(ec.SECP256R1()).public_key()
-    der = public.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    another (eu-west-1) with pinned keys (two plan keys during a rotation, the older with its
+    cut-off; the policy and human keys), and the executor on Fargate."""
+    trusted = {
+        "plan": [
+            {"key_id": PINNED_KEY, "public_key": _public_key()},
+            {
+                "key_id": RETIRING_KEY,
+                "public_key": _public_key(),
+                "not_after": "2026-12-31T00:00:00+00:00",
+            },
+        ],
+        "policy": [{"key_id": POLICY_KEY, "public_key": _public_key()}],
+        "human": [{"key_id": HUMAN_KEY, "public_key": _public_key()}],
+    }
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.split"),
         decision_account=DECISION_ACCOUNT,
         decision_region="us-east-1",
         execution_account=EXECUTION_ACCOUNT,
         execution_region="eu-west-1",
-        plan_public_keys=json.dumps({PINNED_KEY: base64.b64encode(der).decode()}),
+        trusted_keys=json.dumps(trusted),
         executor="fargate",
     )

@@ -17,8 +17,16 @@ def role_of(synth: Synth, name: str) -> str:
 def test_approval_roles_may_never_sign_plans_execute_or_invoke_models(
     synth: Synth, name: str
 ) -> None:
-    granted = actions(synth.resources, role_of(synth, name))
-    assert not any(a.startswith(("kms:", "sqs:", "bedrock:", "lambda:")) for a in granted), granted
+    role = role_of(synth, name)
+    granted = actions(synth.resources, role)
+    kms = {a for a in granted if a.startswith("kms:")}
+    # Only the answering function signs: human attestations, with the human key alone.
+    assert kms == ({"kms:Sign"} if name == "approvals" else set()), granted
+    if kms:
+        human = next(k for k in synth.of_type("AWS::KMS::Key") if "HumanKey" in k)
+        [key] = resources_for(synth.resources, role, "kms:Sign")
+        assert refers_to(key, human)
+    assert not any(a.startswith(("sqs:", "bedrock:", "lambda:")) for a in granted), granted
     assert not any("*" in a for a in granted), granted
 
 

@@ -79,7 +79,13 @@ def test_nothing_changes_state_on_get(synth: Synth) -> None:
 def test_console_role_reads_and_records_but_cannot_sign_execute_or_invoke(synth: Synth) -> None:
     role = role_of(synth, "console")
     granted = actions(synth.resources, role)
-    assert not any(a.startswith(("kms:", "sqs:", "bedrock:", "lambda:", "ses:")) for a in granted)
+    assert not any(a.startswith(("sqs:", "bedrock:", "lambda:", "ses:")) for a in granted)
+    # It signs human attestations (a decision made here, an act-by-hand) with the human key
+    # alone: never a plan, never a policy attestation.
+    assert {a for a in granted if a.startswith("kms:")} == {"kms:Sign"}
+    human = next(k for k in synth.of_type("AWS::KMS::Key") if "HumanKey" in k)
+    [key] = resources_for(synth.resources, role, "kms:Sign")
+    assert refers_to(key, human)
     assert not any("*" in a for a in granted), granted
     assert "states:StartExecution" not in granted
     machine_id = next(iter(synth.of_type("AWS::StepFunctions::StateMachine")))

@@ -34,11 +34,14 @@ def ids(synth: Synth) -> dict[str, str]:
     return {
         "ledger": table("pk"),
         "idempotency": table("id"),
-        "plan_key": next(
-            k
-            for k, v in synth.of_type("AWS::KMS::Key").items()
-            if v["Properties"].get("KeySpec") == "ECC_NIST_P256"
-        ),
+        **{
+            f"{purpose}_key": next(
+                k
+                for k, v in synth.of_type("AWS::KMS::Key").items()
+                if v["Properties"].get("KeySpec") == "ECC_NIST_P256" and f"{name}Key" in k
+            )
+            for purpose, name in (("plan", "Plan"), ("policy", "Policy"), ("human", "Human"))
+        },
         "queue": next(k for k, v in queues.items() if "RedrivePolicy" in v["Properties"]),
         "machine": machine(synth)[0],
         "http_keys": next(iter(synth.of_type("AWS::SecretsManager::Secret"))),
@@ -65,9 +68,28 @@ def test_decide_signs_plans_but_cannot_answer_tasks_or_execute(synth: Synth) -> 
     assert touches(synth, r, i["ledger"]) == {"dynamodb:GetItem", "dynamodb:Query"} | LEDGER_WRITE
 
 
+def test_each_signing_key_signs_only_for_its_purposes_functions(synth: Synth) -> None:
+    """Plans and policy attestations: decide. Human attestations: the approvals function (a
+    decision by link or Slack) and the console (a decision there, an operator's act-by-hand).
+    No other role may Sign with any of them, so no plane can make another's attestation."""
+    i = ids(synth)
+    roles = [k for k, v in synth.of_type("AWS::IAM::Role").items()]
+    signers = {
+        purpose: {r for r in roles if on(synth, r, "kms:Sign", i[f"{purpose}_key"])}
+        for purpose in ("plan", "policy", "human")
+    }
+    decide = role_of(synth, "decide")
+    assert signers["plan"] == signers["policy"] == {decide}
+    assert signers["human"] == {role_of(synth, "approvals"), role_of(synth, "console")}
+    for purpose in ("plan", "policy", "human"):
+        key = synth.resources[i[f"{purpose}_key"]]["Properties"]
+        assert key["KeyUsage"] == "SIGN_VERIFY" and key["KeySpec"] == "ECC_NIST_P256"
+
+
 def test_execute_verifies_but_cannot_sign_and_answers_its_task(synth: Synth) -> None:
     r, i = role_of(synth, "execute"), ids(synth)
-    assert touches(synth, r, i["plan_key"]) == {"kms:GetPublicKey"}
+    for purpose in ("plan", "policy", "human"):  # public keys, fetched once per cold start
+        assert touches(synth, r, i[f"{purpose}_key"]) == {"kms:GetPublicKey"}
     assert "kms:Sign" not in actions(synth.resources, r)
     for action in SEND_TASK:
         assert on(synth, r, action, i["machine"])

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
-from conftest import DECISION_ACCOUNT, EXECUTION_ACCOUNT, PINNED_KEY
+from conftest import (
+    DECISION_ACCOUNT,
+    EXECUTION_ACCOUNT,
+    HUMAN_KEY,
+    PINNED_KEY,
+    POLICY_KEY,
+    RETIRING_KEY,
+)
 from infra_iam import actions, as_list, grants, role_statements
 from infra_policy import allowed, ledger_write
 from infra_synth import Synth, nag_violations
@@ -160,7 +167,13 @@ def test_execute_verifies_with_pinned_keys_and_answers_only_through_the_task_ans
         text({"Fn::GetAtt": [k, "Arn"]}) for k in capability_roles
     }
     env = exe.function("execute")[1]["Properties"]["Environment"]["Variables"]
-    assert list(json.loads(env["AIOS_PLAN_PUBLIC_KEYS"])) == [PINNED_KEY]
+    trusted = json.loads(env["AIOS_TRUSTED_KEYS"])
+    assert [k["key_id"] for k in trusted["plan"]] == [PINNED_KEY, RETIRING_KEY]
+    assert trusted["plan"][1]["not_after"] == "2026-12-31T00:00:00Z"
+    assert [k["key_id"] for k in trusted["policy"]] == [POLICY_KEY]
+    assert [k["key_id"] for k in trusted["human"]] == [HUMAN_KEY]
+    assert all(k["public_key"] for p in trusted.values() for k in p)  # pinned: no KMS call
+    assert env["AIOS_DECISION_LEDGER"] == "false"  # verifies from the message alone
     assert env["AIOS_TASK_ANSWER_REGION"] == "us-east-1"
     assert text(env["AIOS_TASK_ANSWER_ROLE_ARN"]) == answer_role
 
@@ -207,7 +220,7 @@ def test_the_executor_runs_in_private_subnets_with_only_the_executions_permissio
     [task] = exe.of_type("AWS::ECS::TaskDefinition").values()
     [container] = task["Properties"]["ContainerDefinitions"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert {"AIOS_ACTION_QUEUE_URL", "AIOS_LEDGER_TABLE", "AIOS_PLAN_PUBLIC_KEYS"} <= set(env)
+    assert {"AIOS_ACTION_QUEUE_URL", "AIOS_LEDGER_TABLE", "AIOS_TRUSTED_KEYS"} <= set(env)
     assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
     role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
     assert exe.resources[role]["Properties"]["RoleName"] == "AiosKit-executor"

@@ -49,7 +49,7 @@ def test_an_auto_case_shows_its_itemised_cost_and_the_transitions_it_took(
     # The flow the emulation ran (memory on: Recall, Decide, Decided, AutoActions, Execute x2,
     # LearnSuccess, RecordSuccess) is the flow the estimate counts.
     assert items["sfn_transitions"]["quantity"] == _transitions(emulation, case_id) == 8
-    assert items["kms_asymmetric"]["quantity"] == 1
+    assert items["kms_asymmetric"]["quantity"] == 2  # the plan and its policy attestation
     assert cost["path"] == "auto" and cost["region"] == "us-east-1"
     assert cost["infrastructure_usd"] == pytest.approx(sum(
         i["usd"] for i in cost["items"] if i["item"] != "model"), abs=1e-7)  # fmt: skip

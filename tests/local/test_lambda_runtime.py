@@ -207,3 +207,32 @@ def test_another_threads_prints_stay_out_of_a_running_functions_log(
     assert "printed by the function" in log
     assert "printed by the console" not in log
     assert "printed by the console while the function runs" in capsys.readouterr().out
+
+
+PROVIDER_HANDLER = """
+import os
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+def handler(event, context):
+    seen = DEFAULT_PROVIDERS.get("secrets")
+    DEFAULT_PROVIDERS.setdefault("secrets", os.environ["GREETING"])
+    return seen
+"""
+
+
+def test_each_function_has_its_own_powertools_parameter_providers(tmp_path: Path) -> None:
+    """Powertools caches one provider per kind, process-wide, with the first caller's client:
+    on Lambda every function has its own; locally each function's are swapped in with it."""
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    rt = LambdaRuntime([])
+    for name, greeting in (("one", "account-a"), ("two", "account-b")):
+        folder = write_function(tmp_path, name, PROVIDER_HANDLER)
+        spec = FunctionSpec(name, folder, "app.handler", {"GREETING": greeting})
+        rt.register(spec)
+    before = dict(DEFAULT_PROVIDERS)
+    assert rt.invoke("one").json() is None
+    assert rt.invoke("two").json() is None  # not the provider "one" made
+    assert rt.invoke("one").json() == "account-a"
+    assert rt.invoke("two").json() == "account-b"
+    assert dict(DEFAULT_PROVIDERS) == before  # outside an invocation: as it was

@@ -58,9 +58,14 @@ def _orphan(emulation: Any, message_id: str) -> dict[str, Any] | None:
 
 
 def _genuine(emulation: Any, case_id: str) -> dict[str, Any]:
-    plan = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])["signed"]
+    recorded = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])
     action = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "ACTION#")["data"])["planned"]
-    return {"task_token": "forged-token", "plan": plan, "action": action}
+    return {
+        "task_token": "forged-token",
+        "plan": recorded["signed"],
+        "action": action,
+        "attestation": recorded["attestation"],
+    }
 
 
 def test_forged_messages_on_a_waiting_approval_change_nothing_and_the_approval_completes(

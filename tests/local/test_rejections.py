@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from aios.attestations import AttestationClaim, claim_bytes
 from aios.signing import canonical_json, digest
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -42,11 +43,17 @@ def applied(emulation: Any) -> dict[str, Any]:
     body["ticket_id"] = "T-6001"
     case_id = submit(api, process, body, f"rej-{uuid.uuid4()}").json()["case_id"]
     assert finished_case(api, case_id)["status"] == "SUCCEEDED"
-    plan = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])["signed"]
+    recorded = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])
     action = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "ACTION#001")["data"])["planned"]
     other = submit(api, process, {**body, "ticket_id": "T-6002"}, f"rej-{uuid.uuid4()}").json()
     finished_case(api, other["case_id"])
-    return {"case_id": case_id, "other": other["case_id"], "plan": plan, "action": action}
+    return {
+        "case_id": case_id,
+        "other": other["case_id"],
+        "plan": recorded["signed"],
+        "attestation": recorded["attestation"],  # the plan's signed policy attestation
+        "action": action,
+    }
 
 
 def _resign(emulation: Any, message: Message, key_id: str | None = None) -> Message:
@@ -108,6 +115,25 @@ def params_fail_schema(emulation: Any, m: Message, ctx: dict[str, Any]) -> Messa
     )
 
 
+def no_signed_attestation(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    return {**m, "attestation": None}  # the ledger row says APPLIED with its attestation
+
+
+def human_attestation_by_the_policy_key(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
+    """What a holder of the policy key (decide) would forge: a human approval."""
+    claim = AttestationClaim.model_validate(
+        {**m["attestation"]["claim"], "type": "human", "approvers": ["cfo"], "quorum": 1}
+    )
+    signature = emulation.client("kms").sign(
+        KeyId=claim.key_id,  # the policy key that signed the plan's policy attestation
+        Message=claim_bytes(claim),
+        MessageType="RAW",
+        SigningAlgorithm="ECDSA_SHA_256",
+    )["Signature"]
+    encoded = base64.b64encode(signature).decode()
+    return {**m, "attestation": {"claim": claim.model_dump(mode="json"), "signature": encoded}}
+
+
 def host_not_allow_listed(emulation: Any, m: Message, ctx: dict[str, Any]) -> Message:
     return _with_action(emulation, m, params={**m["action"]["params"], "target": "attacker"})
 
@@ -121,6 +147,8 @@ CASES: list[tuple[Callable[..., Message], str]] = [
     (unknown_capability, "CAPABILITY_NOT_ALLOWED"),
     (params_fail_schema, "INVALID_PARAMS"),
     (host_not_allow_listed, "HOST_NOT_ALLOWED"),
+    (no_signed_attestation, "ATTESTATION_MISSING"),
+    (human_attestation_by_the_policy_key, "ATTESTATION_INVALID"),
 ]
 
 
@@ -149,6 +177,7 @@ def test_forged_message_is_rejected_recorded_and_never_reaches_the_outside(
             "task_token": "token-of-a-finished-task",
             "plan": copy.deepcopy(applied["plan"]),
             "action": copy.deepcopy(applied["action"]),
+            "attestation": copy.deepcopy(applied["attestation"]),
         },
         applied,
     )

@@ -27,8 +27,10 @@ from aios.planning import CaseInput, decide_case
 from aios.plans import ActionMessage
 from aios.providers import get_provider
 from aios.settings import load_settings
-from aios.signing import PublicKeyCache, digest
+from aios.signing import digest
 from aios.specs import get_spec
+
+from tests.conftest import keyring_of
 
 SPEC = get_spec("ticket-triage")
 
@@ -36,7 +38,12 @@ SPEC = get_spec("ticket-triage")
 def _message(out: dict[str, Any], **action_changes: Any) -> ActionMessage:
     action = {**out["actions"][0], **action_changes}
     return ActionMessage.model_validate(
-        {"task_token": "token", "plan": out["plan"], "action": action}
+        {
+            "task_token": "token",
+            "plan": out["plan"],
+            "action": action,
+            "attestation": out["attestation"],
+        }
     )
 
 
@@ -49,8 +56,7 @@ TARGETS = {
 def _verify(kms, plan_key, message: ActionMessage, now: datetime | None = None, env=TARGETS):
     return execution.verify_action(
         message,
-        keys=PublicKeyCache.from_kms(kms),
-        trusted_key_ids={plan_key},
+        keyring=keyring_of(kms, plan_key),
         settings=load_settings(env),
         now=now,
     )
@@ -247,12 +253,14 @@ def test_capability_outside_the_process_is_rejected(decided, kms, plan_key, monk
         _verify(kms, plan_key, _message(out))
 
 
-def test_action_without_attestation_is_rejected(decided, kms, plan_key) -> None:
+def test_action_without_a_signed_attestation_is_rejected_whatever_the_ledger_row_says(
+    decided, kms, plan_key
+) -> None:
     case_id, out = decided
     item = LedgerItem.get(case_pk(case_id), action_sk(out["actions"][0]["index"]))
-    item.update(actions=[LedgerItem.data.set({**item.data, "attestation": None})])
+    assert item.data["attestation"]["type"] == "policy"  # the ledger row is there, APPROVED
     with pytest.raises(AttestationMissing):
-        _verify(kms, plan_key, _message(out))
+        _verify(kms, plan_key, _message({**out, "attestation": None}))
 
 
 def test_rejection_is_recorded_with_its_reason(decided, kms, plan_key) -> None:
@@ -369,7 +377,9 @@ def test_a_replan_is_idempotent_per_round_and_supersedes_the_earlier_plan(
     assert events.count("plan.superseded") == 1 and events.count("action.superseded") == 2
     # A new action verifies under its own plan; an old one never under the new plan.
     auto = next(a for a in new["actions"] if a["gate"] == "auto")
-    message = ActionMessage.model_validate({"task_token": "t", "plan": new["plan"], "action": auto})
+    message = ActionMessage.model_validate(
+        {"task_token": "t", "plan": new["plan"], "action": auto, "attestation": new["attestation"]}
+    )
     assert _verify(kms, plan_key, message).message.action.action_id == auto["action_id"]
     forged = {"task_token": "t", "plan": new["plan"], "action": first["actions"][0]}
     with pytest.raises(WrongCase):

@@ -12,8 +12,8 @@ from aios import cases, execution
 from aios.cases import compensation_key_hash
 from aios.execution import ExecutionContext
 from aios.ledger import LedgerItem, action_sk, case_pk, commit, create_case
-from aios.signing import PublicKeyCache
 
+from tests.conftest import keyring_of
 from tests.reliability.test_compensation import _applied_case
 from tests.reliability.test_execution_plane import _settings
 
@@ -43,8 +43,7 @@ def _context(kms: Any, plan_key: str, settings: Any, tasks: Tasks) -> ExecutionC
     run_once, _ = execution.idempotent_runner("idempotency")
     return ExecutionContext(
         settings=settings,
-        keys=PublicKeyCache.from_kms(kms),
-        trusted_key_ids=frozenset({plan_key}),
+        keyring=keyring_of(kms, plan_key),
         run_once=run_once,
         succeed_task=tasks.succeed,
         fail_task=tasks.fail,
@@ -53,7 +52,14 @@ def _context(kms: Any, plan_key: str, settings: Any, tasks: Tasks) -> ExecutionC
 
 def _body(out: dict[str, Any], token: str, **action_changes: Any) -> str:
     action = {**out["actions"][0], **action_changes}
-    return json.dumps({"task_token": token, "plan": out["plan"], "action": action})
+    return json.dumps(
+        {
+            "task_token": token,
+            "plan": out["plan"],
+            "action": action,
+            "attestation": out["attestation"],
+        }
+    )
 
 
 def _status(case_id: str, index: int) -> str:
@@ -95,7 +101,8 @@ def test_forged_token_on_a_pending_action_leaves_it_pending(decided, kms, plan_k
         ]
     )
     ctx = _context(kms, plan_key, _settings(peer), Tasks())
-    outcome = execution.run_message("m-3", _body(out, "forged-token"), ctx)
+    unattested = {**out, "attestation": None}
+    outcome = execution.run_message("m-3", _body(unattested, "forged-token"), ctx)
     assert outcome.error["code"] == "ATTESTATION_MISSING"
     assert _status(case_id, action["index"]) == "PROPOSED"
     assert peer.requests == []

@@ -121,8 +121,18 @@ def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
     assert gated.counts["sfn_transitions"] == 2 + 1 + 2 * 2 + 1  # a Gate and its next state each
     approved = [*_records(["approve"]), Record("approval", "APPROVED", 900, {})]
     # Decide, Decided, Actions, Gate, RequestApproval, Approval, AwaitApproval, Approval,
-    # Execute, RecordSuccess
-    assert case_meter(approved, "SUCCEEDED").counts["sfn_transitions"] == 10
+    # Attested, Execute, RecordSuccess
+    assert case_meter(approved, "SUCCEEDED").counts["sfn_transitions"] == 11
+
+
+def test_kms_signs_once_per_plan_per_signed_policy_attestation_and_per_approval() -> None:
+    signed = {"attestation": {"claim": {"type": "policy"}, "signature": "s"}}
+    auto = [Record("plan", "SIGNED", 900, signed), Record("action", "APPLIED", 900, {})]
+    assert case_meter(auto, "SUCCEEDED").counts["kms_asymmetric"] == 2  # plan + policy
+    approved = [*auto, Record("approval", "APPROVED", 900, {})]
+    assert case_meter(approved, "SUCCEEDED").counts["kms_asymmetric"] == 3  # + human
+    rejected = [*auto, Record("approval", "REJECTED", 900, {})]
+    assert case_meter(rejected, "SUCCEEDED").counts["kms_asymmetric"] == 2
     waiting = [Record("case", "HANDED_OFF", 700, {}), Record("handoff", "WAITING", 800, {})]
     # Decide, Decided, RecordHandoff, AwaitOperator (and Recall with memory)
     assert case_meter(waiting, "HANDED_OFF", memory_steps=True).counts["sfn_transitions"] == 5

@@ -14,7 +14,13 @@ from aios import tasks
 from aios.errors import SignatureInvalid
 from aios.execution.runtime import execution_context
 from aios.settings import load_settings
-from aios.signing import SignedPlan, envelope_bytes, new_envelope, sign_plan, verify_plan
+from aios.signing import (
+    SignedPlan,
+    envelope_bytes,
+    new_envelope,
+    sign_plan,
+    verify_plan_signature,
+)
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -55,14 +61,14 @@ def test_pinned_plan_keys_verify_with_no_kms_call(monkeypatch: pytest.MonkeyPatc
     private, public = _pinned()
     settings = load_settings({"AIOS_PLAN_PUBLIC_KEYS": f'{{"{KEY_ARN}": "{public}"}}'})
     ctx = execution_context(settings, _run_once)
-    assert ctx.trusted_key_ids == frozenset({KEY_ARN})
-    verify_plan(_signed(private, KEY_ARN), ctx.keys, set(ctx.trusted_key_ids))
+    assert ctx.keyring.key_ids("plan") == frozenset({KEY_ARN})
+    verify_plan_signature(_signed(private, KEY_ARN), ctx.keyring)
     other = KEY_ARN.replace("0f1e", "ffff")
-    with pytest.raises(SignatureInvalid, match="untrusted"):
-        verify_plan(_signed(private, other), ctx.keys, set(ctx.trusted_key_ids))
+    with pytest.raises(SignatureInvalid, match="not trusted"):
+        verify_plan_signature(_signed(private, other), ctx.keyring)
     impostor, _ = _pinned()  # the right key id, signed by another key
     with pytest.raises(SignatureInvalid):
-        verify_plan(_signed(impostor, KEY_ARN), ctx.keys, set(ctx.trusted_key_ids))
+        verify_plan_signature(_signed(impostor, KEY_ARN), ctx.keyring)
 
 
 def test_pinned_keys_hold_only_what_is_pinned() -> None:
@@ -70,8 +76,8 @@ def test_pinned_keys_hold_only_what_is_pinned() -> None:
     ctx = execution_context(
         load_settings({"AIOS_PLAN_PUBLIC_KEYS": f'{{"{KEY_ARN}": "{public}"}}'}), _run_once
     )
-    with pytest.raises(SignatureInvalid, match="no public key is pinned"):
-        ctx.keys.get("arn:aws:kms:us-east-1:111111111111:key/other")
+    assert ctx.keyring.key_ids("plan") == frozenset({KEY_ARN})
+    assert ctx.keyring.key_ids("policy") == ctx.keyring.key_ids("human") == frozenset()
 
 
 def test_without_pinned_keys_the_plan_key_is_fetched_once_from_kms(aws: None) -> None:
@@ -91,8 +97,8 @@ def test_without_pinned_keys_the_plan_key_is_fetched_once_from_kms(aws: None) ->
         ),
     )
     for _ in range(3):
-        verify_plan(signed, ctx.keys, set(ctx.trusted_key_ids))
-    assert ctx.keys.fetches == 1
+        verify_plan_signature(signed, ctx.keyring)
+    assert ctx.keyring.fetches == 1
 
 
 def test_task_answers_go_through_the_named_role_in_its_region(aws: None) -> None:
@@ -119,6 +125,6 @@ def test_with_no_key_at_all_every_plan_is_refused(monkeypatch: pytest.MonkeyPatc
     private, _ = _pinned()
     settings = load_settings({"AIOS_PLAN_PUBLIC_KEYS": "{}", "AIOS_PLAN_KEY_ID": ""})
     ctx = execution_context(settings, _run_once)
-    assert ctx.trusted_key_ids == frozenset()
-    with pytest.raises(SignatureInvalid, match="untrusted"):
-        verify_plan(_signed(private, KEY_ARN), ctx.keys, set(ctx.trusted_key_ids))
+    assert ctx.keyring.key_ids("plan") == frozenset()
+    with pytest.raises(SignatureInvalid, match="not trusted"):
+        verify_plan_signature(_signed(private, KEY_ARN), ctx.keyring)

@@ -229,6 +229,20 @@ class AttestationMissing(ActionRejected):
     code = "ATTESTATION_MISSING"
 
 
+class AttestationInvalid(ActionRejected):
+    """The action's attestation is not signed by a key pinned for its kind (a policy key for
+    a policy attestation, a human key for a human one), or does not bind this action's digest,
+    case, plan and spec: a row written into a table is never enough."""
+
+    code = "ATTESTATION_INVALID"
+
+
+class KeyRetired(SignatureInvalid):
+    """Signed with a trusted key past its cut-off (`not_after`): a rotated-out key."""
+
+    code = "KEY_RETIRED"
+
+
 class InvalidParams(ActionRejected):
     code = "INVALID_PARAMS"
 

@@ -8,6 +8,7 @@ confidence is low; planning runs on the large tier. Model calls go through `aios
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aios import aws, bodies
+from aios.attestations import AttestationClaim, SignedAttestation, issued_now, sign_attestation
 from aios.capabilities import get_capability
 from aios.constraints import Facts, check_params
 from aios.control import revocations
@@ -242,11 +244,13 @@ def _recorded(decision: LedgerItem, items: list[LedgerItem]) -> Decision:
         for i in items
         if i.kind == "action" and (i.data or {}).get("plan_id") == data["plan_id"]
     ]
+    attestation = data.get("attestation")
     return Decision(
         plan=SignedPlan.model_validate(data["signed"]),
         actions=actions,
         summary=data["summary"],
         usage=data.get("usage"),
+        attestation=SignedAttestation.model_validate(attestation) if attestation else None,
     )
 
 
@@ -630,6 +634,7 @@ def decide_case(
     ttl_seconds: int,
     provider: ModelProvider | None = None,
     models: ModelConfig | None = None,
+    policy_key_id: str | None = None,
 ) -> Decision:
     """Plan a case and record its signed proposal, or hand it to a person; once per case and
     round (`case.revision`: a reviewer asked for changes, or an operator returned the case
@@ -644,6 +649,10 @@ def decide_case(
     process's `handoff_below_confidence`, or the policy denies an action and its `deny_action`
     is `handoff`. An operator's hand-made actions are checked again and signed with a human
     attestation naming them; no model is asked.
+
+    The plan's auto actions get one policy attestation, signed with `policy_key_id` (default:
+    `AIOS_POLICY_KEY_ID`; one KMS Sign for them all); without a policy key they get an
+    unsigned record that the execution plane refuses.
     """
     items = load_case_items(case.case_id)
     plan_id, existing = _round(case, items)
@@ -685,9 +694,42 @@ def decide_case(
         confidence=classification.confidence,
     )
     recorded = usage.to_dict()
+    policy_key = (
+        os.environ.get("AIOS_POLICY_KEY_ID", "") if policy_key_id is None else policy_key_id
+    )
+    attestation = _sign_policy(round_, actions, kms=kms, key_id=policy_key)
     actions = _claim_bodies(actions)
-    _record_decision(round_, signed, actions, plan.summary, classification, recorded)
-    return Decision(plan=signed, actions=actions, summary=plan.summary, usage=recorded)
+    _record_decision(
+        round_, signed, actions, plan.summary, classification, recorded, attestation=attestation
+    )
+    return Decision(
+        plan=signed,
+        actions=actions,
+        summary=plan.summary,
+        usage=recorded,
+        attestation=attestation,
+    )
+
+
+def _sign_policy(
+    round_: _Round, actions: list[PlannedAction], *, kms: KmsClient, key_id: str
+) -> SignedAttestation | None:
+    """One policy attestation over every auto action of the plan (None: no auto action, or
+    no policy key configured)."""
+    auto = [a.digest_hex for a in actions if a.gate == "auto"]
+    if not auto or not key_id:
+        return None
+    claim = AttestationClaim(
+        type="policy",
+        case_id=round_.case.case_id,
+        plan_id=round_.plan_id,
+        action_digests=tuple(auto),
+        spec=round_.spec.ref,
+        rule=f"risk<={round_.spec.policy.auto_max_risk}",
+        issued_at=issued_now(),
+        key_id=key_id,
+    )
+    return sign_attestation(kms, claim)
 
 
 def _claim_bodies(actions: list[PlannedAction]) -> list[PlannedAction]:
@@ -789,6 +831,9 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
         return _hand_off(round_, handoff, usage, None)
     actions = [a.model_copy(update={"gate": "auto"}) for a in proposed]
     signed = _sign(round_, actions, kms=kms, key_id=key_id, ttl_seconds=ttl_seconds)
+    # The operator's own signed attestation, made when the move was recorded (aios.operator).
+    by_hand = move.get("attestation")
+    attestation = SignedAttestation.model_validate(by_hand) if by_hand else None
 
     def attest(action: PlannedAction, at: str) -> dict[str, Any]:
         return {
@@ -802,8 +847,23 @@ def _decide_by_hand(round_: _Round, *, kms: KmsClient, key_id: str, ttl_seconds:
 
     recorded = usage.to_dict()
     actions = _claim_bodies(actions)
-    _record_decision(round_, signed, actions, model_plan.summary, None, recorded, attest)
-    return Decision(plan=signed, actions=actions, summary=model_plan.summary, usage=recorded)
+    _record_decision(
+        round_,
+        signed,
+        actions,
+        model_plan.summary,
+        None,
+        recorded,
+        attest,
+        attestation=attestation,
+    )
+    return Decision(
+        plan=signed,
+        actions=actions,
+        summary=model_plan.summary,
+        usage=recorded,
+        attestation=attestation,
+    )
 
 
 def _manual_move(items: list[LedgerItem], handoff_id: str) -> dict[str, Any]:
@@ -911,6 +971,17 @@ def _policy_attestation(spec: ProcessSpec) -> Attest:
     return attest
 
 
+def _signed_record(attestation: SignedAttestation) -> Attest:
+    """An auto action's ledger attestation: the signed claim's readable record for its digest,
+    with the signed attestation itself."""
+
+    def attest(action: PlannedAction, at: str) -> dict[str, Any]:
+        signed = attestation.model_dump(mode="json")
+        return {**attestation.claim.record(action.digest_hex), "signed": signed}
+
+    return attest
+
+
 def _record_decision(
     round_: _Round,
     signed: SignedPlan,
@@ -919,11 +990,14 @@ def _record_decision(
     classification: Classification | None,
     usage: dict[str, Any],
     attest: Attest | None = None,
+    *,
+    attestation: SignedAttestation | None = None,
 ) -> None:
-    """One transaction: the plan, its actions (auto ones with their attestation, `attest`:
-    the policy's by default), the earlier plan superseded, and the audit events."""
+    """One transaction: the plan, its actions (auto ones with their attestation: the signed
+    one's record with its signature, else `attest`, the policy's unsigned record by default),
+    the earlier plan superseded, and the audit events."""
     case, spec = round_.case, round_.spec
-    attest = attest or _policy_attestation(spec)
+    attest = _signed_record(attestation) if attestation else attest or _policy_attestation(spec)
     at = now_iso()
     plan_id = signed.envelope.plan_id
     ops: list[Put | Update] = [
@@ -940,6 +1014,7 @@ def _record_decision(
                 "revision_key": case.revision.key if case.revision else "",
                 "revision": case.revision.model_dump() if case.revision else None,
                 "signed": signed.model_dump(mode="json"),
+                "attestation": attestation.model_dump(mode="json") if attestation else None,
             },
             at,
         )
@@ -962,7 +1037,7 @@ def _record_decision(
     ]
     for action in actions:
         status = STATUS_FOR_GATE[action.gate]
-        attestation = attest(action, at) if action.gate == "auto" else None
+        attested = attest(action, at) if action.gate == "auto" else None
         ops.append(
             stage_action(
                 case.case_id,
@@ -971,7 +1046,7 @@ def _record_decision(
                 {
                     **action.model_dump(mode="json", by_alias=True, exclude={"gate"}),
                     "gate": action.gate,
-                    "attestation": attestation,
+                    "attestation": attested,
                     "planned": action.model_dump(mode="json", by_alias=True),
                 },
                 at,
@@ -983,8 +1058,8 @@ def _record_decision(
                 {"action_id": action.action_id, "digest": action.digest_hex, "gate": action.gate},
             )
         )
-        if attestation:
-            events.append(("action.attested", {"action_id": action.action_id, **attestation}))
+        if attested:
+            events.append(("action.attested", {"action_id": action.action_id, **attested}))
         elif action.gate == "deny":
             events.append(
                 ("action.skipped", {"action_id": action.action_id, "reason": "denied by policy"})

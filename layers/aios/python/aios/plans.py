@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+from aios.attestations import SignedAttestation
 from aios.errors import InvalidPlan
 from aios.signing import SignedPlan, digest
 
@@ -132,6 +133,9 @@ class Decision(BaseModel):
     summary: str
     handoff: Handoff | None = None
     usage: dict[str, Any] | None = None
+    attestation: SignedAttestation | None = None
+    """The signed attestation of the plan's auto actions (the policy's, one for them all; an
+    operator's for actions made by hand); the case machine carries it with each message."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -151,6 +155,10 @@ class ActionMessage(BaseModel):
     task_token: str = Field(min_length=1)
     plan: SignedPlan
     action: PlannedAction
+    attestation: SignedAttestation | None = None
+    """What allowed the action, signed with a key of its kind (`aios.attestations`)."""
+    input: dict[str, Any] | None = None
+    """The case input, checked against the plan's `input_digest` (no ledger read)."""
 
 
 def parse_model_json(text: str, model: type[ModelPlan] | type[Classification]) -> Any:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aios.keyring import TrustedKeys
+
 
 class Settings(BaseModel):
     """Environment of a function. Fields a function does not use may be absent."""
@@ -24,6 +26,10 @@ class Settings(BaseModel):
     idempotency_table: str = Field(default="", alias="AIOS_IDEMPOTENCY_TABLE")
     state_machine_arn: str = Field(default="", alias="AIOS_STATE_MACHINE_ARN")
     plan_key_id: str = Field(default="", alias="AIOS_PLAN_KEY_ID")
+    # The attestation keys: the policy's (Decide signs auto actions) and people's (approvals
+    # and an operator's act-by-hand sign); see aios.attestations.
+    policy_key_id: str = Field(default="", alias="AIOS_POLICY_KEY_ID")
+    human_key_id: str = Field(default="", alias="AIOS_HUMAN_KEY_ID")
     plan_ttl_seconds: int = Field(
         default=3600, ge=60, le=7 * 24 * 3600, alias="AIOS_PLAN_TTL_SECONDS"
     )
@@ -91,6 +97,11 @@ class Settings(BaseModel):
     # it trusts, pinned (key id -> base64 DER), and the decision account's role it answers the
     # case machine's tasks through, with the machine's region.
     plan_public_keys: dict[str, str] = Field(default_factory=dict, alias="AIOS_PLAN_PUBLIC_KEYS")
+    # Every key the execution plane trusts, per purpose, with cut-offs (aios.keyring).
+    trusted_keys: TrustedKeys | None = Field(default=None, alias="AIOS_TRUSTED_KEYS")
+    # Whether the execution plane shares the decision ledger (one stack): it then also checks
+    # the action item's status there and records outcomes on the case's audit chain.
+    decision_ledger: bool = Field(default=True, alias="AIOS_DECISION_LEDGER")
     task_answer_role_arn: str = Field(default="", alias="AIOS_TASK_ANSWER_ROLE_ARN")
     task_answer_region: str = Field(default="", alias="AIOS_TASK_ANSWER_REGION")
 
@@ -103,6 +114,7 @@ class Settings(BaseModel):
         "model_prices",
         "tenant_api_keys",
         "plan_public_keys",
+        "trusted_keys",
         mode="before",
     )
     @classmethod

@@ -26,6 +26,7 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 from aios.errors import InvalidInput, SignatureInvalid
+from aios.keyring import Keyring
 
 ALGORITHM = "ECDSA_SHA_256"
 ENVELOPE_VERSION = 2
@@ -217,3 +218,19 @@ def verify_plan(signed: SignedPlan, keys: PublicKeyCache, trusted_key_ids: set[s
         key.verify(signature, envelope_bytes(envelope), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise SignatureInvalid("plan signature does not verify") from exc
+
+
+def verify_plan_signature(
+    signed: SignedPlan, keyring: Keyring, *, now: datetime | None = None
+) -> None:
+    """Raise SignatureInvalid unless a key trusted for plans signed exactly this envelope, and
+    KeyRetired when that key is past its cut-off (`aios.keyring`)."""
+    envelope = signed.envelope
+    keyring.verify(
+        "plan",
+        envelope.key_id,
+        envelope_bytes(envelope),
+        signed.signature,
+        now=now,
+        algorithm=envelope.algorithm,
+    )

@@ -55,7 +55,11 @@ def answer_task(decided: Decided) -> Decided:
             decided.task_token, CHANGES_REQUESTED_ERROR, decided.revision.model_dump()
         )
     else:
-        output = {"approval_id": decided.approval_id, "outcome": decided.outcome}
+        output = {
+            "approval_id": decided.approval_id,
+            "outcome": decided.outcome,
+            "attestation": decided.attestation,
+        }
         answered = tasks.succeed_task(decided.task_token, output)
     return decided.model_copy(update={"answered": answered})
 

@@ -30,6 +30,7 @@ from aios.approvals.records import (
     rule_of,
     skipped,
 )
+from aios.attestations import AttestationClaim, human_key_id, sign_human
 from aios.errors import (
     AlreadyDecided,
     ChangesNotAllowed,
@@ -74,6 +75,8 @@ class Decided(BaseModel):
     """On "request changes": what the state machine re-plans with (round, comment, limits)."""
     answered: bool | None = None
     """Whether the waiting task took the answer; None until answered, or with no task token."""
+    attestation: dict[str, Any] | None = None
+    """The signed human attestation when the decision approved the action."""
 
     @property
     def closed(self) -> bool:
@@ -165,6 +168,8 @@ def _settle(
     settled = counted.model_copy(update=closing)
     if status == "APPROVED":
         action, event = _attest(settled, rule, entry)
+        signed = (action.attestation or {}).get("signed")
+        settled = settled.model_copy(update={"attestation": signed})
     else:
         action, event = _skip(settled, status, entry, comment)
     return settled, [decided, event], action
@@ -186,17 +191,23 @@ def _attest(
     record: ApprovalRecord, rule: ApprovalRule, entry: DecisionEntry
 ) -> tuple[ActionOutcome, Event]:
     """The human attestation: who approved which digest under which rule of which spec
-    (name, version, content hash), and when."""
-    attestation = {
-        "type": "human",
-        "digest": record.digest,
-        "approval_id": record.approval_id,
-        "rule": rule.name,
-        "approvers": record.approved_by,
-        "quorum": record.quorum,
-        "spec": get_spec(record.process).ref.model_dump(),
-        "at": entry.at,
-    }
+    (name, version, content hash), and when, signed with the human key (one KMS Sign per
+    approved action); the ledger keeps its readable record with the signed attestation."""
+    claim = AttestationClaim(
+        type="human",
+        case_id=record.case_id,
+        plan_id=record.action_id.rsplit(".", 1)[0],
+        action_digests=(record.digest,),
+        spec=get_spec(record.process).ref,
+        rule=rule.name,
+        approvers=tuple(record.approved_by),
+        quorum=record.quorum,
+        approval_id=record.approval_id,
+        issued_at=entry.at,
+        key_id=human_key_id(),
+    )
+    signed = sign_human(claim)
+    attestation = {**claim.record(record.digest), "signed": signed}
     event = ("action.attested", {"action_id": record.action_id, **attestation})
     return ActionOutcome("APPROVED", attestation=attestation), event
 
@@ -230,6 +241,7 @@ def _decided(
         latency_seconds=at - read.requested_at if closed else None,
         process=settled.process,
         revision=revision,
+        attestation=settled.attestation,
     )
 
 

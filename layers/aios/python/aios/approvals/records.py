@@ -58,6 +58,8 @@ class StepResult(BaseModel):
     level: int
     timeout_seconds: int
     process: str
+    attestation: dict[str, Any] | None = None
+    """The signed human attestation of an approved action (the case machine carries it)."""
 
 
 class ApprovalRecord(BaseModel):
@@ -90,6 +92,8 @@ class ApprovalRecord(BaseModel):
     decided_at: str | None = None
     comment: str | None = None
     """The reviewer's comment of a request for changes."""
+    attestation: dict[str, Any] | None = None
+    """Once approved: the signed human attestation (`aios.attestations.SignedAttestation`)."""
 
     status: ApprovalStatus = Field(default="PENDING", exclude=True)
     version: int = Field(default=0, exclude=True)
@@ -140,6 +144,7 @@ class ApprovalRecord(BaseModel):
             level=self.level,
             timeout_seconds=self.timeout_seconds,
             process=self.process,
+            attestation=self.attestation if outcome == "approved" else None,
         )
 
     def current_step(self) -> StepResult:

@@ -78,8 +78,9 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
             n += 1 + len(gates)  # AutoActions, one Execute each
         else:
             n += 1 + 2 * len(gates)  # Actions, a Gate and one state after it each
-    # Approval, AwaitApproval, Approval again, then Execute or Rejected (RequestApproval above)
-    n += 4 * len(approvals)
+    # Approval, AwaitApproval, Approval again, then Execute or Rejected (RequestApproval above);
+    # an approved action passes its signed human attestation on first (Attested)
+    n += 4 * len(approvals) + sum(1 for a in approvals if a.status == "APPROVED")
     # RecordHandoff, AwaitOperator; once a person moved: ResumeCase, OperatorMove
     n += sum(2 if h.status == "WAITING" else 4 for h in handoffs)
     if case_status == "SUCCEEDED":
@@ -89,6 +90,15 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
     if memory_steps:
         n += 1 + (case_status in ("SUCCEEDED", "FAILED"))  # Recall; Learn at the end
     return n
+
+
+def kms_signatures(plans: list[Record], approvals: list[Record]) -> int:
+    """KMS Sign requests: one per plan, one more for a plan whose auto actions carry a signed
+    attestation (the policy's, one for all of them; or the operator's act-by-hand), one per
+    approved action (its human attestation). The execution plane signs and fetches nothing
+    per action (public keys pinned, or loaded once per cold start)."""
+    attested = sum(1 for p in plans if p.data.get("attestation"))
+    return len(plans) + attested + sum(1 for a in approvals if a.status == "APPROVED")
 
 
 def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: bool = False) -> Meter:
@@ -132,7 +142,7 @@ def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: boo
         "dynamodb_wru": wru,
         "dynamodb_rru": 2 * invocations,  # the case and the item a step works on, consistently
         "sqs_requests": 3 * len(ran) + 3 * (case_status == "FAILED"),  # send, receive, delete
-        "kms_asymmetric": len(plans),  # one signature per plan
+        "kms_asymmetric": kms_signatures(plans, approvals),
         "api_requests": 1 + len(approvals),
         "xray_traces": 1 + math.ceil(len(audit) / 2),
         "log_bytes": invocations * LOG_BYTES_PER_INVOCATION

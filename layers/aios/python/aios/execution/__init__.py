@@ -43,10 +43,10 @@ from aios.execution.compensation import authenticate_compensation, compensate_ca
 from aios.execution.messages import MAX_MESSAGE_BYTES, parse_message
 from aios.execution.records import record_case_event, record_orphan_rejection, record_outcome
 from aios.execution.verify import VerifiedAction, verify_action
+from aios.keyring import Keyring
 from aios.memory.context import is_claim
 from aios.plans import ActionMessage, CompensationMessage, PlannedAction
 from aios.settings import Settings
-from aios.signing import PublicKeyCache
 
 OutcomeKind = Literal["applied", "rejected", "retry", "failed", "compensated"]
 # (token, output) -> True when a waiting task took the answer
@@ -79,8 +79,7 @@ class ExecutionContext:
     """What the decision tree needs from its environment, wired once per cold start."""
 
     settings: Settings
-    keys: PublicKeyCache
-    trusted_key_ids: frozenset[str]
+    keyring: Keyring
     run_once: Runner
     succeed_task: SucceedTask
     fail_task: FailTask
@@ -130,9 +129,7 @@ def run_action(
         prompt_version=action.prompt_version,
     )
     try:
-        verified = verify_action(
-            message, keys=ctx.keys, trusted_key_ids=set(ctx.trusted_key_ids), settings=ctx.settings
-        )
+        verified = verify_action(message, keyring=ctx.keyring, settings=ctx.settings)
     except ActionRejected as exc:
         return _reject(message, message_id, body, exc, ctx)
     except Exception as exc:
@@ -153,13 +150,27 @@ def run_action(
         return Outcome(
             "failed", action.case_id, action.action_id, error=exc.to_dict(), answered=answered
         )
-    answered = ctx.succeed_task(message.task_token, _applied(action.action_id, result))
+    answered = ctx.succeed_task(message.task_token, _applied(verified, result, ctx.settings))
     return Outcome("applied", action.case_id, action.action_id, result=result, answered=answered)
 
 
-def _applied(action_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    """The task's answer; a large result stays in the ledger's action item, named by digest."""
-    return {"action_id": action_id, "status": "APPLIED", "result": bodies.task_result(result)}
+def _applied(
+    verified: VerifiedAction, result: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """The task's answer; a large result stays in the ledger's action item, named by digest.
+
+    It carries the outcome for the decision plane: `recorded` says whether this plane wrote it
+    on the case's audit chain (one stack); if not, Finalize records it from the answer."""
+    action = verified.message.action
+    return {
+        "action_id": action.action_id,
+        "status": "APPLIED",
+        "result": bodies.task_result(result),
+        "index": action.index,
+        "digest": action.digest_hex,
+        "rules": list(verified.rules),
+        "recorded": settings.decision_ledger,
+    }
 
 
 def _answer_applied(
@@ -168,7 +179,7 @@ def _answer_applied(
     """Applied before: a redelivery after a crash answers its task; anything else is a replay."""
     message, action = verified.message, verified.message.action
     done = verified.applied or {}
-    if ctx.succeed_task(message.task_token, _applied(action.action_id, done)):
+    if ctx.succeed_task(message.task_token, _applied(verified, done, ctx.settings)):
         return Outcome("applied", action.case_id, action.action_id, result=done, answered=True)
     return _reject(message, message_id, body, ActionReplayed("the action was applied already"), ctx)
 

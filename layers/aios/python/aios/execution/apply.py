@@ -12,6 +12,7 @@ from aios.execution.verify import VerifiedAction
 from aios.ledger import (
     action_status_update,
     commit,
+    commit_ops,
     get_action,
     get_applied,
     now_iso,
@@ -80,7 +81,7 @@ def apply_action(
                 functools.partial(capability.execute, params, ctx),
             )
         try:
-            _record_applied(verified, result, staged)
+            _record_applied(verified, result, staged, settings)
             return result
         except LedgerConflict:
             done = applied_result(action.action_id, action.digest_hex)
@@ -95,7 +96,9 @@ def apply_action(
     raise RetryableActionError(f"action {action.action_id} kept losing its entity lock")
 
 
-def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: list[Any]) -> None:
+def _record_applied(
+    verified: VerifiedAction, result: dict[str, Any], staged: list[Any], settings: Settings
+) -> None:
     action = verified.message.action
     at = now_iso()
     staged = [
@@ -115,6 +118,11 @@ def _record_applied(verified: VerifiedAction, result: dict[str, Any], staged: li
                 action.entity_key, verified.unique_key, action_id=action.action_id, at=at
             ),
         ]
+    if not settings.decision_ledger:
+        # On its own: the applied record and the entity writes here; the case's audit chain
+        # lives in the decision account, where Finalize records the outcome from the answer.
+        commit_ops(staged)
+        return
     commit(
         action.case_id,
         [

@@ -3,14 +3,17 @@
 Complete mediation: nothing reaches an outside system unless the plan signature verifies with
 a trusted key over a complete envelope, the action is the one the plan lists at its index,
 the plan has not expired, the process exists and allows the capability, the params match
-their model, the capability authorizes them, and the ledger holds the action with an
-attestation bound to its digest; and then, against the policy in force now (the process spec
+their model, the capability authorizes them, and the message carries an attestation signed by
+a key pinned for its kind (policy or human, never the plan key) that binds the action's digest,
+case, plan and spec (with the decision ledger at hand, one stack, the action item must also be
+APPROVED there); and then, against the policy in force now (the process spec
 served at this moment, not the one the model saw): nothing of it is revoked, the case input
 is the one the plan was signed for, the gate derived again from the spec is met by the
 attestation (an automatic attestation never passes for an action the policy gates `approve`),
 the params keep the spec's constraints, and a capability unique per entity is claimed in the
-ledger for this action. A planner bug or a written ledger item therefore cannot make an
-action run that the policy would refuse.
+state table for this action. A planner bug or a written ledger item therefore cannot make an
+action run that the policy would refuse. No KMS call is made: public keys are pinned or loaded
+once per key id (`aios.keyring`).
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from aios.attestations import content_digest, verify_attestation
 from aios.capabilities import Capability, get_capability
 from aios.constraints import CapabilityConstraints, Facts, cap_amount, check_params
 from aios.control import revocations
 from aios.errors import (
     ActionNotRunnable,
     ApprovalRequired,
-    AttestationMissing,
     ConstraintViolated,
     EnvelopeUnsupported,
     InputMismatch,
@@ -39,6 +42,7 @@ from aios.errors import (
     UnknownProcess,
     WrongCase,
 )
+from aios.keyring import Keyring
 from aios.ledger import (
     claim_cap,
     claim_unique,
@@ -50,10 +54,11 @@ from aios.ledger import (
     release_cap,
     release_unique,
 )
+from aios.memory.context import is_claim
 from aios.plans import ActionMessage, PlannedAction
 from aios.policy import approval_rule, gate_for
 from aios.settings import Settings
-from aios.signing import PlanEnvelope, PublicKeyCache, digest, verify_plan
+from aios.signing import digest, verify_plan_signature
 from aios.specs import ProcessSpec, get_spec
 from aios.tenants import entity_tenant
 
@@ -81,13 +86,17 @@ class VerifiedAction:
 def verify_action(
     message: ActionMessage,
     *,
-    keys: PublicKeyCache,
-    trusted_key_ids: set[str],
+    keyring: Keyring,
     settings: Settings,
     now: datetime | None = None,
 ) -> VerifiedAction:
-    """Every check before anything is applied; raises an ActionRejected subclass."""
-    verify_plan(message.plan, keys, trusted_key_ids)
+    """Every check before anything is applied; raises an ActionRejected subclass.
+
+    Everything it needs travels with the message (the signed plan, the signed attestation,
+    the case input) and is checked with pinned keys; with the decision ledger at hand
+    (`settings.decision_ledger`, one stack) the action item's status is checked as well."""
+    moment = now or datetime.now(UTC)
+    verify_plan_signature(message.plan, keyring, now=moment)
     envelope, action = message.plan.envelope, message.action
     if not envelope.complete:
         raise EnvelopeUnsupported(
@@ -106,7 +115,7 @@ def verify_action(
         or listed[action.index] != computed
     ):
         raise NotInPlan(f"action {action.action_id} is not the action the signed plan lists")
-    if envelope.expired(now or datetime.now(UTC)):
+    if envelope.expired(moment):
         raise PlanExpired(f"plan {envelope.plan_id} expired at {envelope.expires_at}")
     try:
         spec = get_spec(envelope.process)
@@ -116,28 +125,22 @@ def verify_action(
     params = capability.validate_params(action.params)
     if capability.authorize is not None:
         capability.authorize(params, settings)
-    item = get_action(action.case_id, action.index)
-    if item is None or (item.data or {}).get("action_id") != action.action_id:
-        raise UnknownAction(f"the ledger holds no action {action.action_id}")
-    attestation = dict((item.data or {}).get("attestation") or {})
-    if attestation.get("digest") != computed:
-        raise AttestationMissing(
-            f"action {action.action_id} has no attestation bound to its digest"
-        )
-    if item.status not in RUNNABLE_OR_APPLIED:
-        raise ActionNotRunnable(f"action {action.action_id} is {item.status}: it will not run")
-    if item.status == "APPLIED":  # a redelivery: answered with what this plane recorded
-        applied = get_applied(action.action_id)
-        if applied is None or applied.digest != computed:
-            raise ActionNotRunnable(
-                f"action {action.action_id} is marked APPLIED but the execution plane holds "
-                "no applied record of it"
-            )
-        return VerifiedAction(message, capability, params, applied=applied.result)
+    claim = verify_attestation(
+        message.attestation,
+        keyring,
+        envelope=envelope,
+        action_digest=computed,
+        content=content_digest(action.capability, action.params),
+        now=moment,
+    )
+    applied = _applied_before(action, computed, settings)
+    if applied is not None:  # a redelivery: answered with what this plane recorded
+        return VerifiedAction(message, capability, params, applied=applied)
     revocations.check(
         tenant=envelope.tenant, process=envelope.process, capabilities=[action.capability]
     )
-    case_input = _case_input(envelope)
+    case_input = _case_input(message, settings)
+    attestation = claim.model_dump(mode="json")
     gate_rule = check_gate(spec, capability, action, attestation, envelope.confidence)
     unique_key, cap_keys, held = _check_constraints(spec, action, case_input)
     return VerifiedAction(
@@ -150,15 +153,52 @@ def verify_action(
     )
 
 
-def _case_input(envelope: PlanEnvelope) -> dict[str, Any]:
-    """The case input the plan was signed for, from the ledger (its digest must match)."""
-    case = get_case(envelope.case_id)
-    if case.data.get("tenant") != envelope.tenant:
-        raise WrongCase(f"case {envelope.case_id} belongs to another tenant")
-    case_input = dict(case.data.get("input") or {})
-    if digest(case_input) != envelope.input_digest:
+def _applied_before(
+    action: PlannedAction, computed: str, settings: Settings
+) -> dict[str, Any] | None:
+    """The result this plane recorded if it applied the action already; None if it did not.
+
+    With the decision ledger (one stack), the action item must exist and be runnable (APPROVED)
+    or applied; on its own, the execution plane asks its applied records only."""
+    if not settings.decision_ledger:
+        applied = get_applied(action.action_id)
+        if applied is not None and applied.digest != computed:
+            raise ActionNotRunnable(f"action {action.action_id} was applied with another digest")
+        return None if applied is None else applied.result
+    item = get_action(action.case_id, action.index)
+    if item is None or (item.data or {}).get("action_id") != action.action_id:
+        raise UnknownAction(f"the ledger holds no action {action.action_id}")
+    if item.status not in RUNNABLE_OR_APPLIED:
+        raise ActionNotRunnable(f"action {action.action_id} is {item.status}: it will not run")
+    if item.status != "APPLIED":
+        return None
+    record = get_applied(action.action_id)
+    if record is None or record.digest != computed:
+        raise ActionNotRunnable(
+            f"action {action.action_id} is marked APPLIED but the execution plane holds "
+            "no applied record of it"
+        )
+    return record.result
+
+
+def _case_input(message: ActionMessage, settings: Settings) -> dict[str, Any]:
+    """The case input the plan was signed for: the one the message carries, checked against
+    the envelope's `input_digest`; from the ledger only when the message carries none (or a
+    claim check) and the decision ledger is at hand."""
+    envelope = message.plan.envelope
+    carried = message.input
+    if carried is None or is_claim(carried):
+        if not settings.decision_ledger:
+            raise InputMismatch(
+                f"case {envelope.case_id}: the message carries no inline case input to check"
+            )
+        case = get_case(envelope.case_id)
+        if case.data.get("tenant") != envelope.tenant:
+            raise WrongCase(f"case {envelope.case_id} belongs to another tenant")
+        carried = dict(case.data.get("input") or {})
+    if digest(carried) != envelope.input_digest:
         raise InputMismatch(f"case {envelope.case_id}: the input is not the one the plan signed")
-    return case_input
+    return dict(carried)
 
 
 def check_gate(

@@ -333,6 +333,28 @@ def commit(
     raise LedgerConflict(f"audit head of case {case_id} kept moving; gave up")
 
 
+def commit_ops(ops: Sequence[Put | Update]) -> None:
+    """Apply `ops` in one transaction with no case and no audit event: what the execution
+    plane on its own writes to its state table (entities, claims, applied records), whose
+    case audit chains live in the decision account. LedgerConflict when a condition fails."""
+    at = now_iso()
+    try:
+        with TransactWrite(connection=_conn()) as tw:
+            for op in ops:
+                if isinstance(op, Put):
+                    tw.save(
+                        op.item, condition=None if op.overwrite else LedgerItem.pk.does_not_exist()
+                    )
+                else:
+                    tw.update(op.item, actions=list(op.actions), condition=op.condition)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        raise LedgerConflict(
+            f"state write refused at {at}",
+            failed_items=[i for i, r in enumerate(reasons) if r is not None and r.code != "None"],
+        ) from exc
+
+
 def transition_case(
     case_id: str,
     events: list[tuple[str, dict[str, Any]]],

@@ -20,6 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aios.attestations import (
+    AttestationClaim,
+    content_digest,
+    human_key_id,
+    issued_now,
+    sign_human,
+)
 from aios.cases import HANDED_OFF
 from aios.errors import CaseNotWaiting, HeldByOther, InvalidInput, LedgerConflict
 from aios.handoffs.manual import as_dicts, check_manual_actions
@@ -37,6 +44,7 @@ from aios.ledger import (
 )
 from aios.operator.page import CasePage, case_page
 from aios.operator.roles import Operator, can, is_admin, require
+from aios.signing import SpecRef
 from aios.specs import get_spec
 from aios.tasks import succeed_task
 
@@ -200,8 +208,31 @@ def act_by_hand(
     applies them like any other action.
     """
     case = _waiting_case(case_id, operator)
-    checked = check_manual_actions(get_spec(str(case.data.get("process"))), actions)
-    return _move(case_id, operator, "manual", _note(note), {"actions": as_dicts(checked)})
+    spec = get_spec(str(case.data.get("process")))
+    checked = as_dicts(check_manual_actions(spec, actions))
+    attestation = _attest_by_hand(case_id, operator, spec.ref, checked)
+    return _move(
+        case_id, operator, "manual", _note(note), {"actions": checked, "attestation": attestation}
+    )
+
+
+def _attest_by_hand(
+    case_id: str, operator: Operator, spec: SpecRef, actions: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The operator's human attestation over the content of the actions they checked (one KMS
+    Sign with the human key); None without a human key (the execution plane then refuses)."""
+    claim = AttestationClaim(
+        type="human",
+        case_id=case_id,
+        binds="content",
+        action_digests=tuple(content_digest(a["capability"], a["params"]) for a in actions),
+        spec=spec,
+        rule="act by hand",
+        operator=operator.username,
+        issued_at=issued_now(),
+        key_id=human_key_id(),
+    )
+    return sign_human(claim)
 
 
 def resolve(case_id: str, operator: Operator, outcome: str, note: str) -> CasePage:
