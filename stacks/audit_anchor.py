@@ -110,7 +110,8 @@ class AuditAnchor(Construct):
 
     def _grant(self, ledger: Ledger) -> None:
         """Read the heads that moved (index Query, head BatchGetItem), read the previous
-        checkpoint, put new ones with their retention, sign with the checkpoint key: no more."""
+        checkpoint, put new ones with their retention, sign with (and verify by) the checkpoint
+        key: no more."""
         role = self.function.role
         ledger.table.grant(role, "dynamodb:BatchGetItem")
         ledger.grant_audit_period_read(role)
@@ -128,7 +129,8 @@ class AuditAnchor(Construct):
                 conditions={"StringLike": {"s3:prefix": [CHECKPOINT_PREFIX]}},
             )
         )
-        self.key.grant(role, "kms:Sign")
+        # GetPublicKey: the previous checkpoint is verified before the next chains on it.
+        self.key.grant(role, "kms:Sign", "kms:GetPublicKey")
         bucket_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
         acknowledge(
             role,

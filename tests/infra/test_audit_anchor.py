@@ -91,9 +91,11 @@ def test_the_checkpointer_reads_moved_heads_puts_locked_checkpoints_and_signs_no
         "s3:GetObject",
         "s3:ListBucket",
         "kms:Sign",
+        "kms:GetPublicKey",
     }
-    [signs_with] = resources_for(synth.resources, role, "kms:Sign")
-    assert signs_with == {"Fn::GetAtt": [key_id, "Arn"]}
+    for action in ("kms:Sign", "kms:GetPublicKey"):
+        [key] = resources_for(synth.resources, role, action)
+        assert key == {"Fn::GetAtt": [key_id, "Arn"]}
     [query] = resources_for(synth.resources, role, "dynamodb:Query")
     assert json.dumps(query).endswith('"/index/AuditPeriods"]]}')
     for action in ("s3:PutObject", "s3:PutObjectRetention", "s3:GetObject"):

@@ -6,11 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aios.anchor.checkpoint import AnchoredHead, Checkpoint, SignedCheckpoint, sign_checkpoint
+from aios.anchor.checkpoint import (
+    AnchoredHead,
+    Checkpoint,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from aios.anchor.store import latest, put_checkpoint
 from aios.audit import GENESIS
 from aios.ledger.chains import hours, touched_heads
 from aios.ledger.repository import iso
+from aios.signing import PublicKeyCache
 
 
 def take_checkpoint(
@@ -30,10 +37,13 @@ def take_checkpoint(
 
     Reads the ledger's `AuditPeriods` index (one Query per hour) and the heads (consistent
     BatchGetItem), never scans; one KMS Sign; one PutObject locked for `retention_days`.
+    The previous checkpoint must carry this key's valid signature (CheckpointInvalid
+    otherwise): a forged newest version in the bucket is never chained on.
     """
     now = now.astimezone(UTC)
     previous = latest(s3, bucket)
     if previous is not None:
+        verify_checkpoint(previous, PublicKeyCache.from_kms(kms), {key_id})
         since = datetime.strptime(previous.checkpoint.period_through, "%Y-%m-%dT%H")
         since = since.replace(tzinfo=UTC)
     else:
