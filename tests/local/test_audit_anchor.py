@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from aios.audit import chain_events
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -61,9 +62,19 @@ def _case(emulation: Any) -> str:
     return case_id
 
 
+def _listing(emulation: Any) -> bool:
+    """Whether the API answers (a first, cold call may time out on a loaded machine)."""
+    try:
+        response = requests.get(f"{emulation.api_url}/processes", timeout=30)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
 @pytest.fixture(scope="module")
 def anchored(emulation: Any) -> dict[str, Any]:
     """Three finished cases and an orphan rejection, then one checkpoint."""
+    wait_for(lambda: _listing(emulation), timeout=120, what="the API to list the processes")
     cases = [_case(emulation) for _ in range(3)]
     message_id = _send(emulation, "{not json", f"forged-{uuid.uuid4()}")
     wait_for(lambda: _orphan(emulation, message_id), timeout=30, what="the orphan rejection")
