@@ -34,6 +34,9 @@ def verify(args: argparse.Namespace) -> int:
     from aios.ledger import bind_ledger
 
     bind_ledger(args.table)
+    if args.all and not args.bucket:
+        print("--all checks the chains the checkpoints anchor: --bucket or $AIOS_AUDIT_BUCKET")
+        return 2
     if args.bucket and not args.key_id:
         print("--key-id (or $AIOS_AUDIT_KEY_ID) names the key checkpoints must be signed with")
         return 2

@@ -306,3 +306,14 @@ def test_an_orphan_rejection_is_a_chain_recorded_once(ledger: str) -> None:
     assert events[0].data["reason"] == {"code": "MALFORMED_MESSAGE"}
     item = LedgerItem.get("REJECTION#m-1", "REJECTION")
     assert (item.queue, item.status, item.data["body"]) == ("rejections", "REJECTED", "{forged")
+
+
+def test_a_late_retry_with_an_older_clock_still_chains_a_checkpoint(
+    ledger: str, kms: Any, plan_key: str, bucket: str
+) -> None:
+    new_case("c-1")
+    first = checkpoint(kms, plan_key, datetime.now(UTC) + timedelta(hours=3))
+    late = checkpoint(kms, plan_key, datetime.now(UTC))  # EventBridge retried an older event
+    assert late.checkpoint.previous == first.checkpoint.digest
+    assert late.checkpoint.period_from == late.checkpoint.period_through
+    assert late.checkpoint.period_from == first.checkpoint.period_through

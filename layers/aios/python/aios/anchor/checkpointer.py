@@ -48,7 +48,7 @@ def take_checkpoint(
         since = since.replace(tzinfo=UTC)
     else:
         since = now - timedelta(hours=first_lookback_hours)
-    periods = hours(since, now)
+    periods = hours(since, max(since, now))  # a late retry of an older run still covers an hour
     heads = [
         AnchoredHead(pk=h.pk, chain=h.chain, seq=h.seq, head=h.head)
         for h in touched_heads(periods)
