@@ -7,7 +7,9 @@ aios demo [--process P]    start it, run a process's example case end to end (de
                            sample ticket-triage), approve what waits for approval as the
                            approvers would, and tell the case's story; exits non-zero unless
                            the case SUCCEEDED
-aios audit verify CASE_ID  verify a case's audit chain in the ledger table (AWS or emulation)
+aios audit verify CASE_ID|--all
+                           verify audit chains in the ledger table against the signed
+                           checkpoints in the Object Lock bucket (AWS or emulation)
 aios keys pins             the signing keys' public keys from KMS, as the trusted_keys context
                            value of an execution plane on its own (rotation: docs/key-rotation.md)
 aios control revoke|restore capability|process|tenant NAME
@@ -320,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "local":
         return local_up(args.port, args.split)
     if args.command == "audit":
-        return audit_cli.verify(args.case_id, args.table, args.endpoint_url)
+        return audit_cli.verify(args)
     if args.command == "control":
         return control_cli.run(args)
     if hasattr(args, "run"):

@@ -526,7 +526,8 @@ class Emulation:
         return {**self._principals[access_key], "accessKey": access_key}
 
     def cli_environment(self) -> dict[str, str]:
-        """What `aios kpi|dlq|webhooks|audit` read, pointed at this emulation."""
+        """What `aios kpi|dlq|webhooks|audit` read, pointed at this emulation (the audit
+        checkpoints' bucket and key too)."""
         assert self.deployment is not None, "start() first"
         functions = self.deployment.functions
         reconciler = functions["case_reconciler"].environment
@@ -543,6 +544,8 @@ class Emulation:
             "AIOS_ACTION_DLQ_URL": reconciler["AIOS_ACTION_DLQ_URL"],
             "AIOS_WEBHOOK_QUEUE_URL": webhook_queue,
             "AIOS_WEBHOOK_DLQ_URL": functions["webhooks"].environment["AIOS_WEBHOOK_DLQ_URL"],
+            "AIOS_AUDIT_BUCKET": functions["audit_checkpoint"].environment["AIOS_AUDIT_BUCKET"],
+            "AIOS_AUDIT_KEY_ID": functions["audit_checkpoint"].environment["AIOS_AUDIT_KEY_ID"],
         }
 
     def executor_environment(self) -> dict[str, str]:

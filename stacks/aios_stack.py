@@ -13,6 +13,7 @@ from constructs import Construct
 from stacks.action_bus import ActionBus
 from stacks.api import STAGE, Api
 from stacks.approvals import PUBLIC_ROUTES, Approvals
+from stacks.audit_anchor import AuditAnchor
 from stacks.boundary import Boundary
 from stacks.capability_roles import CapabilityRoles
 from stacks.case_events import CaseEvents
@@ -228,6 +229,14 @@ class AiosStack(Stack):
         )
         self.handoffs.attach(self.case_machine.state_machine, self.api.rest_api, STAGE)
         self.console.attach(self.api, self.handoffs)
+        self.audit_anchor = AuditAnchor(
+            self,
+            "AuditAnchor",
+            config=config,
+            ledger=self.ledger,
+            layers=self.functions.layers,
+            removal_policy=retention,
+        )
         self.observability = Observability(
             self,
             "Observability",
@@ -262,6 +271,7 @@ class AiosStack(Stack):
                 *self.memory.functions,
                 *self.case_events.functions,
                 *self.reconciler.functions,
+                self.audit_anchor.function,
             ],
             rest_api=self.api.rest_api,
         )
@@ -292,6 +302,8 @@ class AiosStack(Stack):
         CfnOutput(self, "PolicyKeyArn", value=self.signing_key.policy_key.key_arn)
         CfnOutput(self, "HumanKeyArn", value=self.signing_key.human_key.key_arn)
         CfnOutput(self, "ConfigApplication", value=self.runtime_config.application_name)
+        CfnOutput(self, "AuditBucketName", value=self.audit_anchor.bucket.bucket_name)
+        CfnOutput(self, "AuditKeyArn", value=self.audit_anchor.key.key_arn)
         self.executor: Executor | None = None
         if self.action_bus is not None:
             CfnOutput(

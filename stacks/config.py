@@ -195,6 +195,13 @@ class AiosConfig(BaseModel):
     kpi_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     kpi_window_hours: Annotated[int, Field(ge=1, le=744)] = 24
     alarm_thresholds: dict[str, float] = Field(default_factory=lambda: dict(ALARM_THRESHOLDS))
+    # The audit anchor (stacks/audit_anchor.py): every `audit_checkpoint_minutes` the heads of
+    # the audit chains that moved are signed into the Object Lock bucket, each checkpoint locked
+    # in COMPLIANCE mode for `audit_retention_days` (nobody can delete it sooner, root
+    # included); the first checkpoint looks back `audit_lookback_hours`.
+    audit_retention_days: Annotated[int, Field(ge=1, le=36500)] = 365
+    audit_checkpoint_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    audit_lookback_hours: Annotated[int, Field(ge=1, le=24 * 400)] = 24
     # Where the execution plane runs (stacks/execution_stack.py). Unset: in the one stack.
     # Either set: in its own stack `<stack_name>-Execution` in that account and/or region,
     # beside the decision stack in `decision_account`/`decision_region` (default: the CLI's

@@ -31,6 +31,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from stacks.action_bus import ActionBus
+from stacks.audit_anchor import AuditAnchor
 from stacks.boundary import Boundary
 from stacks.capability_roles import CapabilityRoles
 from stacks.config import AiosConfig
@@ -114,6 +115,16 @@ class ExecutionStack(Stack):
                 task_answer_role_arn=boundary.task_answer_role_arn,
                 task_answer_region=boundary.decision_region,
             )
+        # Rejections the execution plane records here (all of them orphans: cases live in the
+        # decision account) are audit chains of this table, anchored by its own checkpoints.
+        self.audit_anchor = AuditAnchor(
+            self,
+            "AuditAnchor",
+            config=config,
+            ledger=self.state,
+            layers=self.layers,
+            removal_policy=retention,
+        )
         self.alarms = self._alarms(config, retention)
         pinned = config.pinned_keys
         unpinned = [k.key_id for p in PURPOSES for k in pinned.of(p) if not k.public_key]
@@ -137,6 +148,8 @@ class ExecutionStack(Stack):
         )
         CfnOutput(self, "StateTableName", value=self.state.table.table_name)
         CfnOutput(self, "ExecuteRoleArn", value=self.execute.role.role_arn)
+        CfnOutput(self, "AuditBucketName", value=self.audit_anchor.bucket.bucket_name)
+        CfnOutput(self, "AuditKeyArn", value=self.audit_anchor.key.key_arn)
 
     def _alarms(self, config: AiosConfig, retention: Any) -> list[cloudwatch.Alarm]:
         """Dead letters and execute errors, to this account's own alarm topic."""
@@ -167,6 +180,10 @@ class ExecutionStack(Stack):
             "ExecuteErrors": (
                 self.execute.function.metric_errors(period=PERIOD, statistic="Sum"),
                 "The execute function raised errors",
+            ),
+            "AuditCheckpointErrors": (
+                self.audit_anchor.function.function.metric_errors(period=PERIOD, statistic="Sum"),
+                "The audit_checkpoint function raised errors: audit chains are not anchored",
             ),
         }
         alarms = []

@@ -9,6 +9,7 @@ from constructs import Construct
 
 QUEUE_INDEX = "Queues"
 BY_PROCESS_INDEX = "ByProcess"
+AUDIT_PERIOD_INDEX = "AuditPeriods"
 
 LEDGER_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 CASE_KEYS = ("CASE#*",)
@@ -35,8 +36,10 @@ class Ledger(Construct):
     CloudFormation table rather than through ``add_global_secondary_index``: with an index
     known to CDK, every ``table.grant`` would also allow ``<table>/index/*`` to every role;
     this way only ``grant_queue_read`` and ``grant_case_index_read`` allow their one index.
-    CloudFormation creates one index per stack update: a ledger deployed before both existed
-    gets the second in a second deployment.
+    A third, ``AuditPeriods`` (``audit_period``/``pk``, keys only), holds only audit chain
+    heads, by the UTC hour they last moved: the chains the audit checkpointer anchors
+    (stacks/audit_anchor.py). CloudFormation creates one index per stack update: a ledger
+    deployed before an index existed gets each missing one in a deployment of its own.
 
     The ledger streams every change (NEW_AND_OLD_IMAGES) to the case events publisher.
     """
@@ -76,7 +79,15 @@ class Ledger(Construct):
             "AttributeDefinitions",
             [
                 {"AttributeName": name, "AttributeType": "S"}
-                for name in ("pk", "sk", "queue", "queued_at", "process", "created_at")
+                for name in (
+                    "pk",
+                    "sk",
+                    "queue",
+                    "queued_at",
+                    "process",
+                    "created_at",
+                    "audit_period",
+                )
             ],
         )
         table.add_property_override(
@@ -100,6 +111,14 @@ class Ledger(Construct):
                         "ProjectionType": "INCLUDE",
                         "NonKeyAttributes": ["status", "updated_at"],
                     },
+                },
+                {
+                    "IndexName": AUDIT_PERIOD_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "audit_period", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
                 },
             ],
         )
@@ -135,6 +154,15 @@ class Ledger(Construct):
             iam.PolicyStatement(
                 actions=["dynamodb:Query"],
                 resources=[f"{self.table.table_arn}/index/{BY_PROCESS_INDEX}"],
+            )
+        )
+
+    def grant_audit_period_read(self, grantee: iam.IGrantable) -> None:
+        """Query the audit chain heads by the hour they moved (the audit checkpointer)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{self.table.table_arn}/index/{AUDIT_PERIOD_INDEX}"],
             )
         )
 

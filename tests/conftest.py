@@ -101,14 +101,14 @@ def ledger(aws: None) -> str:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
-    # As stacks/ledger.py creates it: pk/sk, the sparse operator-queue index and the sparse
-    # index of case items by process.
+    # As stacks/ledger.py creates it: pk/sk, the sparse operator-queue index, the sparse
+    # index of case items by process and the sparse index of audit heads by hour.
     ddb.create_table(
         TableName="ledger",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": k, "AttributeType": "S"}
-            for k in ("pk", "sk", "queue", "queued_at", "process", "created_at")
+            for k in ("pk", "sk", "queue", "queued_at", "process", "created_at", "audit_period")
         ],
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -133,6 +133,14 @@ def ledger(aws: None) -> str:
                     "ProjectionType": "INCLUDE",
                     "NonKeyAttributes": ["status", "updated_at"],
                 },
+            },
+            {
+                "IndexName": "AuditPeriods",
+                "KeySchema": [
+                    {"AttributeName": "audit_period", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
     )

@@ -7,7 +7,8 @@ deployment and returns the resource's Ref and attributes:
 - DynamoDB tables: key schema, indexes, billing mode, stream, TTL;
 - SQS queues: FIFO attributes, visibility timeout, redrive policy (pointing at the local DLQ);
 - KMS keys (same KeySpec and KeyUsage; the key policy is not applied) and aliases;
-- SNS topics; S3 buckets (with default encryption);
+- SNS topics; S3 buckets (default encryption, versioning, Object Lock with its default
+  retention);
 - Secrets Manager secrets: a locally generated value where the template asks for a generated one;
 - Step Functions state machines: definition (inline, or the ASL asset) with its
   DefinitionSubstitutions applied; a substitution left over is an `AssemblyError`;
@@ -155,7 +156,8 @@ def create_topic(ctx: ProvisionContext, logical_id: str, resource: Mapping[str, 
 
 
 def create_bucket(ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]) -> Resolved:
-    """AWS::S3::Bucket, with its default encryption when the template sets one."""
+    """AWS::S3::Bucket, with its default encryption, versioning and Object Lock (default
+    retention) when the template sets them; access logging is not emulated."""
     p = ctx.props(resource)
     # Bucket names are global and lowercase; CloudFormation would add a random suffix.
     name = p.get("BucketName") or ctx.physical_name(logical_id).lower()[:63]
@@ -163,7 +165,10 @@ def create_bucket(ctx: ProvisionContext, logical_id: str, resource: Mapping[str,
     args: dict[str, Any] = {"Bucket": name}
     if ctx.region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+    if truthy(p.get("ObjectLockEnabled", False)):
+        args["ObjectLockEnabledForBucket"] = True
     s3.create_bucket(**args)
+    _bucket_lock(s3, name, p)
     if "BucketEncryption" in p:
         s3.put_bucket_encryption(
             Bucket=name,
@@ -177,6 +182,24 @@ def create_bucket(ctx: ProvisionContext, logical_id: str, resource: Mapping[str,
         )
     arn = f"arn:aws:s3:::{name}"
     return Resolved(name, {"Arn": arn, "DomainName": f"{name}.s3.amazonaws.com"})
+
+
+def _bucket_lock(s3: Any, name: str, p: Mapping[str, Any]) -> None:
+    """Versioning, then the Object Lock configuration (which needs it), as the template says."""
+    versioning = p.get("VersioningConfiguration")
+    if versioning:
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+        )
+    lock = p.get("ObjectLockConfiguration")
+    if lock:
+        config: dict[str, Any] = {"ObjectLockEnabled": lock.get("ObjectLockEnabled", "Enabled")}
+        if lock.get("Rule"):
+            retention = lock["Rule"]["DefaultRetention"]
+            config["Rule"] = {
+                "DefaultRetention": {k: v for k, v in retention.items() if v is not None}
+            }
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=config)
 
 
 # -- Secrets Manager

@@ -26,7 +26,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app with every non-default option: API keys (two tenants), alarm email, destroy,
     longer timeout, reminders every five minutes, two alarm thresholds, the reconciler every ten
-    minutes."""
+    minutes, audit checkpoints every 15 minutes locked for 30 days."""
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.variant"),
         stack_name="AiosKitVariant",
@@ -46,6 +46,8 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         alarm_thresholds='{"handoff_rate": 0.4, "action_retries": 3}',
         reconciler_minutes="10",
         executor="fargate",
+        audit_retention_days="30",
+        audit_checkpoint_minutes="15",
     )
 
 

@@ -35,6 +35,12 @@ def _only(synth: Synth, type_: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
+def _context_bucket(synth: Synth) -> tuple[str, dict[str, Any]]:
+    """The memory's context bucket (the audit anchor's buckets are tests/infra/test_audit_anchor)."""
+    [found] = [(k, v) for k, v in synth.of_type("AWS::S3::Bucket").items() if "MemoryContext" in k]
+    return found
+
+
 def _policy(resource: dict[str, Any]) -> Any:
     """A policy document that may be a JSON string or an Fn::Join around role ARNs."""
     policy = resource["Properties"]["Policy"]
@@ -251,7 +257,7 @@ def test_memory_engines_are_nag_clean(engine: str, request: pytest.FixtureReques
 
 
 def test_context_bucket_is_private_encrypted_tls_only_and_expires_claims(synth: Synth) -> None:
-    bucket_id, bucket = _only(synth, "AWS::S3::Bucket")
+    bucket_id, bucket = _context_bucket(synth)
     props = bucket["Properties"]
     assert (
         props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -278,7 +284,7 @@ def test_context_bucket_is_private_encrypted_tls_only_and_expires_claims(synth: 
 
 
 def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synth) -> None:
-    bucket_id = _only(synth, "AWS::S3::Bucket")[0]
+    bucket_id = _context_bucket(synth)[0]
 
     def s3(name: str) -> set[str]:
         role = _role(synth, name)
@@ -325,7 +331,7 @@ def test_with_memory_the_case_machine_is_the_asl_file_itself(serverless: Synth) 
 def test_only_decide_puts_action_bodies_and_only_execute_redeems_them(synth: Synth) -> None:
     """Claim checks of large action bodies: the proposer writes, the executor reads, each under
     `bodies/` only, and neither may touch the other's side."""
-    bucket_id = _only(synth, "AWS::S3::Bucket")[0]
+    bucket_id = _context_bucket(synth)[0]
     for name, action, other in (
         ("decide", "s3:PutObject", "s3:GetObject"),
         ("execute", "s3:GetObject", "s3:PutObject"),

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow  # uses the synthesized app
 FUNCTIONS = (
     "api", "decide", "execute", "finalize", "approval_request", "approvals", "approval_reminders",
     "handoff", "console", "memory", "case_events", "webhooks", "case_reconciler", "kpis",
+    "audit_checkpoint",
 )  # fmt: skip
 
 

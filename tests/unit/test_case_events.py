@@ -64,6 +64,9 @@ def test_only_new_audit_items_become_events() -> None:
     )
     assert audit_record({**image, "kind": "action", "sk": "ACTION#000"}) is None
     assert audit_record({**image, "sk": "CASE", "kind": "case"}) is None
+    # the control chain's and an orphan rejection's events belong to no case
+    assert audit_record({**image, "pk": "CONTROL"}) is None
+    assert audit_record({**image, "pk": "REJECTION#m-1"}) is None
 
 
 @pytest.fixture

@@ -388,3 +388,11 @@ class CsrfRejected(AiosError):
     """A form POST without this session's CSRF token, or from another origin."""
 
     code = "CSRF_REJECTED"
+
+
+# The audit anchor (aios.anchor): a checkpoint that cannot be trusted.
+class CheckpointInvalid(AiosError):
+    """An audit checkpoint is unsigned, signed by an untrusted key, altered, or out of its
+    chain of checkpoints."""
+
+    code = "CHECKPOINT_INVALID"

@@ -104,6 +104,16 @@ class Settings(BaseModel):
     decision_ledger: bool = Field(default=True, alias="AIOS_DECISION_LEDGER")
     task_answer_role_arn: str = Field(default="", alias="AIOS_TASK_ANSWER_ROLE_ARN")
     task_answer_region: str = Field(default="", alias="AIOS_TASK_ANSWER_REGION")
+    # The audit anchor (aios.anchor): the Object Lock bucket, the checkpoint signing key, how
+    # long each checkpoint stays locked, and how far back the first checkpoint looks.
+    audit_bucket: str = Field(default="", alias="AIOS_AUDIT_BUCKET")
+    audit_key_id: str = Field(default="", alias="AIOS_AUDIT_KEY_ID")
+    audit_retention_days: int = Field(
+        default=365, ge=1, le=36500, alias="AIOS_AUDIT_RETENTION_DAYS"
+    )
+    audit_lookback_hours: int = Field(
+        default=24, ge=1, le=24 * 400, alias="AIOS_AUDIT_LOOKBACK_HOURS"
+    )
 
     @field_validator(
         "http_targets",

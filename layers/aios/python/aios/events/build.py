@@ -35,8 +35,11 @@ class AuditRecord:
 
 
 def audit_record(image: Mapping[str, Any]) -> AuditRecord | None:
-    """The audit event in a stream record's new image; None for any other item."""
+    """The audit event of a case in a stream record's new image; None for any other item,
+    including the events of the control chain and of orphan rejections (no case of theirs)."""
     if image.get("kind") != "audit" or not str(image.get("sk", "")).startswith("AUDIT#"):
+        return None
+    if not str(image.get("pk", "")).startswith("CASE#"):
         return None
     raw = image.get("data")
     data = json.loads(raw) if isinstance(raw, str) else dict(raw or {})

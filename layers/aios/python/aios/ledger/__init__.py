@@ -16,7 +16,7 @@ The ledger is one DynamoDB table, one pynamodb model (`LedgerItem`), keyed by `p
 | unique   | `ENTITY#<key>`       | `UNIQUE#<capability>[#<param>=<value>]` |
 | cap      | `ENTITY#<key>`       | `CAP#<capability>#<param>#<period>` |
 | control  | `CONTROL`            | `REVOCATIONS`, `AUDIT#<seq:010d>` |
-| rejection| `REJECTION#<msg id>` | `REJECTION`            |
+| rejection| `REJECTION#<msg id>` | `REJECTION`, `AUDIT#<seq:010d>` |
 | applied  | `APPLIED#<action_id>`| `APPLIED`              |
 
 Who may write which key space is decided in IAM by the partition key's prefix
@@ -35,7 +35,9 @@ rejections. `commit` keeps an item's `queue` in step with the status it writes
 
 Case items also carry `process`, the key of the sparse `ByProcess` index (`process`,
 `created_at`; with `status`, `updated_at`), which lists a process's cases in a time window
-(`cases_by_process`) for the KPIs and the reconciler. The table streams its changes
+(`cases_by_process`) for the KPIs and the reconciler. Audit chain heads (case, control and rejection
+items) carry `audit_period`, the key of the sparse, keys-only `AuditPeriods` index: the UTC
+hour the head last moved, which the audit checkpointer reads (`chains`, aios.anchor). The table streams its changes
 (NEW_AND_OLD_IMAGES) to the case events publisher.
 """
 

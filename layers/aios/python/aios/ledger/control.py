@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from aios.audit import GENESIS, AuditEvent, chain_events
 from aios.errors import LedgerConflict
 from aios.ledger.models import LedgerItem
-from aios.ledger.repository import _conn, audit_sk, now_iso
+from aios.ledger.repository import _conn, audit_period, audit_sk, now_iso
 
 CONTROL_PK = "CONTROL"
 REVOCATIONS_SK = "REVOCATIONS"
@@ -75,6 +75,7 @@ def commit_control(change: Change) -> list[AuditEvent]:
             seq=chained[-1].seq,
             head=chained[-1].hash,
             updated_at=at,
+            audit_period=audit_period(at),
         )
         condition = (
             LedgerItem.pk.does_not_exist() if state.seq == 0 else LedgerItem.seq == state.seq

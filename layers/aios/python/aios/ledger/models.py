@@ -18,6 +18,7 @@ from pynamodb.models import Model
 
 QUEUE_INDEX = "Queues"
 BY_PROCESS_INDEX = "ByProcess"
+AUDIT_PERIOD_INDEX = "AuditPeriods"
 
 
 class QueueIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
@@ -42,6 +43,19 @@ class ByProcessIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-unt
 
     process = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
+
+
+class AuditPeriodIndex(GlobalSecondaryIndex["LedgerItem"]):  # type: ignore[no-untyped-call]
+    """Sparse index of audit chain heads by the hour they last moved (`audit_period`, set only
+    on head items and only when the hour changes): the chains an audit checkpoint anchors,
+    without a scan. Keys only, so a head moving within the hour writes nothing to it."""
+
+    class Meta:
+        index_name = AUDIT_PERIOD_INDEX
+        projection = KeysOnlyProjection()
+
+    audit_period = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
 
 
 class LedgerItem(Model):
@@ -74,6 +88,10 @@ class LedgerItem(Model):
     process = UnicodeAttribute(null=True)
     """Only on case items: the key of the sparse `ByProcess` index."""
     by_process = ByProcessIndex()
+    audit_period = UnicodeAttribute(null=True)
+    """Only on audit chain heads: the UTC hour (`YYYY-MM-DDTHH`) the head last moved, the key
+    of the sparse `AuditPeriods` index (aios.ledger.chains)."""
+    audit_periods = AuditPeriodIndex()
 
 
 class DecisionItem(Model):

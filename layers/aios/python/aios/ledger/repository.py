@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from aios.audit import GENESIS, AuditEvent, chain_events
 from aios.errors import CaseNotFound, LedgerConflict
 from aios.ledger.models import LedgerItem
+from aios.signing import sha256_hex
 
 CASE_SK = "CASE"
 HANDOFF_SK = "HANDOFF"
@@ -46,6 +47,12 @@ def _conn() -> Connection:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def audit_period(at: str) -> str:
+    """The UTC hour (`YYYY-MM-DDTHH`) of a ledger timestamp: the key of the `AuditPeriods`
+    index a chain head carries (see aios.ledger.chains)."""
+    return at[:13]
 
 
 def case_pk(case_id: str) -> str:
@@ -126,6 +133,8 @@ class CaseRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     holder: str | None = None
     """Who holds the case while it is handed off (see `aios.ledger.handoffs`)."""
+    audit_period: str | None = None
+    """The hour its audit head last moved (the `AuditPeriods` index key)."""
 
     @classmethod
     def from_item(cls, item: LedgerItem) -> CaseRecord:
@@ -138,12 +147,13 @@ class CaseRecord:
             created_at=item.created_at or "",
             updated_at=item.updated_at or "",
             holder=item.holder,
+            audit_period=item.audit_period,
         )
 
 
-def _audit_item(event: AuditEvent) -> LedgerItem:
+def _audit_item(event: AuditEvent, pk: str | None = None) -> LedgerItem:
     return LedgerItem(
-        case_pk(event.case_id),
+        pk or case_pk(event.case_id),
         audit_sk(event.seq),
         kind="audit",
         status=event.type,
@@ -195,19 +205,52 @@ def action_status_update(
     )
 
 
+REJECTION_EVENT = "message.rejected"
+
+
+def rejection_chain_id(message_id: str) -> str:
+    """The chain name of an orphan rejection in its event hash: never a case id."""
+    return f"rejection/{message_id}"
+
+
 def put_rejection(message_id: str, reason: dict[str, Any], body: str) -> None:
-    """An orphan rejection: a refused queue message that names no case the ledger holds."""
+    """An orphan rejection: a refused queue message that names no case the ledger holds.
+
+    It is an audit chain of its own (one event, under `REJECTION#<message id>`, the rejection
+    item its head), written in one transaction, so audit checkpoints anchor it like a case.
+    A redelivery of the same message finds it recorded and writes nothing.
+    """
     at = now_iso()
+    event_data = {
+        "message_id": message_id,
+        "reason": reason,
+        "body_sha256": sha256_hex(body.encode()),
+    }
+    [event] = chain_events(
+        rejection_chain_id(message_id), 0, GENESIS, [(REJECTION_EVENT, event_data)], at
+    )
+    pk = f"REJECTION#{message_id}"
     item = LedgerItem(
-        f"REJECTION#{message_id}",
+        pk,
         "REJECTION",
         kind="rejection",
         status="REJECTED",
         data={"reason": reason, "body": body},
+        seq=event.seq,
+        head=event.hash,
         created_at=at,
         updated_at=at,
+        audit_period=audit_period(at),
     )
-    _queued(item, at).save()
+    event_item = _audit_item(event, pk)
+    try:
+        with TransactWrite(connection=_conn()) as tw:
+            tw.save(_queued(item, at), condition=LedgerItem.pk.does_not_exist())
+            tw.save(event_item, condition=LedgerItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        if LedgerItem.count(pk, LedgerItem.sk == "REJECTION", consistent_read=True):
+            return
+        raise LedgerConflict(f"rejection of message {message_id} not recorded") from exc
 
 
 def load_case_items(case_id: str) -> list[LedgerItem]:
@@ -262,6 +305,7 @@ def create_case(
         created_at=at,
         updated_at=at,
         process=str(data["process"]) if data.get("process") else None,
+        audit_period=audit_period(at),
     )
     try:
         with TransactWrite(connection=_conn()) as tw:
@@ -305,6 +349,7 @@ def commit(
                         LedgerItem.updated_at.set(at),
                         *extra,
                         *_queue_actions(CASE_SK, extra, at),
+                        *_period_actions(case, at),
                     ],
                     condition=condition,
                 )
@@ -353,6 +398,13 @@ def commit_ops(ops: Sequence[Put | Update]) -> None:
             f"state write refused at {at}",
             failed_items=[i for i, r in enumerate(reasons) if r is not None and r.code != "None"],
         ) from exc
+
+
+def _period_actions(case: CaseRecord, at: str) -> list[Action]:
+    """Move the head to this hour in the `AuditPeriods` index, only when the hour changed: a
+    keys-only index costs no write while the key stays."""
+    period = audit_period(at)
+    return [] if case.audit_period == period else [LedgerItem.audit_period.set(period)]
 
 
 def transition_case(
