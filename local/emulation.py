@@ -66,6 +66,7 @@ from local.assembly import (
 from local.cognito import CognitoAuthorizer, LocalUser, seed_users
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
+from local.service_events import ServiceEvents
 from local.services import LoopbackService, discover_services
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
@@ -310,7 +311,15 @@ class Emulation:
             self.runtime.register(self._with_local_targets(spec))
             self._seed_target_keys(spec)
             self._seed_capability_secrets(spec)
-        moto_patches.apply(self._moto_port, self.runtime.invoke)
+        service_events = ServiceEvents(
+            self.deployment.service_event_rules,
+            self.runtime.invoke,
+            region=self.region,
+            account=self.account,
+        )
+        moto_patches.apply(
+            self._moto_port, self.runtime.invoke, on_execution_end=service_events.execution_ended
+        )
         if self.preload:
             for name in self.deployment.functions:
                 self.runtime.preload(name)

@@ -1,8 +1,10 @@
 """finalize: record a case's outcome and its audit event, once.
 
 Outcomes: SUCCEEDED; HANDED_OFF (waiting for a person, with the decision's reason); or
-COMPENSATING then FAILED. The state machine's four finalize Tasks (RecordSuccess,
-RecordHandoff, BeginCompensation, RecordFailure) each send one of the payloads below.
+COMPENSATING then FAILED. The state machine's finalize Tasks (RecordHandoff,
+BeginCompensation, RecordFailure) each send one of the payloads below; SUCCEEDED comes from
+EventBridge, Step Functions' status change of the case's execution (named after the case),
+delivered at least once: the outcome is recorded once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aios.tracing import new_tracer
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
@@ -34,6 +37,19 @@ class _Outcome(BaseModel):
 
 class RecordSuccess(_Outcome):
     outcome: Literal["SUCCEEDED"]
+
+
+class _ExecutionDetail(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    """The execution's name: the case id."""
+    status: Literal["SUCCEEDED"]
+
+
+class ExecutionSucceeded(EventBridgeModel):
+    """Step Functions' "Execution Status Change" of a case's execution that succeeded."""
+
+    source: Literal["aws.states"]
+    detail: _ExecutionDetail
 
 
 class RecordHandoff(_Outcome):
@@ -55,10 +71,13 @@ class RecordFailure(_Outcome):
     """What the execute function undid, or the {Error, Cause} that stopped it."""
 
 
-FinalizeRequest = Annotated[
-    RecordSuccess | RecordHandoff | BeginCompensation | RecordFailure,
-    Field(discriminator="outcome"),
-]
+FinalizeRequest = (
+    Annotated[
+        RecordSuccess | RecordHandoff | BeginCompensation | RecordFailure,
+        Field(discriminator="outcome"),
+    ]
+    | ExecutionSucceeded
+)
 
 
 @logger.inject_lambda_context
@@ -66,8 +85,11 @@ FinalizeRequest = Annotated[
 @metrics.log_metrics
 @event_parser(model=FinalizeRequest)
 def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
-    logger.append_keys(case_id=request.case_id)
+    case_id = request.detail.name if isinstance(request, ExecutionSucceeded) else request.case_id
+    logger.append_keys(case_id=case_id)
     match request:
+        case ExecutionSucceeded():
+            status = finalize_case(case_id, "SUCCEEDED")
         case RecordSuccess():
             status = finalize_case(request.case_id, request.outcome)
         case RecordHandoff():
@@ -92,4 +114,4 @@ def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
             unit=MetricUnit.Count,
             value=1,
         )
-    return {"case_id": request.case_id, "status": status}
+    return {"case_id": case_id, "status": status}
