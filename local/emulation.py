@@ -17,7 +17,8 @@
 4. starts the receiver (the outside system) with the workspace's loopback services mounted
    (`local.services`: fakes with state and idempotency, from `capabilities/_loopback/`), the
    in-process Lambda runtime with the layer on its path, patches moto's ASL interpreter to
-   invoke it (`local.moto_patches`), starts one SQS poller per event source mapping and the
+   invoke it (`local.moto_patches`; each execution's end goes to the template's rules on the
+   default bus, `local.service_events`), starts one SQS poller per event source mapping and the
    API server on `127.0.0.1:$AIOS_LOCAL_PORT`
    (default 8787; 0 picks a free port), whose callers are identified as IAM principals
    (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
