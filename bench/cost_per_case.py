@@ -45,10 +45,11 @@ METERING.install()  # before any botocore session or function of the run exists
 from aios.cost import Meter, load_prices, price, render  # noqa: E402
 
 # The least an auto-approved case with two actions needs, as the design stands: Decide, the
-# actions' Map, one Execute per action, the closing task (transitions); one API request; the
-# api, decide, execute (x2), finalize and one case_events invocation; two KMS Signs (the plan
-# and the policy attestation of its auto actions, one for both actions); per action
-# one SQS send, receive and (batched) delete. Sizes (units, GB-s, bytes) are the measured ones.
+# route choice, the actions' Map, one Execute per action (transitions; the case's SUCCEEDED is
+# recorded by finalize on the execution's status change, no closing state); one API request;
+# the api, decide, execute (x2), finalize and one case_events invocation; two KMS Signs (the
+# plan and the policy attestation of its auto actions, one for both actions); per action one
+# SQS send, receive and (batched) delete. Sizes (units, GB-s, bytes) are the measured ones.
 FLOOR_COUNTS = {
     "sfn_transitions": 5,
     "api_requests": 1,

@@ -17,7 +17,8 @@
 4. starts the receiver (the outside system) with the workspace's loopback services mounted
    (`local.services`: fakes with state and idempotency, from `capabilities/_loopback/`), the
    in-process Lambda runtime with the layer on its path, patches moto's ASL interpreter to
-   invoke it (`local.moto_patches`), starts one SQS poller per event source mapping and the
+   invoke it (`local.moto_patches`; each execution's end goes to the template's rules on the
+   default bus, `local.service_events`), starts one SQS poller per event source mapping and the
    API server on `127.0.0.1:$AIOS_LOCAL_PORT`
    (default 8787; 0 picks a free port), whose callers are identified as IAM principals
    (`identify`; an unsigned request is the IAM user `aios-local-developer`, tagged with the
@@ -72,6 +73,7 @@ from local.assembly import (
 from local.cognito import CognitoAuthorizer, LocalUser, seed_users
 from local.lambda_runtime import LambdaRuntime
 from local.receiver import Receiver
+from local.service_events import ServiceEvents
 from local.services import LoopbackService, discover_services
 from local.sqs_poller import SqsPoller
 from local.stream_poller import StreamPoller
@@ -348,7 +350,18 @@ class Emulation:
                 self.runtime.register(self._as_deployed(self._with_local_targets(spec)))
                 self._seed_target_keys(spec)
                 self._seed_capability_secrets(spec)
-        moto_patches.apply(self._moto_port, self.runtime.invoke, self._state_machine_clients())
+        service_events = ServiceEvents(
+            self.deployment.service_event_rules,
+            self.runtime.invoke,
+            region=self.region,
+            account=self.account,
+        )
+        moto_patches.apply(
+            self._moto_port,
+            self.runtime.invoke,
+            self._state_machine_clients(),
+            on_execution_end=service_events.execution_ended,
+        )
         if self.preload:
             for name in self._function_accounts:
                 self.runtime.preload(name)

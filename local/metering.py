@@ -117,6 +117,11 @@ def _read_units(size: int, consistent: bool) -> float:
     return float(units) if consistent else units / 2
 
 
+def _starts_trace(name: str, event: Any) -> bool:
+    """A stream-triggered invocation, or one by an EventBridge rule, starts its own trace."""
+    return name == "case_events" or (isinstance(event, dict) and "detail-type" in event)
+
+
 class Metering:
     """Counts of a run, as a Meter (`meter`) and by operation (`operations`)."""
 
@@ -189,7 +194,12 @@ class Metering:
                     try:
                         return handler(event, context)
                     finally:
-                        metering._invoked(name, memory_mb, time.perf_counter() - started)
+                        metering._invoked(
+                            name,
+                            memory_mb,
+                            time.perf_counter() - started,
+                            new_trace=_starts_trace(name, event),
+                        )
 
                 timed._metered = True  # type: ignore[attr-defined]
                 loaded.handler = timed
@@ -202,7 +212,7 @@ class Metering:
         (item sizes after an update, the tables' indexes, the keys' specs)."""
         self._client = client
 
-    def _invoked(self, name: str, memory_mb: int, seconds: float) -> None:
+    def _invoked(self, name: str, memory_mb: int, seconds: float, new_trace: bool) -> None:
         if _skipping():
             return
         billed_ms = math.ceil(seconds * 1000)
@@ -212,7 +222,7 @@ class Metering:
             self.meter.add("lambda_requests", 1)
             self.meter.add("lambda_gb_seconds", billed_ms / 1000 * memory_mb / 1024)
             self.meter.add("log_bytes", LAMBDA_PLATFORM_LOG_BYTES)
-            if name == "case_events":  # a stream-triggered invocation starts its own trace
+            if new_trace:
                 self.meter.add("xray_traces", 1)
 
     def api_request(self) -> None:

@@ -58,6 +58,11 @@ moto's Step Functions interpreter (LocalStack's ASL engine) calls other services
    attributes equal the index's hash key conditions; moto then filters, sorts and pages them
    as before.
 
+8. `moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated`
+   also hands the ended execution, as the detail of Step Functions' "Execution Status Change"
+   event, to the emulation's listener (`apply(on_execution_end=...)`), which delivers it to the
+   template's rules on the default bus (AWS sends these events there; moto does not).
+
 `apply()` first checks moto's version and that every patched symbol exists, and raises
 `MotoPatchError` otherwise: if moto moves these internals the emulation must fail loudly, not
 silently call a Docker-backed Lambda or the wrong port.
@@ -83,6 +88,7 @@ _STREAMS_MODULE = "moto.dynamodbstreams.models"
 _DYNAMODB_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item")
 _DISPATCH_MODULE = "moto.moto_server.werkzeug_app"
 _EXECUTION_WORKER_MODULE = "moto.stepfunctions.parser.backend.execution_worker"
+_EXECUTION_MODULE = "moto.stepfunctions.parser.backend.execution"
 _EVAL_COMPONENT_MODULE = "moto.stepfunctions.parser.asl.component.eval_component"
 _LAMBDA_EVAL_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
@@ -110,6 +116,7 @@ PATCHED_SYMBOLS: tuple[tuple[str, str], ...] = (
     (_STREAMS_MODULE, "DynamoDBStreamsBackend.get_records"),
     (_DISPATCH_MODULE, "DomainDispatcherApplication.get_backend_for_host"),
     (_EXECUTION_WORKER_MODULE, "ExecutionWorker._get_evaluation_entrypoint"),
+    (_EXECUTION_MODULE, "BaseExecutionWorkerCommunication.terminated"),
     (_EVAL_COMPONENT_MODULE, "EvalComponent.eval"),
 )
 #: Data attributes the SQS patch reads (checked on the classes or their instances' init).
@@ -177,18 +184,25 @@ _applied: dict[str, Any] = {}
 ServiceClient = Callable[[str, str, Any], Any]
 """(region, service, the interpreter's state credentials) -> a boto3 client."""
 
+ExecutionEnded = Callable[[dict[str, Any]], None]
+_execution_listener: list[ExecutionEnded] = []
+
 
 def apply(
     moto_port: int,
     invoke: Callable[[str, bytes | None], Any],
     service_client: ServiceClient | None = None,
+    on_execution_end: ExecutionEnded | None = None,
 ) -> None:
     """Point the ASL interpreter at our server and run its Lambda calls in-process; with
-    `service_client`, its SQS integration calls go through the clients that gives.
+    `service_client`, its SQS integration calls go through the clients that gives;
+    `on_execution_end` receives the status change detail of every execution that ends.
 
     Idempotent: applying again re-targets the patches (a new port or runtime).
     """
     check()
+    report_execution_ends()
+    _execution_listener[:] = [on_execution_end] if on_execution_end is not None else []
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)
     lambda_eval = importlib.import_module(_LAMBDA_EVAL_MODULE)
     sqs_task = importlib.import_module(_SQS_TASK_MODULE)
@@ -225,8 +239,38 @@ def apply(
         setattr(sqs_task, "boto_client_for", sqs_client_for)  # noqa: B010
 
 
+def report_execution_ends() -> None:
+    """Patch 8 (see the module docstring). Idempotent; reports to the listener `apply` set."""
+    cls = importlib.import_module(_EXECUTION_MODULE).BaseExecutionWorkerCommunication
+    if getattr(cls.terminated, "_aios_reported", False):
+        return
+    original = cls.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.exec_status.value,
+            "startDate": int(execution.start_date.timestamp() * 1000),
+            "stopDate": int(execution.stop_date.timestamp() * 1000),
+        }
+        if execution.output is not None:  # as Step Functions includes it (under the size limit)
+            detail["output"] = execution.output
+            detail["outputDetails"] = {"included": True}
+        for listener in list(_execution_listener):
+            listener(detail)
+
+    terminated._aios_reported = True  # type: ignore[attr-defined]
+    cls.terminated = terminated
+
+
 def revert() -> None:
-    """Undo patches 1 and 2 (the emulation calls this on stop)."""
+    """Undo patches 1 and 2 and stop reporting execution ends (the emulation calls this on
+    stop)."""
+    _execution_listener.clear()
     if not _applied:
         return
     boto_client = importlib.import_module(_BOTO_CLIENT_MODULE)

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,6 +49,28 @@ def without_states(definition: dict[str, Any], names: tuple[str, ...]) -> dict[s
 
     kept = {name: state for name, state in states.items() if name not in skip}
     return {**definition, "StartAt": to(definition["StartAt"]), "States": rewire(kept)}
+
+
+def ending_instead_of_succeed(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition where a Task, Map or Pass whose Next is a Succeed state ends instead
+    (`End: true`): the same output, one state transition less. The Succeed state stays for
+    the Catches and Choices that go to it; a state machine without it is returned as it is."""
+
+    def fold(states: dict[str, Any]) -> dict[str, Any]:
+        done = {name for name, state in states.items() if state["Type"] == "Succeed"}
+        folded = {}
+        for name, state in states.items():
+            state = dict(state)
+            for key in ("Iterator", "ItemProcessor"):
+                if key in state:
+                    state[key] = {**state[key], "States": fold(state[key]["States"])}
+            if state["Type"] in ("Task", "Map", "Pass") and state.get("Next") in done:
+                del state["Next"]
+                state["End"] = True
+            folded[name] = state
+        return folded
+
+    return {**definition, "States": fold(definition["States"])}
 
 
 class CaseMachine(Construct):
@@ -92,6 +117,7 @@ class CaseMachine(Construct):
             # memory_engine=none: Recall and Learn would answer empty for two state
             # transitions and two invocations per case; the flow goes without them.
             definition = without_states(definition, MEMORY_STEPS)
+        definition = ending_instead_of_succeed(definition)
         functions = [
             decide,
             finalize,
@@ -104,9 +130,7 @@ class CaseMachine(Construct):
             "CaseStateMachine",
             role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(CASE_ASL))
-            if memory_steps
-            else sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
             definition_substitutions={
                 "DecideFunctionArn": decide.function_arn,
                 "FinalizeFunctionArn": finalize.function_arn,
@@ -129,6 +153,30 @@ class CaseMachine(Construct):
         )
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[action_queue.queue_arn])
+        )
+        # The case's SUCCEEDED is recorded on the execution's own status change, not by a
+        # closing Task (a state transition per case): EventBridge delivers Step Functions'
+        # events at least once, retrying for a day; finalize records the outcome once, and
+        # the reconciler repairs a case whose execution succeeded while it still runs.
+        self.success_rule = events.Rule(
+            self,
+            "CaseSucceededRule",
+            description="Record a case SUCCEEDED when its execution succeeds",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["SUCCEEDED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    finalize,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
         )
         acknowledge(
             self.state_machine.role,

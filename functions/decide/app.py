@@ -44,6 +44,10 @@ if _unpriced:  # fail the cold start: budgets cannot be enforced for a model wit
     raise RuntimeError(f"AIOS_MODEL_PRICES has no price for {', '.join(_unpriced)}")
 
 
+USAGE_LOGGED = ("calls", "input_tokens", "output_tokens", "cost_usd", "confidence", "models")
+"""What the "plan signed" log line keeps of the decision's usage."""
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -64,7 +68,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("case handed off", extra={"handoff": decision.handoff.model_dump()})
     else:
         logger.append_keys(plan_id=decision.plan.envelope.plan_id if decision.plan else None)
-        logger.info("plan signed", extra={"actions": len(decision.actions), "usage": usage})
+        # The whole usage (per tier and step) is on the plan item (GET /cases/{id}); the log
+        # line keeps what an operator searches for, at a third of the bytes.
+        summary = {k: usage.get(k) for k in USAGE_LOGGED if k in usage}
+        logger.info("plan signed", extra={"actions": len(decision.actions), "usage": summary})
         metrics.add_metric(
             name="ActionsProposed", unit=MetricUnit.Count, value=len(decision.actions)
         )

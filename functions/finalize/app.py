@@ -1,12 +1,15 @@
 """finalize: record a case's outcome and its audit event, once.
 
 Outcomes: SUCCEEDED; HANDED_OFF (waiting for a person, with the decision's reason); or
-COMPENSATING then FAILED. The state machine's four finalize Tasks (RecordSuccess,
-RecordHandoff, BeginCompensation, RecordFailure) each send one of the payloads below.
+COMPENSATING then FAILED. The state machine's finalize Tasks (RecordHandoff,
+BeginCompensation, RecordFailure) each send one of the payloads below; SUCCEEDED comes from
+EventBridge, Step Functions' status change of the case's execution (named after the case),
+delivered at least once: the outcome is recorded once.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from aios.cases import finalize_case
@@ -18,6 +21,7 @@ from aios.tracing import new_tracer
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 logger = Logger()
@@ -40,6 +44,31 @@ class RecordSuccess(_Outcome):
     record are recorded here (aios.outcomes)."""
 
 
+class _ExecutionDetail(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    """The execution's name: the case id."""
+    status: Literal["SUCCEEDED"]
+    output: str | None = None
+    """The execution's output (JSON), which Step Functions includes while the event stays under
+    its size limit: its `results` are the task answers of the case's actions."""
+
+    def results(self) -> list[Any]:
+        """The actions' task answers in the output; none when it was left out or is not JSON."""
+        try:
+            output = json.loads(self.output or "{}")
+        except ValueError:
+            return []
+        results = output.get("results") if isinstance(output, dict) else None
+        return results if isinstance(results, list) else []
+
+
+class ExecutionSucceeded(EventBridgeModel):
+    """Step Functions' "Execution Status Change" of a case's execution that succeeded."""
+
+    source: Literal["aws.states"]
+    detail: _ExecutionDetail
+
+
 class RecordHandoff(_Outcome):
     outcome: Literal["HANDED_OFF"]
     handoff: Handoff
@@ -59,10 +88,20 @@ class RecordFailure(_Outcome):
     """What the execute function undid, or the {Error, Cause} that stopped it."""
 
 
-FinalizeRequest = Annotated[
-    RecordSuccess | RecordHandoff | BeginCompensation | RecordFailure,
-    Field(discriminator="outcome"),
-]
+FinalizeRequest = (
+    Annotated[
+        RecordSuccess | RecordHandoff | BeginCompensation | RecordFailure,
+        Field(discriminator="outcome"),
+    ]
+    | ExecutionSucceeded
+)
+
+
+def _record_reported(case_id: str, results: list[Any]) -> None:
+    """Outcomes an execution plane on its own reported in its task answers (aios.outcomes)."""
+    reported = record_outcomes(case_id, results)
+    if reported:
+        logger.info("outcomes recorded from answers", extra={"actions": reported})
 
 
 @logger.inject_lambda_context
@@ -70,12 +109,14 @@ FinalizeRequest = Annotated[
 @metrics.log_metrics
 @event_parser(model=FinalizeRequest)
 def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
-    logger.append_keys(case_id=request.case_id)
+    case_id = request.detail.name if isinstance(request, ExecutionSucceeded) else request.case_id
+    logger.append_keys(case_id=case_id)
     match request:
+        case ExecutionSucceeded():
+            _record_reported(case_id, request.detail.results())
+            status = finalize_case(case_id, "SUCCEEDED")
         case RecordSuccess():
-            reported = record_outcomes(request.case_id, request.results)
-            if reported:
-                logger.info("outcomes recorded from answers", extra={"actions": reported})
+            _record_reported(request.case_id, request.results)
             status = finalize_case(request.case_id, request.outcome)
         case RecordHandoff():
             status = finalize_case(
@@ -99,4 +140,4 @@ def handler(request: FinalizeRequest, context: Any) -> dict[str, Any]:
             unit=MetricUnit.Count,
             value=1,
         )
-    return {"case_id": request.case_id, "status": status}
+    return {"case_id": case_id, "status": status}

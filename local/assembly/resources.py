@@ -30,6 +30,8 @@ from typing import Any
 from local.assembly.context import ProvisionContext, truthy
 from local.assembly.errors import AssemblyError
 from local.assembly.intrinsics import Resolved, placeholder
+from local.assembly.specs import ServiceEventRule
+from local.event_filters import parse_patterns
 
 Creator = Callable[[ProvisionContext, str, Mapping[str, Any]], Resolved]
 """(context, logical id, resource as the template declares it) -> its resolved value."""
@@ -286,10 +288,22 @@ def create_event_bus(
 
 
 def create_rule(ctx: ProvisionContext, logical_id: str, resource: Mapping[str, Any]) -> Resolved:
-    """AWS::Events::Rule on a custom bus with SQS targets only; any other rule is a placeholder."""
+    """AWS::Events::Rule on a custom bus with SQS targets only; any other rule is a placeholder.
+
+    A rule on the default bus for an AWS service's events (`source` aws.*) with Lambda targets
+    is recorded as a `ServiceEventRule`: the emulation delivers those events itself."""
     p = ctx.props(resource)
     targets = p.get("Targets") or []
     bus = p.get("EventBusName")
+    if not bus and _service_rule(p, targets):
+        pattern = json.dumps(p["EventPattern"])
+        ctx.deployment.service_event_rules.append(
+            ServiceEventRule(
+                logical_id=logical_id,
+                patterns=parse_patterns({"Filters": [{"Pattern": pattern}]}),
+                function_arns=tuple(str(t["Arn"]) for t in targets),
+            )
+        )
     deliverable = bool(targets) and all(":sqs:" in str(t.get("Arn")) for t in targets)
     if not bus or "ScheduleExpression" in p or "EventPattern" not in p or not deliverable:
         return placeholder(logical_id, resource, ctx.region, ctx.account)
@@ -307,6 +321,17 @@ def create_rule(ctx: ProvisionContext, logical_id: str, resource: Mapping[str, A
         Targets=[{"Id": t["Id"], "Arn": t["Arn"]} for t in targets],
     )
     return Resolved(f"{bus}|{name}", {"Arn": arn})
+
+
+def _service_rule(props: Mapping[str, Any], targets: list[Any]) -> bool:
+    sources = (props.get("EventPattern") or {}).get("source") or []
+    return (
+        bool(targets)
+        and all(":lambda:" in str(t.get("Arn")) for t in targets)
+        and bool(sources)
+        and all(str(s).startswith("aws.") for s in sources)
+        and props.get("State", "ENABLED") == "ENABLED"
+    )
 
 
 # -- Cognito

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # local.stream_poller imports local.assembly (through local.sqs_poller)
     from local.stream_poller import StreamMappingSpec
@@ -79,6 +79,16 @@ class GatewayResponseSpec:
     template: str  # the response template; `$context.path` / `$context.stage` substituted
 
 
+@dataclass(frozen=True)
+class ServiceEventRule:
+    """A rule on the default bus for AWS services' own events (e.g. Step Functions' status
+    changes), with Lambda targets: the emulation delivers what moto does not send."""
+
+    logical_id: str
+    patterns: tuple[dict[str, Any], ...]
+    function_arns: tuple[str, ...]
+
+
 @dataclass
 class Deployment:
     """What `provision` created or derived from one stack template."""
@@ -99,6 +109,7 @@ class Deployment:
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
     event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
+    service_event_rules: list[ServiceEventRule] = field(default_factory=list)
     user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
     # logical id -> (pool id, client id)
     user_pool_clients: dict[str, tuple[str, str]] = field(default_factory=dict)

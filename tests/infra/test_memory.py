@@ -313,14 +313,16 @@ def test_only_api_checks_in_and_only_decide_and_recall_redeem_claims(synth: Synt
 
 
 def test_with_memory_the_case_machine_is_the_asl_file_itself(serverless: Synth) -> None:
-    """Memory on: Recall before Decide, Learn before the outcome is recorded, the file as is."""
+    """Memory on: Recall before Decide, Learn last, the file as is but for the states that went
+    to the Succeed state, which end instead."""
     from test_resources import case_machine_definition
 
-    from stacks.case_machine import CASE_ASL
+    from stacks.case_machine import CASE_ASL, ending_instead_of_succeed
 
     deployed, props = case_machine_definition(serverless)
-    assert deployed == json.loads(CASE_ASL.read_text())
+    assert deployed == ending_instead_of_succeed(json.loads(CASE_ASL.read_text()))
     assert deployed["StartAt"] == "Recall"
+    assert deployed["States"]["LearnSuccess"]["End"] is True
     assert "MemoryFunctionArn" in props["DefinitionSubstitutions"]
     machine = next(iter(serverless.of_type("AWS::StepFunctions::StateMachine").values()))
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 from infra_iam import refers_to
 from infra_synth import ROOT, Synth
 
-from stacks.case_machine import MEMORY_STEPS, without_states
+from stacks.case_machine import MEMORY_STEPS, ending_instead_of_succeed, without_states
 
 pytestmark = pytest.mark.slow  # uses the synthesized app
 
@@ -305,18 +305,55 @@ def test_case_machine_definition_is_the_asl_file_with_every_placeholder_substitu
     synth: Synth,
 ) -> None:
     """With memory_engine=none the deployed flow is the ASL file without its three memory
-    states, every way into them going on to their Next; every placeholder is substituted."""
+    states, every way into them going on to their Next, and a Task or Map going to the Succeed
+    state ends instead (one transition less); every placeholder is substituted."""
     deployed, props = case_machine_definition(synth)
     source = json.loads((ROOT / "state_machines" / "case.asl.json").read_text())
-    assert deployed == without_states(source, MEMORY_STEPS)
+    assert deployed == ending_instead_of_succeed(without_states(source, MEMORY_STEPS))
     assert deployed["StartAt"] == "Decide"
     text = json.dumps(deployed)
     assert not any(f'"{name}"' in text for name in MEMORY_STEPS)
     assert deployed["States"]["RecordFailure"] == source["States"]["RecordFailure"]
     assert deployed["States"]["Compensate"]["Next"] == "RecordFailure"
-    assert deployed["States"]["AutoActions"]["Next"] == "RecordSuccess"
+    # The case's SUCCEEDED is recorded on the status change: the Maps end the execution.
+    assert deployed["States"]["AutoActions"]["End"] is True
+    assert deployed["States"]["Actions"]["End"] is True
+    assert "Next" not in deployed["States"]["AutoActions"]
+    assert deployed["States"]["ChangeRounds"]["Default"] == "CaseSucceeded"
     placeholders = set(re.findall(r"\$\{(\w+)\}", text))
     assert placeholders == set(props["DefinitionSubstitutions"])
+
+
+def test_a_succeeded_execution_of_the_case_machine_is_recorded_by_finalize(
+    synth: Synth,
+) -> None:
+    """No closing Task: one rule on the default bus sends the case machine's SUCCEEDED status
+    changes (and nothing else) to finalize, retried for a day; only that rule may invoke it
+    this way."""
+    [machine] = synth.of_type("AWS::StepFunctions::StateMachine")
+    rules = [
+        r["Properties"]
+        for r in synth.of_type("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
+    ]
+    assert len(rules) == 1
+    [rule] = rules
+    assert "EventBusName" not in rule  # Step Functions sends to the default bus
+    assert rule["EventPattern"]["detail-type"] == ["Step Functions Execution Status Change"]
+    assert rule["EventPattern"]["detail"] == {
+        "status": ["SUCCEEDED"],
+        "stateMachineArn": [{"Ref": machine}],
+    }
+    [target] = rule["Targets"]
+    finalize, _ = synth.function("finalize")
+    assert target["Arn"] == {"Fn::GetAtt": [finalize, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    permissions = [
+        p["Properties"]
+        for p in synth.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [finalize, "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
 
 
 def test_alarms_cover_cases_dead_letters_functions_and_api(synth: Synth) -> None:

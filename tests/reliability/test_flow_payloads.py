@@ -88,7 +88,6 @@ def _instance(template: dict[str, Any]) -> dict[str, Any]:
         (
             "finalize",
             {
-                "RecordSuccess": "RecordSuccess",
                 "RecordHandoff": "RecordHandoff",
                 "MarkCompensating": "BeginCompensation",
                 "RecordFailure": "RecordFailure",
@@ -109,6 +108,44 @@ def test_each_task_payload_of_the_machine_parses_into_its_own_model(
         for name, t in payloads.items()
     }
     assert parsed == expected
+
+
+def test_the_execution_status_change_of_a_succeeded_case_parses_and_nothing_else_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finalize records SUCCEEDED on EventBridge's delivery of Step Functions' status change:
+    the event as AWS sends it parses, naming the case; another status or source does not."""
+    monkeypatch.setenv("AIOS_MEMORY_ENGINE", "none")
+    app = _load("finalize", monkeypatch)
+    arn = "arn:aws:states:us-east-1:123456789012:execution:cases:c-1"
+    event = {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-12-01T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:cases",
+            "name": "c-1",
+            "status": "SUCCEEDED",
+            "startDate": 1764583200000,
+            "stopDate": 1764583201000,
+            "input": "{}",
+            "output": "{}",
+        },
+    }
+    parsed = TypeAdapter(app.FinalizeRequest).validate_python(event)
+    assert type(parsed).__name__ == "ExecutionSucceeded" and parsed.detail.name == "c-1"
+    for other in (
+        {**event, "detail": {**event["detail"], "status": "FAILED"}},
+        {**event, "source": "aios.cases"},
+    ):
+        with pytest.raises(ValidationError):
+            TypeAdapter(app.FinalizeRequest).validate_python(other)
 
 
 def test_each_handoff_task_payload_parses_into_its_step(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,10 +106,10 @@ def _records(gates: list[str], status: str = "SUCCEEDED") -> list[Record]:
 def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
     meter = case_meter(_records(["auto", "auto"]), "SUCCEEDED")
     c = meter.counts
-    # Decide, Decided, AutoActions, Execute x2, RecordSuccess
-    assert c["sfn_transitions"] == 6
+    # Decide, Decided, AutoActions, Execute x2 (SUCCEEDED is recorded on the status change)
+    assert c["sfn_transitions"] == 5
     with_memory = case_meter(_records(["auto", "auto"]), "SUCCEEDED", memory_steps=True)
-    assert with_memory.counts["sfn_transitions"] == 8  # Recall and LearnSuccess
+    assert with_memory.counts["sfn_transitions"] == 7  # Recall and LearnSuccess
     assert c["kms_asymmetric"] == 1 and c["api_requests"] == 1
     assert c["sqs_requests"] == 6  # send, receive, delete per action
     assert c["eventbridge_events"] == 9
@@ -118,11 +118,11 @@ def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
     # audit 9 x 2; 3 commits x (case 2 + index 1); plan 2 x 2; actions 2 x (4 + 4); entity 2 x 2
     assert c["dynamodb_wru"] == 18 + 9 + 4 + 16 + 4
     gated = case_meter(_records(["auto", "approve"]), "SUCCEEDED")
-    assert gated.counts["sfn_transitions"] == 2 + 1 + 2 * 2 + 1  # a Gate and its next state each
+    assert gated.counts["sfn_transitions"] == 2 + 1 + 2 * 2  # a Gate and its next state each
     approved = [*_records(["approve"]), Record("approval", "APPROVED", 900, {})]
     # Decide, Decided, Actions, Gate, RequestApproval, Approval, AwaitApproval, Approval,
-    # Attested, Execute, RecordSuccess
-    assert case_meter(approved, "SUCCEEDED").counts["sfn_transitions"] == 11
+    # Attested, Execute
+    assert case_meter(approved, "SUCCEEDED").counts["sfn_transitions"] == 10
 
 
 def test_kms_signs_once_per_plan_per_signed_policy_attestation_and_per_approval() -> None:

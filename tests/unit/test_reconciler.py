@@ -126,6 +126,39 @@ def test_an_execution_that_ended_fails_its_running_case_once(env: dict[str, Any]
     assert get_case("c-healthy").status == "RUNNING" and findings_on("c-healthy") == []
 
 
+def test_a_succeeded_execution_whose_success_event_never_landed_succeeds_its_case_once(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case's SUCCEEDED is recorded on the execution's status change (EventBridge); when
+    that never lands, the reconciler records it, once; a case a person closed is left as is."""
+    from aios.reconciler import executions
+
+    for case_id in ("c-done", "c-resolved"):
+        new_case(case_id)
+        transition_case(
+            case_id, [("case.running", {})], to_status="RUNNING", from_statuses=["RECEIVED"]
+        )
+        start(env, case_id)
+    transition_case(
+        "c-resolved", [("case.handed_off", {})], to_status="HANDED_OFF", from_statuses=["RUNNING"]
+    )
+    transition_case(
+        "c-resolved", [("case.resolved", {})], to_status="RESOLVED", from_statuses=["HANDED_OFF"]
+    )
+    # moto runs no ASL here: its executions stay RUNNING, so the execution is read as ended.
+    monkeypatch.setattr(
+        executions, "describe", lambda _arn, _case: executions.Execution("SUCCEEDED", None)
+    )
+    [ended] = run(env)["execution_ended"]
+    assert (ended.case_id, ended.repair, ended.recorded) == ("c-done", "case succeeded", True)
+    assert get_case("c-done").status == "SUCCEEDED"
+    assert [e.type for e in load_audit("c-done")][-2:] == ["reconciler.finding", "case.succeeded"]
+    assert finalize_case("c-done", "SUCCEEDED") == "SUCCEEDED"  # the late event writes nothing
+    assert [e.type for e in load_audit("c-done")].count("case.succeeded") == 1
+    assert run(env) == {}
+    assert get_case("c-resolved").status == "RESOLVED" and findings_on("c-resolved") == []
+
+
 def _waiting_refund(case_id: str) -> str:
     """A refund case waiting for its approval (level 0 of refund-over-50: one day)."""
     new_case(case_id, "refund-request", "RUNNING")

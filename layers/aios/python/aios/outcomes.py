@@ -3,7 +3,8 @@
 An execution plane on its own (another account, `AIOS_DECISION_LEDGER=false`) cannot write the
 case's audit chain: it records its applied records and entity writes in its own state table
 and answers the case machine's task with the outcome (`recorded: false`). The case machine
-hands the answers of its actions to Finalize (RecordSuccess), and `record_outcomes` writes each
+hands the answers of its actions to finalize (in the output of the execution, which the
+status change event of its SUCCEEDED carries), and `record_outcomes` writes each
 one here: the action APPROVED -> APPLIED with its result and the `action.applied` event, once.
 One stack records them at execution already (`recorded: true`); nothing is written twice.
 """

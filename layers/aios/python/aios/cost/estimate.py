@@ -83,9 +83,8 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
     n += 4 * len(approvals) + sum(1 for a in approvals if a.status == "APPROVED")
     # RecordHandoff, AwaitOperator; once a person moved: ResumeCase, OperatorMove
     n += sum(2 if h.status == "WAITING" else 4 for h in handoffs)
-    if case_status == "SUCCEEDED":
-        n += 1  # RecordSuccess
-    elif case_status == "FAILED":
+    # A success is recorded on the execution's status change (EventBridge), not by a state.
+    if case_status == "FAILED":
         n += 5  # BeginCompensation, MarkCompensating, Compensate, RecordFailure, CaseFailed
     if memory_steps:
         n += 1 + (case_status in ("SUCCEEDED", "FAILED"))  # Recall; Learn at the end

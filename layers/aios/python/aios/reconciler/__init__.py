@@ -6,7 +6,7 @@ ledger's `ByProcess` index) and at the action dead-letter queue:
 | kind | what | repair |
 | --- | --- | --- |
 | `received_without_execution` | RECEIVED past the grace period, no execution | start it |
-| `execution_ended` | the execution is over, the ledger says running or handed off | FAILED, unless it succeeded |
+| `execution_ended` | the execution is over, the ledger says running or handed off | FAILED (SUCCEEDED if it did) |
 | `approval_past_sla` | an approval pending past its SLA | none (reported) |
 | `handoff_past_sla` | a handed-off case nobody took within its SLA | none (reported) |
 | `action_dead_lettered` | an action (or compensation) message in the dead-letter queue | fail its task at once |

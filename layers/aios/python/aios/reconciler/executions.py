@@ -9,7 +9,11 @@
   token): the case machine could not record the end. Repair: the case becomes FAILED with the
   reason `Aios.ExecutionEnded`; applied actions are listed in the finding, not undone (the
   reconciler never writes to outside systems).
-- An execution that SUCCEEDED while the ledger says running is reported only.
+- An execution that SUCCEEDED while the ledger says RECEIVED, RUNNING or WAITING_APPROVAL:
+  the case's SUCCEEDED is recorded on the execution's status change (an EventBridge rule on
+  Step Functions' events invokes finalize), and that event never landed. Repair: the case
+  becomes SUCCEEDED, as finalize would have made it. Any other status under a SUCCEEDED
+  execution is reported only.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aios import aws
-from aios.cases import HANDED_OFF
+from aios.cases import HANDED_OFF, TRANSITIONS
 from aios.cases import OPEN as SUBMITTED_OPEN
 from aios.ledger import CaseRecord, get_case, load_case_items
 from aios.memory.context import check_in_case_input
@@ -94,6 +98,19 @@ def check_execution(state_machine_arn: str, case_id: str) -> Finding | None:
         "stop_date": execution.stop_date,
         "case_status": case.status,
     }
+    if execution.status == "SUCCEEDED" and case.status in TRANSITIONS["SUCCEEDED"]:
+        return record(
+            Finding(
+                kind="execution_ended",
+                case_id=case_id,
+                subject="execution",
+                detail=detail,
+                repair="case succeeded",
+            ),
+            events=[("case.succeeded", {})],
+            to_status="SUCCEEDED",
+            from_statuses=TRANSITIONS["SUCCEEDED"],
+        )
     if execution.status not in ENDED_BADLY:
         return record(
             Finding(kind="execution_ended", case_id=case_id, subject="execution", detail=detail)
