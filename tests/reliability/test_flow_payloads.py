@@ -72,10 +72,17 @@ SAMPLES: dict[str, Any] = {
     "handoff_id": "c-1.p1",
     "task_token": "AAAA-token",
     "results": [  # the actions' task answers: one the execution plane on its own applied
-        {"action_id": "c-1.p1.a0", "status": "APPLIED", "result": {}, "index": 0,
-         "digest": "0" * 64, "rules": ["auto: risk low <= low"], "recorded": False},
+        {
+            "action_id": "c-1.p1.a0",
+            "status": "APPLIED",
+            "result": {},
+            "index": 0,
+            "digest": "0" * 64,
+            "rules": ["auto: risk low <= low"],
+            "recorded": False,
+        },
         {"action_id": "c-1.p1.a1", "status": "SKIPPED"},
-    ],  # fmt: skip
+    ],
 }
 
 
