@@ -94,11 +94,23 @@ def _banner(emu: Emulation) -> str:
             *_console_lines(emu),
             "  try:",
             f"    curl {emu.api_url}/processes",
-            f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --region {emu.region}"
+            f"    {_credentials(emu)} aws --region {emu.region}"
             f" --endpoint-url {emu.aws_endpoint} stepfunctions list-executions"
             f" --state-machine-arn {sm}",
             *_environment_lines(emu),
         ]
+    )
+
+
+def _credentials(emu: Emulation) -> str:
+    """Credentials for the AWS CLI hint: any in one stack; in the split layout the decision
+    account's (the account of a request follows its credentials)."""
+    if emu.execution is None:
+        return "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    creds = emu.session.get_credentials().get_frozen_credentials()
+    return (
+        f"AWS_ACCESS_KEY_ID={creds.access_key} AWS_SECRET_ACCESS_KEY={creds.secret_key}"
+        f" AWS_SESSION_TOKEN={creds.token}"
     )
 
 

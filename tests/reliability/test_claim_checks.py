@@ -38,7 +38,14 @@ def _claimed(out: dict[str, Any], s3: Any) -> dict[str, Any]:
 
 
 def _message(out: dict[str, Any], action: dict[str, Any], token: str) -> str:
-    return json.dumps({"task_token": token, "plan": out["plan"], "action": action})
+    return json.dumps(
+        {
+            "task_token": token,
+            "plan": out["plan"],
+            "action": action,
+            "attestation": out["attestation"],
+        }
+    )
 
 
 def test_a_claim_checked_action_is_redeemed_verified_and_applied_once(

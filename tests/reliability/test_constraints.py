@@ -159,7 +159,14 @@ def test_the_same_out_of_bounds_action_signed_by_a_planner_bug_is_refused_by_exe
     [action] = out["actions"]
     assert action["gate"] == "auto"  # 45 is under the approval threshold: it goes to the queue
     tasks = Tasks("token")
-    body = json.dumps({"task_token": "token", "plan": out["plan"], "action": action})
+    body = json.dumps(
+        {
+            "task_token": "token",
+            "plan": out["plan"],
+            "action": action,
+            "attestation": out["attestation"],
+        }
+    )
     outcome = execution.run_message("m-1", body, _context(kms, plan_key, _settings(peer), tasks))
     assert outcome.kind == "rejected" and outcome.error["code"] == "CONSTRAINT_VIOLATED"
     assert "input.amount" in outcome.error["message"]
@@ -186,7 +193,14 @@ def test_an_auto_attestation_from_a_planner_bug_on_an_action_gated_approve_is_re
     assert action["gate"] == "auto"
     assert LedgerItem.get(case_pk(case.case_id), action_sk(0)).status == "APPROVED"
     tasks = Tasks("token")
-    body = json.dumps({"task_token": "token", "plan": out["plan"], "action": action})
+    body = json.dumps(
+        {
+            "task_token": "token",
+            "plan": out["plan"],
+            "action": action,
+            "attestation": out["attestation"],
+        }
+    )
     outcome = execution.run_message("m-1", body, _context(kms, plan_key, _settings(peer), tasks))
     assert outcome.kind == "rejected" and outcome.error["code"] == "APPROVAL_REQUIRED"
     assert "refund-over-50" in outcome.error["message"]
@@ -214,7 +228,8 @@ def test_an_auto_attestation_written_into_the_ledger_does_not_pass_for_an_approv
     outcome = execution.run_message(
         "m-1", json.dumps(message), _context(kms, plan_key, _settings(peer), tasks)
     )
-    assert outcome.kind == "rejected" and outcome.error["code"] == "APPROVAL_REQUIRED"
+    # The row says APPROVED with an attestation; no signed one travels, so nothing runs.
+    assert outcome.kind == "rejected" and outcome.error["code"] == "ATTESTATION_MISSING"
     assert peer.requests == []
 
 
@@ -226,7 +241,10 @@ def test_one_refund_per_order_holds_at_decide_and_at_execute(
     ctx = _context(kms, plan_key, _settings(peer), tasks)
     first = _case(amount=20)
     out = _decide(first, _refund_of(20), kms, plan_key)
-    body = json.dumps({"task_token": "first", "plan": out["plan"], "action": out["actions"][0]})
+    body = json.dumps({
+        "task_token": "first", "plan": out["plan"], "action": out["actions"][0],
+        "attestation": out["attestation"],
+    })  # fmt: skip
     assert execution.run_message("m-1", body, ctx).kind == "applied"
 
     again = _decide(_case(amount=20), _refund_of(20), kms, plan_key)
@@ -236,7 +254,12 @@ def test_one_refund_per_order_holds_at_decide_and_at_execute(
     monkeypatch.setattr(planning, "_check_constraints", lambda *a, **k: None)  # a planner bug
     forged = _decide(_case(amount=20), _refund_of(20), kms, plan_key)
     body = json.dumps(
-        {"task_token": "second", "plan": forged["plan"], "action": forged["actions"][0]}
+        {
+            "task_token": "second",
+            "plan": forged["plan"],
+            "action": forged["actions"][0],
+            "attestation": forged["attestation"],
+        }
     )
     outcome = execution.run_message("m-2", body, ctx)
     assert outcome.kind == "rejected" and outcome.error["code"] == "CONSTRAINT_VIOLATED"
@@ -252,7 +275,10 @@ def test_the_other_tenants_order_is_another_entity(
     for token, tenant in (("a", "t1"), ("b", "t2")):
         out = _decide(_case(amount=20, tenant=tenant), _refund_of(20), kms, plan_key)
         assert out["actions"][0]["entity_key"] == f"{tenant}/order#O-2001"
-        body = json.dumps({"task_token": token, "plan": out["plan"], "action": out["actions"][0]})
+        body = json.dumps({
+            "task_token": token, "plan": out["plan"], "action": out["actions"][0],
+            "attestation": out["attestation"],
+        })  # fmt: skip
         assert execution.run_message(f"m-{token}", body, ctx).kind == "applied"
     assert len(peer.requests) == 2
 

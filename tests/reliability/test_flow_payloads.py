@@ -71,6 +71,18 @@ SAMPLES: dict[str, Any] = {
     "compensation_key": "8d5e1f0a-6b1c-4a8e-9f3e-2a7c1b0d9e42",
     "handoff_id": "c-1.p1",
     "task_token": "AAAA-token",
+    "results": [  # the actions' task answers: one the execution plane on its own applied
+        {
+            "action_id": "c-1.p1.a0",
+            "status": "APPLIED",
+            "result": {},
+            "index": 0,
+            "digest": "0" * 64,
+            "rules": ["auto: risk low <= low"],
+            "recorded": False,
+        },
+        {"action_id": "c-1.p1.a1", "status": "SKIPPED"},
+    ],
 }
 
 

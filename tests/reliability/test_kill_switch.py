@@ -23,7 +23,10 @@ def _small_refund() -> ObedientModel:
 
 
 def _run(out: dict[str, Any], token: str, ctx: Any) -> Any:
-    body = json.dumps({"task_token": token, "plan": out["plan"], "action": out["actions"][0]})
+    body = json.dumps({
+        "task_token": token, "plan": out["plan"], "action": out["actions"][0],
+        "attestation": out["attestation"],
+    })  # fmt: skip
     return execution.run_message(f"m-{token}", body, ctx)
 
 

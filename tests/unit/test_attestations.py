@@ -274,3 +274,18 @@ def test_keys_pins_prints_every_purposes_public_key_from_kms(aws: None) -> None:
     args.not_after = ["arn:aws:kms:us-east-1:1:key/other=2027-01-01T00:00:00+00:00"]
     with pytest.raises(ValueError, match="not pinned"):
         keys_cli.pins_command(args, kms, None)
+
+
+def test_one_stack_rotation_pins_plan_keys_and_keeps_the_named_attestation_keys(kms) -> None:
+    pinned = {"plan": [kms.new("plan-new").model_dump(mode="json")]}
+    env = {
+        "AIOS_TRUSTED_KEYS": json.dumps(pinned),
+        "AIOS_PLAN_KEY_ID": "plan-old-named",
+        "AIOS_POLICY_KEY_ID": "policy-named",
+        "AIOS_HUMAN_KEY_ID": "human-named",
+    }
+    trusted = trusted_keys(load_settings(env))
+    assert [k.key_id for k in trusted.plan] == ["plan-new"]  # pinned wins for its purpose
+    assert [k.key_id for k in trusted.policy] == ["policy-named"]
+    assert [k.key_id for k in trusted.human] == ["human-named"]
+    assert not trusted.pinned  # the named ones are fetched from KMS, once each

@@ -12,6 +12,7 @@ import pytest
 from aios import cases
 from aios.budget import reserve_budget
 from aios.errors import (
+    AttestationInvalid,
     BudgetExhausted,
     CapabilityNotAllowed,
     CaseNotWaiting,
@@ -20,6 +21,7 @@ from aios.errors import (
     InvalidInput,
     InvalidParams,
 )
+from aios.execution import verify_action
 from aios.handoffs import wait
 from aios.handoffs.records import load_handoff
 from aios.ledger import get_case, load_audit, put_rejection
@@ -39,8 +41,11 @@ from aios.operator import (
     take,
 )
 from aios.planning import CaseInput, decide_case
+from aios.plans import ActionMessage
+from aios.settings import load_settings
 from aios.specs import get_spec
 
+from tests.conftest import keyring_of
 from tests.model_fakes import CountingOffline
 from tests.unit.test_tiering import config
 
@@ -233,6 +238,24 @@ def test_acting_by_hand_signs_the_actions_with_a_human_attestation_naming_the_op
     assert view.attestation["type"] == "human" and view.attestation["operator"] == "ana"
     assert view.attestation["digest"] == action.digest_hex
     assert decision.usage["calls"] == 0  # no model was asked
+    # The operator's own signed attestation (human key, made when the move was recorded)
+    # binds what they checked; the execution plane verifies it with no ledger row's help.
+    signed = decision.attestation
+    assert signed is not None and signed.claim.operator == "ana"
+    assert signed.claim.type == "human" and signed.claim.binds == "content"
+    message = ActionMessage(task_token="t", plan=decision.plan, action=action, attestation=signed)
+    env = {"AIOS_LEDGER_TABLE": "ledger", "AIOS_HTTP_TARGETS": '{"helpdesk": "http://h"}'}
+    verified = verify_action(
+        message, keyring=keyring_of(kms, plan_key), settings=load_settings(env)
+    )
+    assert verified.rules[0] == "auto: risk medium <= medium"  # the gate the spec derives
+    forged = signed.claim.model_copy(update={"operator": "eve"})
+    with pytest.raises(AttestationInvalid):
+        verify_action(
+            message.model_copy(update={"attestation": signed.model_copy(update={"claim": forged})}),
+            keyring=keyring_of(kms, plan_key),
+            settings=load_settings(env),
+        )
     again = _decide_again(case_id, kms, plan_key)  # a retried Decide signs nothing new
     assert again.model_dump() == decision.model_dump()
 

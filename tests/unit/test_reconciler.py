@@ -210,7 +210,12 @@ def test_a_handoff_nobody_took_is_reported_past_its_sla(env: dict[str, Any]) -> 
 
 def _dead_letter(env: dict[str, Any], decided: tuple[str, dict[str, Any]]) -> tuple[str, int]:
     action = decided[1]["actions"][0]
-    body = {"task_token": "token-1", "plan": decided[1]["plan"], "action": action}
+    body = {
+        "task_token": "token-1",
+        "plan": decided[1]["plan"],
+        "action": action,
+        "attestation": decided[1]["attestation"],
+    }
     boto3.client("sqs").send_message(
         QueueUrl=env["dlq"],
         MessageBody=json.dumps(body),

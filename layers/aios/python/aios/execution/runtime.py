@@ -16,34 +16,36 @@ from collections.abc import Callable
 from aios import aws, tasks
 from aios.execution import ExecutionContext
 from aios.execution.apply import Runner
-from aios.keyring import Keyring, TrustedKey, TrustedKeys, kms_fetch
+from aios.keyring import PURPOSES, Keyring, TrustedKey, TrustedKeys, kms_fetch
 from aios.settings import Settings
 
 
 def trusted_keys(settings: Settings) -> TrustedKeys:
     """The keys the execution plane trusts, per purpose (`aios.keyring`).
 
-    `AIOS_TRUSTED_KEYS` (pinned, with cut-offs) when set; otherwise pinned plan keys
-    (`AIOS_PLAN_PUBLIC_KEYS`) or the plan key `AIOS_PLAN_KEY_ID`, and the attestation keys
-    `AIOS_POLICY_KEY_ID` / `AIOS_HUMAN_KEY_ID`, whose public keys come from KMS once per
-    process. With none of them it trusts nothing: every action is refused
+    Per purpose, the keys pinned in `AIOS_TRUSTED_KEYS` (with cut-offs) when it names any;
+    otherwise the plan keys pinned in `AIOS_PLAN_PUBLIC_KEYS`, or the key named by
+    `AIOS_PLAN_KEY_ID` / `AIOS_POLICY_KEY_ID` / `AIOS_HUMAN_KEY_ID`, whose public key comes from
+    KMS once per process. With none it trusts nothing: every action is refused
     (`SIGNATURE_INVALID`, recorded), which is what an execution stack deployed before its keys
     were pinned must do."""
-    if settings.trusted_keys is not None and any(
-        settings.trusted_keys.of(p) for p in ("plan", "policy", "human")
-    ):
-        return settings.trusted_keys
-    if settings.plan_public_keys:
-        plan = tuple(
-            TrustedKey(key_id=k, public_key=v) for k, v in settings.plan_public_keys.items()
-        )
-    else:
-        plan = (TrustedKey(key_id=settings.plan_key_id),) if settings.plan_key_id else ()
-    return TrustedKeys(
-        plan=plan,
-        policy=(TrustedKey(key_id=settings.policy_key_id),) if settings.policy_key_id else (),
-        human=(TrustedKey(key_id=settings.human_key_id),) if settings.human_key_id else (),
-    )
+    pinned = settings.trusted_keys or TrustedKeys()
+    named = {
+        "plan": settings.plan_key_id,
+        "policy": settings.policy_key_id,
+        "human": settings.human_key_id,
+    }
+    chosen: dict[str, tuple[TrustedKey, ...]] = {}
+    for purpose in PURPOSES:
+        if pinned.of(purpose):
+            chosen[purpose] = pinned.of(purpose)
+        elif purpose == "plan" and settings.plan_public_keys:
+            chosen[purpose] = tuple(
+                TrustedKey(key_id=k, public_key=v) for k, v in settings.plan_public_keys.items()
+            )
+        else:
+            chosen[purpose] = (TrustedKey(key_id=named[purpose]),) if named[purpose] else ()
+    return TrustedKeys.model_validate(chosen)
 
 
 def keyring_for(settings: Settings) -> Keyring:
