@@ -17,8 +17,12 @@ The nemesis (seeded, so a run reproduces with its seed):
   the whole batch comes back;
 - `duplicate`: an execute delivery (SQS batch) is invoked twice;
 - `delay`: an invocation waits 0-300 ms before it runs (late delivery);
-- `throttle`: a KMS or DynamoDB request a handler makes is answered `ThrottlingException` /
-  `ProvisionedThroughputExceededException` (the SDK's retries must absorb it);
+- `dynamodb_throttle` / `dynamodb_5xx` / `kms_throttle` / `kms_5xx`: a KMS or DynamoDB
+  request a function makes is answered, before it reaches moto (nothing applied), as the
+  service answers under load: `ProvisionedThroughputExceededException` or
+  `ThrottlingException` (400), `InternalServerError` / `KMSInternalException` (500)
+  (`local.faults`, in front of moto's server, so whatever process a function runs in; the
+  SDK's retries absorb most, the rest reach the handler's error paths);
 - `model_throttled` / `model_5xx`: a model call of the decide function fails as a provider
   fails on HTTP 429 / 503 (`ModelThrottled`; the tier's fallback chain, then the state
   machine's `ModelUnavailable` retry, must absorb it);
@@ -38,9 +42,15 @@ Invariants after the run settles:
 - every failed case says why (its actions carry a status and the case a reason or error);
 - an approval is decided once: of the racing clicks on one link at most one is accepted, and
   the refund was made (the outside system stored it, the action is `APPLIED`) if and only if
-  an approve click was accepted; otherwise the action is `SKIPPED` with its reason.
+  an approve click was accepted (or, none accepted, an approve click was answered 5xx);
+  otherwise the action is `SKIPPED` with its reason;
+- no budget overspent (`chaos_budgets`): every budget the run spent from is within its
+  process's daily limit (plus what settling the calls in flight may add) and not negative,
+  and it counted at least the model spend its cases recorded. `--budget-headroom USD` leaves
+  only that much of today's ticket-triage budget for the run, so it runs out under the faults.
 
     .venv/bin/python bench/chaos.py [--cases 100] [--seed N] [--clients 8] [--fault-rate 0.1]
+        [--aws-fault-rate 0.03] [--budget-headroom USD]
 
 Exit status 1 on any violation, with the seed to reproduce it. `tests/local/test_chaos.py` runs
 a short run on the suite's emulation (`run_chaos`).
@@ -62,14 +72,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
-
-import botocore.awsrequest
-import botocore.session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import chaos_budgets  # noqa: E402 (bench/ is on the path when this runs as a script or test)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "HANDED_OFF", "WAITING_APPROVAL")
 FAULTY_FUNCTIONS = ("decide", "execute", "finalize", "webhooks")
@@ -78,20 +87,32 @@ DECIDE_MODULE = "aios_local_function_decide"
 LINK = re.compile(r'href="([^"]+/approvals/[^"?]+\?t=[^"]+)"')
 # Failed batches come back after this many seconds, not the action queue's 180 s.
 CHAOS_VISIBILITY_TIMEOUT = 2
+# Of the functions' KMS/DynamoDB requests (tens per case). Each fault costs the handler the
+# SDK's backoff (up to seconds); functions run one at a time here, so this sets the run's pace.
+AWS_FAULT_RATE = 0.03
+SUBMIT_ATTEMPTS = 5  # a client's retries of a 5xx answer to a submission (same key)
 STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
 
 
+T = TypeVar("T")
+
+
 class Nemesis:
-    def __init__(self, seed: int, rate: float) -> None:
+    """Seeded random faults: `rate` of the flow's invocations, model calls and outside
+    requests; `aws_rate` of the functions' KMS/DynamoDB requests (many per case)."""
+
+    def __init__(self, seed: int, rate: float, aws_rate: float | None = None) -> None:
         self.random = random.Random(seed)
         self.rate = rate
+        self.aws_rate = rate if aws_rate is None else aws_rate
         self.lock = threading.Lock()
         self.injected: collections.Counter[str] = collections.Counter()
         self.enabled = False
 
-    def pick(self, kinds: tuple[str, ...]) -> str | None:
+    def pick(self, kinds: tuple[T, ...], rate: float | None = None) -> T | None:
         with self.lock:
-            if not self.enabled or self.random.random() >= self.rate:
+            chance = self.rate if rate is None else rate
+            if not self.enabled or self.random.random() >= chance:
                 return None
             return self.random.choice(kinds)
 
@@ -105,43 +126,16 @@ class Nemesis:
 
 
 NEMESIS = Nemesis(0, 0.0)
-_THROTTLE = {
-    "kms": ("ThrottlingException", "application/x-amz-json-1.1"),
-    "dynamodb": ("ProvisionedThroughputExceededException", "application/x-amz-json-1.0"),
-}
-_original_init = botocore.session.Session.__init__
-_FUNCTION = threading.local()
 
 
-def _throttle(event_name: str = "", request: Any = None, **_: Any) -> Any:
-    service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
-    if service not in _THROTTLE:
-        return None
-    # Only requests a handler makes (functions run on the invoking thread; see faulty_invoke).
-    if not getattr(_FUNCTION, "active", False) or NEMESIS.pick(("throttle",)) is None:
-        return None
-    NEMESIS.count("throttle")
-    code, content_type = _THROTTLE[service]
-    body = json.dumps({"__type": code, "message": "injected by the chaos nemesis"}).encode()
-    return botocore.awsrequest.AWSResponse(
-        request.url, 400, {"Content-Type": content_type, "x-amzn-ErrorType": code}, _Raw(body)
-    )
+def _aws_fault(service: str) -> Any:
+    """The nemesis's pick of a KMS/DynamoDB fault for one of a function's requests."""
+    from local.faults import FAULTS
 
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
-
-
-def _hooked_init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
-    _original_init(self, *args, **kwargs)
-    self.register("before-send", _throttle)
+    fault = NEMESIS.pick(FAULTS[service], NEMESIS.aws_rate)
+    if fault is not None:
+        NEMESIS.count(fault.name)
+    return fault
 
 
 class FaultyProvider:
@@ -184,17 +178,13 @@ def faulty(invoke: Any, runtime: Any) -> Any:
             return _error_result("ChaosCrash", "crashed before the handler ran", "chaos")
         if kind == "delay":
             time.sleep(NEMESIS.uniform(0, 0.3))
-        _FUNCTION.active = True
-        try:
-            if kind == "killed_mid_batch":
-                done = int(NEMESIS.uniform(1, len(records)))
-                invoke(function_name, json.dumps({"Records": records[:done]}).encode())
-                return _error_result("Runtime.ExitError", "killed in the middle of a batch", "x")
+        if kind == "killed_mid_batch":
+            done = int(NEMESIS.uniform(1, len(records)))
+            invoke(function_name, json.dumps({"Records": records[:done]}).encode())
+            return _error_result("Runtime.ExitError", "killed in the middle of a batch", "x")
+        result = invoke(function_name, payload)
+        if kind == "duplicate":
             result = invoke(function_name, payload)
-            if kind == "duplicate":
-                result = invoke(function_name, payload)
-        finally:
-            _FUNCTION.active = False
         if kind == "crash_after":
             return _error_result("ChaosCrash", "crashed after the handler ran", "chaos")
         return result
@@ -213,7 +203,7 @@ def _records(payload: Any) -> list[Any]:
 
 def install(emu: Any) -> Callable[[], None]:
     """Put the nemesis in front of the emulation's functions; returns what takes it out."""
-    from local import moto_patches
+    from local import faults, moto_patches
 
     runtime = emu.runtime
     original = runtime.invoke
@@ -229,10 +219,10 @@ def install(emu: Any) -> Callable[[], None]:
     models = getattr(decide, "models", None)
     if models is not None:
         decide.models = dataclasses.replace(models, provider=FaultyProvider(models.provider))  # type: ignore[union-attr]
-    botocore.session.Session.__init__ = _hooked_init  # type: ignore[method-assign]
+    remove_aws_faults = faults.install(emu._moto._server, _aws_fault)
 
     def uninstall() -> None:
-        botocore.session.Session.__init__ = _original_init  # type: ignore[method-assign]
+        remove_aws_faults()
         if models is not None:
             decide.models = models  # type: ignore[union-attr]
         for poller, timeout in visibility.items():
@@ -246,18 +236,23 @@ def install(emu: Any) -> Callable[[], None]:
 
 
 def _request(
-    api: str, method: str, path: str, body: Any = None, form: dict[str, str] | None = None
+    api: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     split = urlsplit(api)
     conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port or 80, timeout=60)
     try:
         if form is not None:
             data = urlencode(form).encode()
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            sent = {"Content-Type": "application/x-www-form-urlencoded"}
         else:
             data = json.dumps(body).encode() if body is not None else None
-            headers = {"Content-Type": "application/json"}
-        conn.request(method, path, body=data, headers=headers)
+            sent = {"Content-Type": "application/json"}
+        conn.request(method, path, body=data, headers={**sent, **(headers or {})})
         response = conn.getresponse()
         raw = response.read()
         try:
@@ -278,6 +273,10 @@ class Clicks:
     def accepted(self) -> list[str]:
         return [decision for decision, status in self.answers if status == 200]
 
+    def unanswered(self) -> list[str]:
+        """Clicks answered 5xx (an injected fault): their decision may or may not have landed."""
+        return [decision for decision, status in self.answers if status >= 500]
+
 
 @dataclass
 class Report:
@@ -297,6 +296,7 @@ class Report:
             f" ({sum(self.injected.values())} in all)",
             f"case statuses    {dict(statuses)}",
             f"outside requests {self.outside_requests}",
+            f"model spend      {_model_spend(self.final)}",
         ]
         for name in INVARIANTS:
             held = not any(v.startswith(name) for v in self.violations)
@@ -311,12 +311,28 @@ class Report:
         return out
 
 
+def _model_spend(final: dict[str, Any]) -> str:
+    usages = [c["usage"] for c in final.values() if c and c.get("usage")]
+    usd = sum(float(u.get("cost_usd") or 0) for u in usages)
+    budget = sum(1 for c in final.values() if c and _handoff_reason(c) == "BUDGET_EXHAUSTED")
+    return (
+        f"{usd:.6f} USD over {len(usages)} decisions ({usd / max(1, len(usages)):.6f} each);"
+        f" {budget} cases handed off for an exhausted budget"
+    )
+
+
+def _handoff_reason(case: dict[str, Any]) -> str | None:
+    handoff = case.get("handoff")
+    return str(handoff.get("reason")) if isinstance(handoff, dict) else None
+
+
 INVARIANTS = (
     "no case lost",
     "no duplicate side effect",
     "audit chain verifies",
     "rejection recorded",
     "approval decided once",
+    chaos_budgets.INVARIANT,
 )
 
 
@@ -381,7 +397,12 @@ class _Driver:
             t.join()
 
     def submit(self, process: str, body: dict[str, Any], business_key: str) -> str:
-        status, answer = _request(self.emu.api_url, "POST", f"/processes/{process}/cases", body)
+        """Submit as a careful client does: with an Idempotency-Key, retrying a 5xx with it."""
+        path, key = f"/processes/{process}/cases", {"Idempotency-Key": f"chaos-{business_key}"}
+        for _ in range(SUBMIT_ATTEMPTS):
+            status, answer = _request(self.emu.api_url, "POST", path, body, headers=key)
+            if status < 500:
+                break
         if status != 202:
             raise AssertionError(f"submit {business_key}: {status} {answer}")
         with self.lock:
@@ -418,46 +439,48 @@ def run_chaos(
     clients: int = 8,
     fault_rate: float = 0.1,
     settle_s: float = 600.0,
+    *,
+    aws_fault_rate: float = AWS_FAULT_RATE,
+    budget_headroom_usd: float | None = None,
 ) -> Report:
-    """Run `cases` cases through a started emulation with the nemesis on; check invariants."""
+    """Run `cases` cases through a started emulation with the nemesis on; check invariants.
+
+    `budget_headroom_usd` leaves only that much of today's ticket-triage budget of the local
+    tenant for the run (given back afterwards), so the budget runs out under the faults."""
+    from local.emulation import LOCAL_TENANT
+
     global NEMESIS
-    NEMESIS = Nemesis(seed, fault_rate)
+    NEMESIS = Nemesis(seed, fault_rate, aws_fault_rate)
     started = time.monotonic()
     first_request = len(emu.receiver.requests)
     _, listing = _request(emu.api_url, "GET", "/processes")
     examples = {p["name"]: p["example_input"] for p in listing["processes"]}
     driver = _Driver(emu, seed, examples)
-    uninstall = install(emu)
+    limits = chaos_budgets.read_limits(emu)
+    tight = chaos_budgets.budget_key(LOCAL_TENANT, "ticket-triage")
+    added = 0
+    if budget_headroom_usd is not None:
+        added = chaos_budgets.tighten(emu, tight, limits["ticket-triage"], budget_headroom_usd)
     try:
-        NEMESIS.enabled = True
-        numbers = iter(range(cases))
-        lock = threading.Lock()
-
-        def client() -> None:
-            while True:
-                with lock:
-                    n = next(numbers, None)
-                if n is None:
-                    return
-                try:
-                    driver.one(n)
-                except Exception as exc:
-                    with driver.lock:
-                        driver.errors.append(f"case {n}: {exc!r}")
-
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
-        NEMESIS.enabled = False
+        spend_before = chaos_budgets.read_spend(emu)
+        uninstall = install(emu)
+        try:
+            NEMESIS.enabled = True
+            _drive(driver, cases, clients)
+            final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
+            NEMESIS.enabled = False
+        finally:
+            uninstall()
+        spend_after = chaos_budgets.read_spend(emu)
     finally:
-        uninstall()
+        chaos_budgets.loosen(emu, tight, added)
     requests = emu.receiver.requests[first_request:]
     violations = [f"no case lost: {e}" for e in driver.errors]
     violations += _invariants(emu.api_url, driver.cases, final, requests)
     violations += _approvals(driver.cases, driver.clicks, final, requests)
+    violations += chaos_budgets.check_budgets(
+        spend_before, spend_after, limits, final, in_flight=clients
+    )
     return Report(
         seed=seed,
         cases=driver.cases,
@@ -467,6 +490,30 @@ def run_chaos(
         outside_requests=len(requests),
         wall_s=time.monotonic() - started,
     )
+
+
+def _drive(driver: _Driver, cases: int, clients: int) -> None:
+    """Play the cases from `clients` threads; a case that raises is recorded as lost."""
+    numbers = iter(range(cases))
+    lock = threading.Lock()
+
+    def client() -> None:
+        while True:
+            with lock:
+                n = next(numbers, None)
+            if n is None:
+                return
+            try:
+                driver.one(n)
+            except Exception as exc:
+                with driver.lock:
+                    driver.errors.append(f"case {n}: {exc!r}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _settle(api: str, cases: dict[str, str], deadline: float) -> dict[str, Any]:
@@ -495,7 +542,7 @@ def _invariants(
         if not audit["chain"]["valid"]:
             violations.append(f"audit chain verifies: {case_id} {audit['chain']}")
         failed = case["status"] == "FAILED"
-        if failed and not (case.get("error") or any(a.get("status") for a in case["actions"])):
+        if failed and not (case.get("error") or any(a.get("error") for a in case["actions"])):
             violations.append(f"rejection recorded: {case_id} failed without a reason")
         for action in case["actions"]:
             if action.get("status") in ("SKIPPED", "FAILED", "REJECTED") and not action.get(
@@ -531,7 +578,8 @@ def _approvals(
     cases: dict[str, str], clicks: dict[str, Clicks], final: dict[str, Any], requests: list[Any]
 ) -> list[str]:
     """Of the clicks on one link at most one is accepted, and the refund happened if and only
-    if an approve click was accepted."""
+    if an approve click was accepted (or, with none accepted, one was answered 5xx: a fault
+    after its decision landed)."""
     violations = []
     for case_id, on_link in clicks.items():
         case, order = final.get(case_id), cases[case_id]
@@ -544,7 +592,12 @@ def _approvals(
         refunded = any(r.status == 200 and f"/refunds/{order}" in r.path for r in requests)
         applied = any(a.get("status") == "APPLIED" for a in case["actions"])
         approved = accepted == ["approve"]
-        if approved != applied or (applied and not refunded):
+        maybe = not accepted and "approve" in on_link.unanswered()
+        if (
+            (approved and not applied)
+            or (applied and not (approved or maybe))
+            or (applied and not refunded)
+        ):
             violations.append(
                 f"approval decided once: {case_id} clicks {answers}, refunded {refunded}, "
                 f"actions {[(a.get('status'), (a.get('error') or {}).get('code')) for a in case['actions']]}"
@@ -558,6 +611,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--fault-rate", type=float, default=0.1)
+    parser.add_argument("--aws-fault-rate", type=float, default=AWS_FAULT_RATE)
+    parser.add_argument(
+        "--budget-headroom",
+        type=float,
+        default=None,
+        help="USD left of today's ticket-triage budget for the run (default: the whole budget)",
+    )
     parser.add_argument("--settle", type=float, default=600.0, help="seconds for cases to settle")
     args = parser.parse_args()
     from local.emulation import Emulation
@@ -566,7 +626,14 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="aios-chaos-"))
     with Emulation(api_port=0, function_log_dir=logs) as emu:
         report = run_chaos(
-            emu, args.cases, args.seed, args.clients, args.fault_rate, settle_s=args.settle
+            emu,
+            args.cases,
+            args.seed,
+            args.clients,
+            args.fault_rate,
+            settle_s=args.settle,
+            aws_fault_rate=args.aws_fault_rate,
+            budget_headroom_usd=args.budget_headroom,
         )
     print("\n".join(report.lines()))
     print(f"wall with the emulation's start and stop: {time.monotonic() - started:.0f} s")
