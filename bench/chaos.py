@@ -90,6 +90,7 @@ CHAOS_VISIBILITY_TIMEOUT = 2
 # Of the functions' KMS/DynamoDB requests (tens per case). Each fault costs the handler the
 # SDK's backoff (up to seconds); functions run one at a time here, so this sets the run's pace.
 AWS_FAULT_RATE = 0.03
+PROGRESS_EVERY_S = 60.0
 SUBMIT_ATTEMPTS = 5  # a client's retries of a 5xx answer to a submission (same key)
 STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
 
@@ -287,11 +288,14 @@ class Report:
     violations: list[str]
     outside_requests: int
     wall_s: float
+    requested: int = 0
 
     def lines(self) -> list[str]:
         statuses = collections.Counter(c["status"] if c else "LOST" for c in self.final.values())
         out = [
-            f"chaos seed {self.seed}: {len(self.cases)} cases, {self.wall_s:.0f} s wall",
+            f"chaos seed {self.seed}: {len(self.cases)} cases"
+            f"{'' if len(self.cases) == self.requested else f' of {self.requested} asked'},"
+            f" {self.wall_s:.0f} s wall",
             f"faults injected  {dict(sorted(self.injected.items()))}"
             f" ({sum(self.injected.values())} in all)",
             f"case statuses    {dict(statuses)}",
@@ -442,11 +446,13 @@ def run_chaos(
     *,
     aws_fault_rate: float = AWS_FAULT_RATE,
     budget_headroom_usd: float | None = None,
+    submit_for: float | None = None,
 ) -> Report:
     """Run `cases` cases through a started emulation with the nemesis on; check invariants.
 
     `budget_headroom_usd` leaves only that much of today's ticket-triage budget of the local
-    tenant for the run (given back afterwards), so the budget runs out under the faults."""
+    tenant for the run (given back afterwards), so the budget runs out under the faults.
+    `submit_for` stops starting cases after that many seconds (the report says how many ran)."""
     from local.emulation import LOCAL_TENANT
 
     global NEMESIS
@@ -466,7 +472,7 @@ def run_chaos(
         uninstall = install(emu)
         try:
             NEMESIS.enabled = True
-            _drive(driver, cases, clients)
+            _drive(driver, cases, clients, submit_for)
             final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
             NEMESIS.enabled = False
         finally:
@@ -489,18 +495,22 @@ def run_chaos(
         violations=violations,
         outside_requests=len(requests),
         wall_s=time.monotonic() - started,
+        requested=cases,
     )
 
 
-def _drive(driver: _Driver, cases: int, clients: int) -> None:
-    """Play the cases from `clients` threads; a case that raises is recorded as lost."""
+def _drive(driver: _Driver, cases: int, clients: int, submit_for: float | None = None) -> None:
+    """Play the cases from `clients` threads; a case that raises is recorded as lost. With
+    `submit_for`, no case is started after that many seconds (a run that must end in time)."""
     numbers = iter(range(cases))
     lock = threading.Lock()
+    stop_at = time.monotonic() + submit_for if submit_for is not None else None
 
     def client() -> None:
         while True:
             with lock:
-                n = next(numbers, None)
+                late = stop_at is not None and time.monotonic() > stop_at
+                n = None if late else next(numbers, None)
             if n is None:
                 return
             try:
@@ -513,13 +523,26 @@ def _drive(driver: _Driver, cases: int, clients: int) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        while t.is_alive():
+            t.join(timeout=PROGRESS_EVERY_S)
+            if t.is_alive():
+                _progress(f"{len(driver.cases)} cases submitted")
+
+
+def _progress(what: str) -> None:
+    """A line on stderr while a long run goes on (what a run stopped early had done)."""
+    injected = sum(NEMESIS.injected.values())
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {what}; {injected} faults", file=sys.stderr)
 
 
 def _settle(api: str, cases: dict[str, str], deadline: float) -> dict[str, Any]:
     final: dict[str, Any] = dict.fromkeys(cases)
     pending = set(cases)
+    reported = time.monotonic()
     while pending and time.monotonic() < deadline:
+        if time.monotonic() - reported > PROGRESS_EVERY_S:
+            reported = time.monotonic()
+            _progress(f"{len(cases) - len(pending)} of {len(cases)} cases settled")
         for case_id in list(pending):
             status, case = _request(api, "GET", f"/cases/{case_id}")
             if status == 200 and case["status"] in TERMINAL:
@@ -619,6 +642,12 @@ def main() -> int:
         help="USD left of today's ticket-triage budget for the run (default: the whole budget)",
     )
     parser.add_argument("--settle", type=float, default=600.0, help="seconds for cases to settle")
+    parser.add_argument(
+        "--submit-for",
+        type=float,
+        default=None,
+        help="start no case after this many seconds (fewer cases than --cases then run)",
+    )
     args = parser.parse_args()
     from local.emulation import Emulation
 
@@ -634,6 +663,7 @@ def main() -> int:
             settle_s=args.settle,
             aws_fault_rate=args.aws_fault_rate,
             budget_headroom_usd=args.budget_headroom,
+            submit_for=args.submit_for,
         )
     print("\n".join(report.lines()))
     print(f"wall with the emulation's start and stop: {time.monotonic() - started:.0f} s")
