@@ -340,6 +340,57 @@ INVARIANTS = (
 )
 
 
+class _InFlight:
+    """Backpressure: the driver's submitted cases not settled yet, read from the ledger's case
+    records (one BatchGetItem per 100 cases, at most once a second, no function invoked), so
+    a slow machine does not pile up more cases than it can settle before the deadline."""
+
+    def __init__(self, emu: Any, cap: int) -> None:
+        self.cap = cap
+        self.ddb = emu.client("dynamodb")
+        functions = emu.deployment.functions
+        self.table = next(
+            f.environment["AIOS_LEDGER_TABLE"]
+            for f in functions.values()
+            if "AIOS_LEDGER_TABLE" in f.environment
+        )
+        self.lock = threading.Lock()
+        self.open: set[str] = set()
+        self.checked = 0.0
+
+    def add(self, case_id: str) -> None:
+        with self.lock:
+            self.open.add(case_id)
+
+    def wait_room(self) -> None:
+        while True:
+            with self.lock:
+                if time.monotonic() - self.checked >= 1.0:
+                    self._refresh()
+                if len(self.open) < self.cap:
+                    return
+            time.sleep(0.5)
+
+    def _refresh(self) -> None:
+        self.checked = time.monotonic()
+        pending = sorted(self.open)
+        for start in range(0, len(pending), 100):
+            keys = [{"pk": {"S": f"CASE#{c}"}, "sk": {"S": "CASE"}} for c in pending[start:][:100]]
+            answer = self.ddb.batch_get_item(
+                RequestItems={
+                    self.table: {
+                        "Keys": keys,
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "pk, #s",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                    }
+                }
+            )
+            for item in answer["Responses"].get(self.table, []):
+                if item.get("status", {}).get("S") in TERMINAL:
+                    self.open.discard(item["pk"]["S"].removeprefix("CASE#"))
+
+
 class _Driver:
     """Submits the cases and clicks the approvals, from several client threads."""
 
@@ -352,6 +403,7 @@ class _Driver:
         self.cases: dict[str, str] = {}
         self.clicks: dict[str, Clicks] = {}
         self.errors: list[str] = []
+        self.in_flight: _InFlight | None = None
 
     def choose(self) -> tuple[str, float]:
         with self.lock:
@@ -411,6 +463,8 @@ class _Driver:
             raise AssertionError(f"submit {business_key}: {status} {answer}")
         with self.lock:
             self.cases[answer["case_id"]] = business_key
+        if self.in_flight is not None:
+            self.in_flight.add(str(answer["case_id"]))
         return str(answer["case_id"])
 
     def link(self, case_id: str, timeout: float = 120.0) -> str | None:
@@ -447,12 +501,14 @@ def run_chaos(
     aws_fault_rate: float = AWS_FAULT_RATE,
     budget_headroom_usd: float | None = None,
     submit_for: float | None = None,
+    max_in_flight: int | None = None,
 ) -> Report:
     """Run `cases` cases through a started emulation with the nemesis on; check invariants.
 
     `budget_headroom_usd` leaves only that much of today's ticket-triage budget of the local
     tenant for the run (given back afterwards), so the budget runs out under the faults.
-    `submit_for` stops starting cases after that many seconds (the report says how many ran)."""
+    `submit_for` stops starting cases after that many seconds (the report says how many ran);
+    `max_in_flight` starts a case only while fewer than that many are unsettled."""
     from local.emulation import LOCAL_TENANT
 
     global NEMESIS
@@ -462,6 +518,8 @@ def run_chaos(
     _, listing = _request(emu.api_url, "GET", "/processes")
     examples = {p["name"]: p["example_input"] for p in listing["processes"]}
     driver = _Driver(emu, seed, examples)
+    if max_in_flight is not None:
+        driver.in_flight = _InFlight(emu, max_in_flight)
     limits = chaos_budgets.read_limits(emu)
     tight = chaos_budgets.budget_key(LOCAL_TENANT, "ticket-triage")
     added = 0
@@ -514,6 +572,8 @@ def _drive(driver: _Driver, cases: int, clients: int, submit_for: float | None =
             if n is None:
                 return
             try:
+                if driver.in_flight is not None:
+                    driver.in_flight.wait_room()
                 driver.one(n)
             except Exception as exc:
                 with driver.lock:
@@ -643,6 +703,12 @@ def main() -> int:
     )
     parser.add_argument("--settle", type=float, default=600.0, help="seconds for cases to settle")
     parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="start a case only while fewer than this many are unsettled (default: no limit)",
+    )
+    parser.add_argument(
         "--submit-for",
         type=float,
         default=None,
@@ -664,6 +730,7 @@ def main() -> int:
             aws_fault_rate=args.aws_fault_rate,
             budget_headroom_usd=args.budget_headroom,
             submit_for=args.submit_for,
+            max_in_flight=args.max_in_flight,
         )
     print("\n".join(report.lines()))
     print(f"wall with the emulation's start and stop: {time.monotonic() - started:.0f} s")
