@@ -50,7 +50,7 @@ Invariants after the run settles:
   only that much of today's ticket-triage budget for the run, so it runs out under the faults.
 
     .venv/bin/python bench/chaos.py [--cases 100] [--seed N] [--clients 8] [--fault-rate 0.1]
-        [--aws-fault-rate 0.03] [--budget-headroom USD]
+        [--aws-fault-rate 0.03] [--budget-headroom USD] [--max-in-flight 24] [--submit-for S]
 
 Exit status 1 on any violation, with the seed to reproduce it. `tests/local/test_chaos.py` runs
 a short run on the suite's emulation (`run_chaos`).
@@ -91,6 +91,7 @@ CHAOS_VISIBILITY_TIMEOUT = 2
 # SDK's backoff (up to seconds); functions run one at a time here, so this sets the run's pace.
 AWS_FAULT_RATE = 0.03
 PROGRESS_EVERY_S = 60.0
+MAX_IN_FLIGHT = 24  # unsettled cases at most (3 per client): a slow machine settles them all
 SUBMIT_ATTEMPTS = 5  # a client's retries of a 5xx answer to a submission (same key)
 STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
 
@@ -705,8 +706,8 @@ def main() -> int:
     parser.add_argument(
         "--max-in-flight",
         type=int,
-        default=None,
-        help="start a case only while fewer than this many are unsettled (default: no limit)",
+        default=MAX_IN_FLIGHT,
+        help="start a case only while fewer than this many are unsettled",
     )
     parser.add_argument(
         "--submit-for",

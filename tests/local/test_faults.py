@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -17,6 +18,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from local import faults
 
 FUNCTION_AGENT = "Botocore/1.0 exec-env/AWS_Lambda_python_local"
+
+
+class _NoSleep:
+    """botocore.endpoint's `time`: it only sleeps (the backoff between retries)."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        pass
 
 
 def _ok(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -51,6 +60,8 @@ def serve() -> Iterator[Callable[[faults.Choose], tuple[str, list[str]]]]:
 def _client(
     service: str, endpoint: str, monkeypatch: pytest.MonkeyPatch, *, function: bool = True
 ) -> Any:
+    # The SDK's backoff between retries (seconds) is real time this test need not spend.
+    monkeypatch.setattr(botocore.endpoint, "time", _NoSleep())
     if function:
         monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_Lambda_python_local")
     else:

@@ -1,6 +1,8 @@
-"""The chaos harness's invariant checks can fail: a lost case, a silent failure, one business
-key under two idempotency keys, a broken chain, two accepted clicks on one approval link and a
-refund made on a rejected approval are all reported; clean results hold."""
+"""The chaos harness's invariant checks can fail: a lost or never-settled case, a silent
+failure or skip, one business key under two idempotency keys or one key with two bodies, a
+broken chain, two accepted clicks on one approval link, a refund made on a rejected approval
+or never made on an accepted one, and an overspent, over-refunded or uncounted budget are all
+reported; clean results hold."""
 
 from __future__ import annotations
 
