@@ -377,16 +377,18 @@ class _InFlight:
         pending = sorted(self.open)
         for start in range(0, len(pending), 100):
             keys = [{"pk": {"S": f"CASE#{c}"}, "sk": {"S": "CASE"}} for c in pending[start:][:100]]
-            answer = self.ddb.batch_get_item(
-                RequestItems={
-                    self.table: {
-                        "Keys": keys,
-                        "ConsistentRead": True,
-                        "ProjectionExpression": "pk, #s",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                    }
+            request = {
+                self.table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, #s",
+                    "ExpressionAttributeNames": {"#s": "status"},
                 }
-            )
+            }
+            try:
+                answer = self.ddb.batch_get_item(RequestItems=request)
+            except Exception:  # a failed read only delays the next case; the next one retries
+                return
             for item in answer["Responses"].get(self.table, []):
                 if item.get("status", {}).get("S") in TERMINAL:
                     self.open.discard(item["pk"]["S"].removeprefix("CASE#"))
