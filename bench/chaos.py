@@ -93,6 +93,7 @@ AWS_FAULT_RATE = 0.03
 PROGRESS_EVERY_S = 60.0
 MAX_IN_FLIGHT = 24  # unsettled cases at most (3 per client): a slow machine settles them all
 SUBMIT_ATTEMPTS = 5  # a client's retries of a 5xx answer to a submission (same key)
+GATEWAY_TIMEOUT = 504  # what _request reports when the API did not answer within its timeout
 STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
 
 
@@ -254,9 +255,14 @@ def _request(
         else:
             data = json.dumps(body).encode() if body is not None else None
             sent = {"Content-Type": "application/json"}
-        conn.request(method, path, body=data, headers={**sent, **(headers or {})})
-        response = conn.getresponse()
-        raw = response.read()
+        try:
+            conn.request(method, path, body=data, headers={**sent, **(headers or {})})
+            response = conn.getresponse()
+            raw = response.read()
+        except TimeoutError:
+            # No answer in time (a starved machine): the request may or may not have landed,
+            # as after a gateway timeout; callers treat it as a 5xx (retry, or "unanswered").
+            return GATEWAY_TIMEOUT, "no answer in time"
         try:
             return response.status, json.loads(raw or b"null")
         except ValueError:
@@ -624,7 +630,7 @@ def _invariants(
         if case is None:
             violations.append(f"no case lost: {case_id} ({cases[case_id]}) not settled")
             continue
-        _, audit = _request(api, "GET", f"/cases/{case_id}/audit")
+        audit = _audit(api, case_id)
         if not audit["chain"]["valid"]:
             violations.append(f"audit chain verifies: {case_id} {audit['chain']}")
         failed = case["status"] == "FAILED"
@@ -654,6 +660,15 @@ def _invariants(
                 f"no duplicate side effect: {business} {path} under {len(idempotency_keys)} keys"
             )
     return violations
+
+
+def _audit(api: str, case_id: str) -> Any:
+    """The case's audit view; a chain that cannot be read at all counts as not verified."""
+    for _ in range(SUBMIT_ATTEMPTS):
+        status, audit = _request(api, "GET", f"/cases/{case_id}/audit")
+        if status == 200:
+            return audit
+    return {"chain": {"valid": False, "reason": f"unreadable: HTTP {status}"}}
 
 
 def _business_keys(path: str) -> list[str]:

@@ -100,6 +100,12 @@ def test_the_finer_violations_are_found_too(monkeypatch: pytest.MonkeyPatch) -> 
     assert wrong and wrong[0].startswith("approval decided once")
 
 
+def test_an_audit_chain_that_cannot_be_read_does_not_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chaos, "_request", lambda *a, **k: (chaos.GATEWAY_TIMEOUT, "no answer"))
+    found = chaos._invariants("", {"c1": "T-1"}, {"c1": _case()}, [])
+    assert found and found[0].startswith("audit chain verifies") and "unreadable" in found[0]
+
+
 def test_a_case_that_never_settles_is_reported_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chaos, "_request", lambda *a, **k: (200, {"status": "RUNNING"}))
     monkeypatch.setattr(chaos.time, "sleep", lambda s: None)
