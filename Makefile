@@ -77,7 +77,7 @@ bench: setup
 
 # CHAOS_ARGS, e.g. --seed 42 (default: 1,000 cases, a seed from the clock)
 chaos: setup
-	$(BIN)/python bench/chaos.py --cases 1000 $(CHAOS_ARGS)
+	$(BIN)/python bench/chaos.py --cases 1000 --budget-headroom 0.2 $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

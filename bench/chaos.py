@@ -17,8 +17,12 @@ The nemesis (seeded, so a run reproduces with its seed):
   the whole batch comes back;
 - `duplicate`: an execute delivery (SQS batch) is invoked twice;
 - `delay`: an invocation waits 0-300 ms before it runs (late delivery);
-- `throttle`: a KMS or DynamoDB request a handler makes is answered `ThrottlingException` /
-  `ProvisionedThroughputExceededException` (the SDK's retries must absorb it);
+- `dynamodb_throttle` / `dynamodb_5xx` / `kms_throttle` / `kms_5xx`: a KMS or DynamoDB
+  request a function makes is answered, before it reaches moto (nothing applied), as the
+  service answers under load: `ProvisionedThroughputExceededException` or
+  `ThrottlingException` (400), `InternalServerError` / `KMSInternalException` (500)
+  (`local.faults`, in front of moto's server, so whatever process a function runs in; the
+  SDK's retries absorb most, the rest reach the handler's error paths);
 - `model_throttled` / `model_5xx`: a model call of the decide function fails as a provider
   fails on HTTP 429 / 503 (`ModelThrottled`; the tier's fallback chain, then the state
   machine's `ModelUnavailable` retry, must absorb it);
@@ -38,9 +42,15 @@ Invariants after the run settles:
 - every failed case says why (its actions carry a status and the case a reason or error);
 - an approval is decided once: of the racing clicks on one link at most one is accepted, and
   the refund was made (the outside system stored it, the action is `APPLIED`) if and only if
-  an approve click was accepted; otherwise the action is `SKIPPED` with its reason.
+  an approve click was accepted (or, none accepted, an approve click was answered 5xx);
+  otherwise the action is `SKIPPED` with its reason;
+- no budget overspent (`chaos_budgets`): every budget the run spent from is within its
+  process's daily limit (plus what settling the calls in flight may add) and not negative,
+  and it counted at least the model spend its cases recorded. `--budget-headroom USD` leaves
+  only that much of today's ticket-triage budget for the run, so it runs out under the faults.
 
     .venv/bin/python bench/chaos.py [--cases 100] [--seed N] [--clients 8] [--fault-rate 0.1]
+        [--aws-fault-rate 0.03] [--budget-headroom USD] [--max-in-flight 24] [--submit-for S]
 
 Exit status 1 on any violation, with the seed to reproduce it. `tests/local/test_chaos.py` runs
 a short run on the suite's emulation (`run_chaos`).
@@ -62,14 +72,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
-
-import botocore.awsrequest
-import botocore.session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import chaos_budgets  # noqa: E402 (bench/ is on the path when this runs as a script or test)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "HANDED_OFF", "WAITING_APPROVAL")
 FAULTY_FUNCTIONS = ("decide", "execute", "finalize", "webhooks")
@@ -78,20 +87,35 @@ DECIDE_MODULE = "aios_local_function_decide"
 LINK = re.compile(r'href="([^"]+/approvals/[^"?]+\?t=[^"]+)"')
 # Failed batches come back after this many seconds, not the action queue's 180 s.
 CHAOS_VISIBILITY_TIMEOUT = 2
+# Of the functions' KMS/DynamoDB requests (tens per case). Each fault costs the handler the
+# SDK's backoff (up to seconds); functions run one at a time here, so this sets the run's pace.
+AWS_FAULT_RATE = 0.03
+PROGRESS_EVERY_S = 60.0
+MAX_IN_FLIGHT = 24  # unsettled cases at most (3 per client): a slow machine settles them all
+SUBMIT_ATTEMPTS = 5  # a client's retries of a 5xx answer to a submission (same key)
+GATEWAY_TIMEOUT = 504  # what _request reports when the API did not answer within its timeout
 STALL_SECONDS = 6.0  # longer than http.post's 5 s timeout (AIOS_HTTP_TIMEOUT_SECONDS)
 
 
+T = TypeVar("T")
+
+
 class Nemesis:
-    def __init__(self, seed: int, rate: float) -> None:
+    """Seeded random faults: `rate` of the flow's invocations, model calls and outside
+    requests; `aws_rate` of the functions' KMS/DynamoDB requests (many per case)."""
+
+    def __init__(self, seed: int, rate: float, aws_rate: float | None = None) -> None:
         self.random = random.Random(seed)
         self.rate = rate
+        self.aws_rate = rate if aws_rate is None else aws_rate
         self.lock = threading.Lock()
         self.injected: collections.Counter[str] = collections.Counter()
         self.enabled = False
 
-    def pick(self, kinds: tuple[str, ...]) -> str | None:
+    def pick(self, kinds: tuple[T, ...], rate: float | None = None) -> T | None:
         with self.lock:
-            if not self.enabled or self.random.random() >= self.rate:
+            chance = self.rate if rate is None else rate
+            if not self.enabled or self.random.random() >= chance:
                 return None
             return self.random.choice(kinds)
 
@@ -105,43 +129,16 @@ class Nemesis:
 
 
 NEMESIS = Nemesis(0, 0.0)
-_THROTTLE = {
-    "kms": ("ThrottlingException", "application/x-amz-json-1.1"),
-    "dynamodb": ("ProvisionedThroughputExceededException", "application/x-amz-json-1.0"),
-}
-_original_init = botocore.session.Session.__init__
-_FUNCTION = threading.local()
 
 
-def _throttle(event_name: str = "", request: Any = None, **_: Any) -> Any:
-    service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
-    if service not in _THROTTLE:
-        return None
-    # Only requests a handler makes (functions run on the invoking thread; see faulty_invoke).
-    if not getattr(_FUNCTION, "active", False) or NEMESIS.pick(("throttle",)) is None:
-        return None
-    NEMESIS.count("throttle")
-    code, content_type = _THROTTLE[service]
-    body = json.dumps({"__type": code, "message": "injected by the chaos nemesis"}).encode()
-    return botocore.awsrequest.AWSResponse(
-        request.url, 400, {"Content-Type": content_type, "x-amzn-ErrorType": code}, _Raw(body)
-    )
+def _aws_fault(service: str) -> Any:
+    """The nemesis's pick of a KMS/DynamoDB fault for one of a function's requests."""
+    from local.faults import FAULTS
 
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
-
-
-def _hooked_init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
-    _original_init(self, *args, **kwargs)
-    self.register("before-send", _throttle)
+    fault = NEMESIS.pick(FAULTS[service], NEMESIS.aws_rate)
+    if fault is not None:
+        NEMESIS.count(fault.name)
+    return fault
 
 
 class FaultyProvider:
@@ -184,17 +181,13 @@ def faulty(invoke: Any, runtime: Any) -> Any:
             return _error_result("ChaosCrash", "crashed before the handler ran", "chaos")
         if kind == "delay":
             time.sleep(NEMESIS.uniform(0, 0.3))
-        _FUNCTION.active = True
-        try:
-            if kind == "killed_mid_batch":
-                done = int(NEMESIS.uniform(1, len(records)))
-                invoke(function_name, json.dumps({"Records": records[:done]}).encode())
-                return _error_result("Runtime.ExitError", "killed in the middle of a batch", "x")
+        if kind == "killed_mid_batch":
+            done = int(NEMESIS.uniform(1, len(records)))
+            invoke(function_name, json.dumps({"Records": records[:done]}).encode())
+            return _error_result("Runtime.ExitError", "killed in the middle of a batch", "x")
+        result = invoke(function_name, payload)
+        if kind == "duplicate":
             result = invoke(function_name, payload)
-            if kind == "duplicate":
-                result = invoke(function_name, payload)
-        finally:
-            _FUNCTION.active = False
         if kind == "crash_after":
             return _error_result("ChaosCrash", "crashed after the handler ran", "chaos")
         return result
@@ -213,7 +206,7 @@ def _records(payload: Any) -> list[Any]:
 
 def install(emu: Any) -> Callable[[], None]:
     """Put the nemesis in front of the emulation's functions; returns what takes it out."""
-    from local import moto_patches
+    from local import faults, moto_patches
 
     runtime = emu.runtime
     original = runtime.invoke
@@ -229,10 +222,10 @@ def install(emu: Any) -> Callable[[], None]:
     models = getattr(decide, "models", None)
     if models is not None:
         decide.models = dataclasses.replace(models, provider=FaultyProvider(models.provider))  # type: ignore[union-attr]
-    botocore.session.Session.__init__ = _hooked_init  # type: ignore[method-assign]
+    remove_aws_faults = faults.install(emu._moto._server, _aws_fault)
 
     def uninstall() -> None:
-        botocore.session.Session.__init__ = _original_init  # type: ignore[method-assign]
+        remove_aws_faults()
         if models is not None:
             decide.models = models  # type: ignore[union-attr]
         for poller, timeout in visibility.items():
@@ -246,20 +239,30 @@ def install(emu: Any) -> Callable[[], None]:
 
 
 def _request(
-    api: str, method: str, path: str, body: Any = None, form: dict[str, str] | None = None
+    api: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     split = urlsplit(api)
     conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port or 80, timeout=60)
     try:
         if form is not None:
             data = urlencode(form).encode()
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            sent = {"Content-Type": "application/x-www-form-urlencoded"}
         else:
             data = json.dumps(body).encode() if body is not None else None
-            headers = {"Content-Type": "application/json"}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
+            sent = {"Content-Type": "application/json"}
+        try:
+            conn.request(method, path, body=data, headers={**sent, **(headers or {})})
+            response = conn.getresponse()
+            raw = response.read()
+        except TimeoutError:
+            # No answer in time (a starved machine): the request may or may not have landed,
+            # as after a gateway timeout; callers treat it as a 5xx (retry, or "unanswered").
+            return GATEWAY_TIMEOUT, "no answer in time"
         try:
             return response.status, json.loads(raw or b"null")
         except ValueError:
@@ -278,6 +281,10 @@ class Clicks:
     def accepted(self) -> list[str]:
         return [decision for decision, status in self.answers if status == 200]
 
+    def unanswered(self) -> list[str]:
+        """Clicks answered 5xx (an injected fault): their decision may or may not have landed."""
+        return [decision for decision, status in self.answers if status >= 500]
+
 
 @dataclass
 class Report:
@@ -288,15 +295,19 @@ class Report:
     violations: list[str]
     outside_requests: int
     wall_s: float
+    requested: int = 0
 
     def lines(self) -> list[str]:
         statuses = collections.Counter(c["status"] if c else "LOST" for c in self.final.values())
         out = [
-            f"chaos seed {self.seed}: {len(self.cases)} cases, {self.wall_s:.0f} s wall",
+            f"chaos seed {self.seed}: {len(self.cases)} cases"
+            f"{'' if len(self.cases) == self.requested else f' of {self.requested} asked'},"
+            f" {self.wall_s:.0f} s wall",
             f"faults injected  {dict(sorted(self.injected.items()))}"
             f" ({sum(self.injected.values())} in all)",
             f"case statuses    {dict(statuses)}",
             f"outside requests {self.outside_requests}",
+            f"model spend      {_model_spend(self.final)}",
         ]
         for name in INVARIANTS:
             held = not any(v.startswith(name) for v in self.violations)
@@ -311,13 +322,82 @@ class Report:
         return out
 
 
+def _model_spend(final: dict[str, Any]) -> str:
+    usages = [c["usage"] for c in final.values() if c and c.get("usage")]
+    usd = sum(float(u.get("cost_usd") or 0) for u in usages)
+    budget = sum(1 for c in final.values() if c and _handoff_reason(c) == "BUDGET_EXHAUSTED")
+    return (
+        f"{usd:.6f} USD over {len(usages)} decisions ({usd / max(1, len(usages)):.6f} each);"
+        f" {budget} cases handed off for an exhausted budget"
+    )
+
+
+def _handoff_reason(case: dict[str, Any]) -> str | None:
+    handoff = case.get("handoff")
+    return str(handoff.get("reason")) if isinstance(handoff, dict) else None
+
+
 INVARIANTS = (
     "no case lost",
     "no duplicate side effect",
     "audit chain verifies",
     "rejection recorded",
     "approval decided once",
+    chaos_budgets.INVARIANT,
 )
+
+
+class _InFlight:
+    """Backpressure: the driver's submitted cases not settled yet, read from the ledger's case
+    records (one BatchGetItem per 100 cases, at most once a second, no function invoked), so
+    a slow machine does not pile up more cases than it can settle before the deadline."""
+
+    def __init__(self, emu: Any, cap: int) -> None:
+        self.cap = cap
+        self.ddb = emu.client("dynamodb")
+        functions = emu.deployment.functions
+        self.table = next(
+            f.environment["AIOS_LEDGER_TABLE"]
+            for f in functions.values()
+            if "AIOS_LEDGER_TABLE" in f.environment
+        )
+        self.lock = threading.Lock()
+        self.open: set[str] = set()
+        self.checked = 0.0
+
+    def add(self, case_id: str) -> None:
+        with self.lock:
+            self.open.add(case_id)
+
+    def wait_room(self) -> None:
+        while True:
+            with self.lock:
+                if time.monotonic() - self.checked >= 1.0:
+                    self._refresh()
+                if len(self.open) < self.cap:
+                    return
+            time.sleep(0.5)
+
+    def _refresh(self) -> None:
+        self.checked = time.monotonic()
+        pending = sorted(self.open)
+        for start in range(0, len(pending), 100):
+            keys = [{"pk": {"S": f"CASE#{c}"}, "sk": {"S": "CASE"}} for c in pending[start:][:100]]
+            request = {
+                self.table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, #s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            try:
+                answer = self.ddb.batch_get_item(RequestItems=request)
+            except Exception:  # a failed read only delays the next case; the next one retries
+                return
+            for item in answer["Responses"].get(self.table, []):
+                if item.get("status", {}).get("S") in TERMINAL:
+                    self.open.discard(item["pk"]["S"].removeprefix("CASE#"))
 
 
 class _Driver:
@@ -332,6 +412,7 @@ class _Driver:
         self.cases: dict[str, str] = {}
         self.clicks: dict[str, Clicks] = {}
         self.errors: list[str] = []
+        self.in_flight: _InFlight | None = None
 
     def choose(self) -> tuple[str, float]:
         with self.lock:
@@ -381,11 +462,18 @@ class _Driver:
             t.join()
 
     def submit(self, process: str, body: dict[str, Any], business_key: str) -> str:
-        status, answer = _request(self.emu.api_url, "POST", f"/processes/{process}/cases", body)
+        """Submit as a careful client does: with an Idempotency-Key, retrying a 5xx with it."""
+        path, key = f"/processes/{process}/cases", {"Idempotency-Key": f"chaos-{business_key}"}
+        for _ in range(SUBMIT_ATTEMPTS):
+            status, answer = _request(self.emu.api_url, "POST", path, body, headers=key)
+            if status < 500:
+                break
         if status != 202:
             raise AssertionError(f"submit {business_key}: {status} {answer}")
         with self.lock:
             self.cases[answer["case_id"]] = business_key
+        if self.in_flight is not None:
+            self.in_flight.add(str(answer["case_id"]))
         return str(answer["case_id"])
 
     def link(self, case_id: str, timeout: float = 120.0) -> str | None:
@@ -418,46 +506,54 @@ def run_chaos(
     clients: int = 8,
     fault_rate: float = 0.1,
     settle_s: float = 600.0,
+    *,
+    aws_fault_rate: float = AWS_FAULT_RATE,
+    budget_headroom_usd: float | None = None,
+    submit_for: float | None = None,
+    max_in_flight: int | None = None,
 ) -> Report:
-    """Run `cases` cases through a started emulation with the nemesis on; check invariants."""
+    """Run `cases` cases through a started emulation with the nemesis on; check invariants.
+
+    `budget_headroom_usd` leaves only that much of today's ticket-triage budget of the local
+    tenant for the run (given back afterwards), so the budget runs out under the faults.
+    `submit_for` stops starting cases after that many seconds (the report says how many ran);
+    `max_in_flight` starts a case only while fewer than that many are unsettled."""
+    from local.emulation import LOCAL_TENANT
+
     global NEMESIS
-    NEMESIS = Nemesis(seed, fault_rate)
+    NEMESIS = Nemesis(seed, fault_rate, aws_fault_rate)
     started = time.monotonic()
     first_request = len(emu.receiver.requests)
     _, listing = _request(emu.api_url, "GET", "/processes")
     examples = {p["name"]: p["example_input"] for p in listing["processes"]}
     driver = _Driver(emu, seed, examples)
-    uninstall = install(emu)
+    if max_in_flight is not None:
+        driver.in_flight = _InFlight(emu, max_in_flight)
+    limits = chaos_budgets.read_limits(emu)
+    tight = chaos_budgets.budget_key(LOCAL_TENANT, "ticket-triage")
+    added = 0
+    if budget_headroom_usd is not None:
+        added = chaos_budgets.tighten(emu, tight, limits["ticket-triage"], budget_headroom_usd)
     try:
-        NEMESIS.enabled = True
-        numbers = iter(range(cases))
-        lock = threading.Lock()
-
-        def client() -> None:
-            while True:
-                with lock:
-                    n = next(numbers, None)
-                if n is None:
-                    return
-                try:
-                    driver.one(n)
-                except Exception as exc:
-                    with driver.lock:
-                        driver.errors.append(f"case {n}: {exc!r}")
-
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
-        NEMESIS.enabled = False
+        spend_before = chaos_budgets.read_spend(emu)
+        uninstall = install(emu)
+        try:
+            NEMESIS.enabled = True
+            _drive(driver, cases, clients, submit_for)
+            final = _settle(emu.api_url, driver.cases, deadline=time.monotonic() + settle_s)
+            NEMESIS.enabled = False
+        finally:
+            uninstall()
+        spend_after = chaos_budgets.read_spend(emu)
     finally:
-        uninstall()
+        chaos_budgets.loosen(emu, tight, added)
     requests = emu.receiver.requests[first_request:]
     violations = [f"no case lost: {e}" for e in driver.errors]
     violations += _invariants(emu.api_url, driver.cases, final, requests)
     violations += _approvals(driver.cases, driver.clicks, final, requests)
+    violations += chaos_budgets.check_budgets(
+        spend_before, spend_after, limits, final, in_flight=clients
+    )
     return Report(
         seed=seed,
         cases=driver.cases,
@@ -466,13 +562,56 @@ def run_chaos(
         violations=violations,
         outside_requests=len(requests),
         wall_s=time.monotonic() - started,
+        requested=cases,
     )
+
+
+def _drive(driver: _Driver, cases: int, clients: int, submit_for: float | None = None) -> None:
+    """Play the cases from `clients` threads; a case that raises is recorded as lost. With
+    `submit_for`, no case is started after that many seconds (a run that must end in time)."""
+    numbers = iter(range(cases))
+    lock = threading.Lock()
+    stop_at = time.monotonic() + submit_for if submit_for is not None else None
+
+    def client() -> None:
+        while True:
+            with lock:
+                late = stop_at is not None and time.monotonic() > stop_at
+                n = None if late else next(numbers, None)
+            if n is None:
+                return
+            try:
+                if driver.in_flight is not None:
+                    driver.in_flight.wait_room()
+                driver.one(n)
+            except Exception as exc:
+                with driver.lock:
+                    driver.errors.append(f"case {n}: {exc!r}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=PROGRESS_EVERY_S)
+            if t.is_alive():
+                _progress(f"{len(driver.cases)} cases submitted")
+
+
+def _progress(what: str) -> None:
+    """A line on stderr while a long run goes on (what a run stopped early had done)."""
+    injected = sum(NEMESIS.injected.values())
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {what}; {injected} faults", file=sys.stderr)
 
 
 def _settle(api: str, cases: dict[str, str], deadline: float) -> dict[str, Any]:
     final: dict[str, Any] = dict.fromkeys(cases)
     pending = set(cases)
+    reported = time.monotonic()
     while pending and time.monotonic() < deadline:
+        if time.monotonic() - reported > PROGRESS_EVERY_S:
+            reported = time.monotonic()
+            _progress(f"{len(cases) - len(pending)} of {len(cases)} cases settled")
         for case_id in list(pending):
             status, case = _request(api, "GET", f"/cases/{case_id}")
             if status == 200 and case["status"] in TERMINAL:
@@ -491,11 +630,11 @@ def _invariants(
         if case is None:
             violations.append(f"no case lost: {case_id} ({cases[case_id]}) not settled")
             continue
-        _, audit = _request(api, "GET", f"/cases/{case_id}/audit")
+        audit = _audit(api, case_id)
         if not audit["chain"]["valid"]:
             violations.append(f"audit chain verifies: {case_id} {audit['chain']}")
         failed = case["status"] == "FAILED"
-        if failed and not (case.get("error") or any(a.get("status") for a in case["actions"])):
+        if failed and not (case.get("error") or any(a.get("error") for a in case["actions"])):
             violations.append(f"rejection recorded: {case_id} failed without a reason")
         for action in case["actions"]:
             if action.get("status") in ("SKIPPED", "FAILED", "REJECTED") and not action.get(
@@ -523,6 +662,15 @@ def _invariants(
     return violations
 
 
+def _audit(api: str, case_id: str) -> Any:
+    """The case's audit view; a chain that cannot be read at all counts as not verified."""
+    for _ in range(SUBMIT_ATTEMPTS):
+        status, audit = _request(api, "GET", f"/cases/{case_id}/audit")
+        if status == 200:
+            return audit
+    return {"chain": {"valid": False, "reason": f"unreadable: HTTP {status}"}}
+
+
 def _business_keys(path: str) -> list[str]:
     return re.findall(r"[TO]-[0-9]+", path)
 
@@ -531,7 +679,8 @@ def _approvals(
     cases: dict[str, str], clicks: dict[str, Clicks], final: dict[str, Any], requests: list[Any]
 ) -> list[str]:
     """Of the clicks on one link at most one is accepted, and the refund happened if and only
-    if an approve click was accepted."""
+    if an approve click was accepted (or, with none accepted, one was answered 5xx: a fault
+    after its decision landed)."""
     violations = []
     for case_id, on_link in clicks.items():
         case, order = final.get(case_id), cases[case_id]
@@ -544,7 +693,12 @@ def _approvals(
         refunded = any(r.status == 200 and f"/refunds/{order}" in r.path for r in requests)
         applied = any(a.get("status") == "APPLIED" for a in case["actions"])
         approved = accepted == ["approve"]
-        if approved != applied or (applied and not refunded):
+        maybe = not accepted and "approve" in on_link.unanswered()
+        if (
+            (approved and not applied)
+            or (applied and not (approved or maybe))
+            or (applied and not refunded)
+        ):
             violations.append(
                 f"approval decided once: {case_id} clicks {answers}, refunded {refunded}, "
                 f"actions {[(a.get('status'), (a.get('error') or {}).get('code')) for a in case['actions']]}"
@@ -558,7 +712,26 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--fault-rate", type=float, default=0.1)
+    parser.add_argument("--aws-fault-rate", type=float, default=AWS_FAULT_RATE)
+    parser.add_argument(
+        "--budget-headroom",
+        type=float,
+        default=None,
+        help="USD left of today's ticket-triage budget for the run (default: the whole budget)",
+    )
     parser.add_argument("--settle", type=float, default=600.0, help="seconds for cases to settle")
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=MAX_IN_FLIGHT,
+        help="start a case only while fewer than this many are unsettled",
+    )
+    parser.add_argument(
+        "--submit-for",
+        type=float,
+        default=None,
+        help="start no case after this many seconds (fewer cases than --cases then run)",
+    )
     args = parser.parse_args()
     from local.emulation import Emulation
 
@@ -566,7 +739,16 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="aios-chaos-"))
     with Emulation(api_port=0, function_log_dir=logs) as emu:
         report = run_chaos(
-            emu, args.cases, args.seed, args.clients, args.fault_rate, settle_s=args.settle
+            emu,
+            args.cases,
+            args.seed,
+            args.clients,
+            args.fault_rate,
+            settle_s=args.settle,
+            aws_fault_rate=args.aws_fault_rate,
+            budget_headroom_usd=args.budget_headroom,
+            submit_for=args.submit_for,
+            max_in_flight=args.max_in_flight,
         )
     print("\n".join(report.lines()))
     print(f"wall with the emulation's start and stop: {time.monotonic() - started:.0f} s")
