@@ -46,20 +46,21 @@ def load_memory_settings(environ: Mapping[str, str] | None = None) -> MemorySett
 
 
 def open_store(settings: MemorySettings) -> VectorStore | None:
-    """The vector store the settings name; None when memory is off."""
+    """The vector store the settings name; None when memory is off. An OpenSearch store's
+    client is made at its first request (opensearch-py stays off the cold start)."""
     if settings.engine == "none":
         return None
     if settings.engine == "embedded":
         if not settings.store_path:
             raise RuntimeError("AIOS_MEMORY_STORE_PATH is required with the embedded engine")
         return EmbeddedVectorStore(settings.store_path)
-    from aios.memory.opensearch import OpenSearchVectorStore, aws_client
+    from aios.memory.opensearch import OpenSearchVectorStore, lazy_aws_client
 
     if not settings.endpoint:
         raise RuntimeError("AIOS_MEMORY_ENDPOINT is required with an OpenSearch engine")
     service = "aoss" if settings.engine == "serverless" else "es"
     return OpenSearchVectorStore(
-        aws_client(settings.endpoint, settings.region, service),
+        lazy_aws_client(settings.endpoint, settings.region, service),
         settings.index,
         serverless=settings.engine == "serverless",
     )

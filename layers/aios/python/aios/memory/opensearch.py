@@ -12,7 +12,8 @@ HTTP against a recorder that checks each request against OpenSearch's documented
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -69,6 +70,26 @@ def aws_client(endpoint: str, region: str, service: str) -> Any:
         timeout=10,
         pool_maxsize=10,
     )
+
+
+class LazyClient:
+    """A client made by `make()` at its first use, once: a function's module-level store then
+    costs no opensearch-py, requests or credentials lookup at cold start (a handler that never
+    reaches the store never pays for them)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
+
+
+def lazy_aws_client(endpoint: str, region: str, service: str) -> LazyClient:
+    """`aws_client(endpoint, region, service)`, made at its first use."""
+    return LazyClient(functools.partial(aws_client, endpoint, region, service))
 
 
 class OpenSearchVectorStore:
