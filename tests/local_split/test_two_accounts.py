@@ -133,7 +133,8 @@ def test_each_plane_runs_in_its_own_account_as_its_own_role(split_emulation: Any
     emu = split_emulation
     assert emu.deployment.account == DECISION_ACCOUNT
     assert emu.execution.account == EXECUTION_ACCOUNT
-    assert set(emu.execution.functions) == {"execute"}
+    # the execution plane, and the audit anchor over its own state table (its rejections)
+    assert set(emu.execution.functions) == {"execute", "audit_checkpoint"}
     assert "execute" not in emu.deployment.functions
     for spec in [*emu.deployment.functions.values(), *emu.execution.functions.values()]:
         who = (
