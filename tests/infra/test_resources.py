@@ -319,7 +319,9 @@ def test_case_machine_definition_is_the_asl_file_with_every_placeholder_substitu
     assert deployed["States"]["AutoActions"]["End"] is True
     assert deployed["States"]["Actions"]["End"] is True
     assert "Next" not in deployed["States"]["AutoActions"]
-    assert deployed["States"]["ChangeRounds"]["Default"] == "CaseSucceeded"
+    assert deployed["States"]["ChangeRounds"]["Default"] == "NothingRan"  # results: none ran
+    nothing_ran = deployed["States"]["NothingRan"]
+    assert nothing_ran.get("End") is True or nothing_ran.get("Next") == "CaseSucceeded"
     placeholders = set(re.findall(r"\$\{(\w+)\}", text))
     assert placeholders == set(props["DefinitionSubstitutions"])
 

@@ -41,6 +41,8 @@ ENV = {
     "AIOS_CONSOLE_CLIENT_ID": "client",
     "AIOS_EVENT_BUS": "bus",
     "AIOS_WEBHOOK_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    "AIOS_AUDIT_BUCKET": "audit-anchor",
+    "AIOS_AUDIT_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/checkpoint",
     "AIOS_PLAN_KEY_ID": "key",
     "AIOS_MODEL_TIERS": json.dumps({"small": ["m"], "large": ["m"]}),
     "AIOS_MODEL_PRICES": json.dumps({"m": {"input_per_mtok": 1, "output_per_mtok": 2}}),
