@@ -73,6 +73,7 @@ from __future__ import annotations
 import copy
 import importlib
 import io
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -258,7 +259,8 @@ def report_execution_ends() -> None:
             "stopDate": int(execution.stop_date.timestamp() * 1000),
         }
         if execution.output is not None:  # as Step Functions includes it (under the size limit)
-            detail["output"] = execution.output
+            output = execution.output
+            detail["output"] = output if isinstance(output, str) else json.dumps(output)
             detail["outputDetails"] = {"included": True}
         for listener in list(_execution_listener):
             listener(detail)

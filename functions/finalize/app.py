@@ -48,16 +48,18 @@ class _ExecutionDetail(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     """The execution's name: the case id."""
     status: Literal["SUCCEEDED"]
-    output: str | None = None
+    output: str | dict[str, Any] | None = None
     """The execution's output (JSON), which Step Functions includes while the event stays under
     its size limit: its `results` are the task answers of the case's actions."""
 
     def results(self) -> list[Any]:
         """The actions' task answers in the output; none when it was left out or is not JSON."""
-        try:
-            output = json.loads(self.output or "{}")
-        except ValueError:
-            return []
+        output: Any = self.output
+        if isinstance(output, str):
+            try:
+                output = json.loads(output)
+            except ValueError:
+                return []
         results = output.get("results") if isinstance(output, dict) else None
         return results if isinstance(results, list) else []
 
