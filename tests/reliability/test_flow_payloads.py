@@ -152,6 +152,12 @@ def test_the_execution_status_change_of_a_succeeded_case_parses_and_nothing_else
     }
     parsed = TypeAdapter(app.FinalizeRequest).validate_python(event)
     assert type(parsed).__name__ == "ExecutionSucceeded" and parsed.detail.name == "c-1"
+    # The actions' task answers ride in the output: a JSON string from AWS, a dict from moto.
+    answers = [{"action_id": "a-1", "status": "APPLIED"}]
+    for output in (json.dumps({"results": answers}), {"results": answers}):
+        with_output = {**event, "detail": {**event["detail"], "output": output}}
+        parsed = TypeAdapter(app.FinalizeRequest).validate_python(with_output)
+        assert parsed.detail.results() == answers
     for other in (
         {**event, "detail": {**event["detail"], "status": "FAILED"}},
         {**event, "source": "aios.cases"},
