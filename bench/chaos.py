@@ -206,17 +206,12 @@ def _records(payload: Any) -> list[Any]:
 
 def install(emu: Any) -> Callable[[], None]:
     """Put the nemesis in front of the emulation's functions; returns what takes it out."""
-    from local import faults, moto_patches
+    from local import faults
 
-    runtime = emu.runtime
-    original = runtime.invoke
-    invoke = faulty(original, runtime)
-    runtime.invoke = invoke
-    emu._api.invoke = invoke
-    moto_patches.apply(emu._moto_port, invoke)
+    original = emu.runtime.invoke
+    emu.route_invocations(faulty(original, emu.runtime))
     visibility = {poller: poller.visibility_timeout for poller in emu.pollers}
     for poller in emu.pollers:
-        poller.invoke = invoke
         poller.visibility_timeout = CHAOS_VISIBILITY_TIMEOUT
     decide = sys.modules.get(DECIDE_MODULE)
     models = getattr(decide, "models", None)
@@ -229,11 +224,8 @@ def install(emu: Any) -> Callable[[], None]:
         if models is not None:
             decide.models = models  # type: ignore[union-attr]
         for poller, timeout in visibility.items():
-            poller.invoke = original
             poller.visibility_timeout = timeout
-        moto_patches.apply(emu._moto_port, original)
-        emu._api.invoke = original
-        runtime.invoke = original
+        emu.route_invocations(original)
 
     return uninstall
 

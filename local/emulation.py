@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -71,7 +71,7 @@ from local.assembly import (
     provision,
 )
 from local.cognito import CognitoAuthorizer, LocalUser, seed_users
-from local.lambda_runtime import LambdaRuntime
+from local.lambda_runtime import InvokeResult, LambdaRuntime
 from local.receiver import Receiver
 from local.service_events import ServiceEvents
 from local.services import LoopbackService, discover_services
@@ -86,6 +86,7 @@ LOCAL_TENANT = "default"
 TENANT_TAG = "aios:tenant"
 DEFAULT_API_PORT = 8787
 LOCAL_MEMORY_ENGINE = "serverless"  # synthesized locally; served by the embedded store
+Invoke = Callable[[str, bytes | None], InvokeResult]
 # Locally a configuration deployment completes at once; functions read it at their next read.
 LOCAL_CONFIG_MAX_AGE_SECONDS = 0
 APPCONFIG_SERVICES = ("appconfig", "appconfigdata")
@@ -173,6 +174,8 @@ class Emulation:
         self._moto: Any = None
         self._receiver: Receiver | None = None
         self._api: ApiServer | None = None
+        self._service_events: ServiceEvents | None = None
+        self._sm_clients: moto_patches.ServiceClient | None = None
         self._appconfig: AppConfigStandIn | None = None
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -350,17 +353,18 @@ class Emulation:
                 self.runtime.register(self._as_deployed(self._with_local_targets(spec)))
                 self._seed_target_keys(spec)
                 self._seed_capability_secrets(spec)
-        service_events = ServiceEvents(
+        self._service_events = ServiceEvents(
             self.deployment.service_event_rules,
             self.runtime.invoke,
             region=self.region,
             account=self.account,
         )
+        self._sm_clients = self._state_machine_clients()
         moto_patches.apply(
             self._moto_port,
             self.runtime.invoke,
-            self._state_machine_clients(),
-            on_execution_end=service_events.execution_ended,
+            self._sm_clients,
+            on_execution_end=self._service_events.execution_ended,
         )
         if self.preload:
             for name in self._function_accounts:
@@ -611,6 +615,26 @@ class Emulation:
             elif received:
                 return time.monotonic()
         raise TimeoutError(f"no action message of {case_id} reached the dead-letter queue")
+
+    def route_invocations(self, invoke: Invoke) -> None:
+        """Send every invocation the emulation makes through `invoke`: the API's, the queue and
+        stream pollers', the ASL interpreter's tasks and the service events' (an execution's
+        end reaching finalize). A benchmark or the chaos harness wraps `runtime.invoke` with
+        this and puts it back with `route_invocations(emu.runtime.invoke)` after; re-pointing
+        only some paths loses the rest (a status change that never reaches finalize)."""
+        assert self._api is not None and self._service_events is not None, "not started"
+        self._api.invoke = invoke
+        for poller in self.pollers:
+            poller.invoke = invoke
+        for stream in self.stream_pollers:
+            stream.invoke = invoke
+        self._service_events._invoke = invoke
+        moto_patches.apply(
+            self._moto_port,
+            invoke,
+            self._sm_clients,
+            on_execution_end=self._service_events.execution_ended,
+        )
 
     def ses_outbox(self) -> list[dict[str, Any]]:
         """Emails sent through the emulated SES (moto runs in this process): source,

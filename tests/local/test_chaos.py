@@ -36,5 +36,6 @@ def test_a_short_chaos_run_keeps_every_invariant(emulation: Any) -> None:
     assert any(kind.startswith("dynamodb_") for kind in report.injected), report.injected
     assert "  held     no budget overspent" in report.lines()  # checked, and it held
     # The nemesis is gone afterwards: the emulation serves the next test as before.
-    assert emulation.runtime.invoke.__name__ != "faulty_invoke"
+    routes = [emulation._api.invoke, *(p.invoke for p in emulation.pollers)]
+    assert all(route.__name__ != "faulty_invoke" for route in routes), routes
     assert not isinstance(emulation._moto._server.app, faults.AwsFaults)
