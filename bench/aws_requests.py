@@ -50,11 +50,15 @@ def _counting_init(self: botocore.session.Session, *args: Any, **kwargs: Any) ->
 botocore.session.Session.__init__ = _counting_init  # type: ignore[method-assign]
 
 # Least the design allows for an auto-approved case: per case, per action.
-LEAST_PER_CASE = {"sfn:StartExecution": 1, "kms:Sign": 1}
-LEAST_PER_ACTION = {
+# The plan's auto actions on one entity go in one message, answered once.
+LEAST_PER_CASE = {
+    "sfn:StartExecution": 1,
+    "kms:Sign": 1,
     "sqs:SendMessage": 1,  # made by Step Functions (sendMessage.waitForTaskToken)
-    "dynamodb:TransactWriteItems": 1,  # action APPLIED + audit event (+ entity version)
     "sfn:SendTaskSuccess": 1,
+}
+LEAST_PER_ACTION = {
+    "dynamodb:TransactWriteItems": 1,  # action APPLIED + audit event (+ entity version)
 }
 
 

@@ -44,18 +44,19 @@ METERING.install()  # before any botocore session or function of the run exists
 
 from aios.cost import Meter, load_prices, price, render  # noqa: E402
 
-# The least an auto-approved case with two actions needs, as the design stands: Decide, the
-# route choice, the actions' Map, one Execute per action (transitions; the case's SUCCEEDED is
-# recorded by finalize on the execution's status change, no closing state); one API request;
-# the api, decide, execute (x2), finalize and one case_events invocation; two KMS Signs (the
-# plan and the policy attestation of its auto actions, one for both actions); per action one
-# SQS send, receive and (batched) delete. Sizes (units, GB-s, bytes) are the measured ones.
+# The least an auto-approved case with two actions on one entity needs, as the design stands:
+# Decide, the route choice, and AutoActions, one Task that sends both actions in one message
+# (transitions; the case's SUCCEEDED is recorded by finalize on the execution's status change,
+# no closing state); one API request; the api, decide, execute (once, for both actions),
+# finalize and one case_events invocation; two KMS Signs (the plan and the policy attestation
+# of its auto actions, one for both actions); one SQS send, receive and (batched) delete of
+# the one message. Sizes (units, GB-s, bytes) are the measured ones.
 FLOOR_COUNTS = {
-    "sfn_transitions": 5,
+    "sfn_transitions": 3,
     "api_requests": 1,
-    "lambda_requests": 6,
+    "lambda_requests": 5,
     "kms_asymmetric": 2,
-    "sqs_requests": 5,
+    "sqs_requests": 3,
 }
 TARGET_USD_PER_1000 = 0.20
 LINK = re.compile(r'href="([^"]+/approvals/[^"?]+\?t=[^"]+)"')

@@ -99,11 +99,12 @@ def kpi(args: argparse.Namespace) -> int:
 
 
 def _describe(body: str, table: str | None) -> dict[str, Any]:
-    """What a dead-lettered message claims to be, and the ledger's status of that action."""
+    """What a dead-lettered message claims to be, and the ledger's status of that action (for a
+    plan's actions in one message: the first not applied, where it stopped, with the ids of all)."""
     from aios.errors import ActionRejected
     from aios.execution.messages import parse_message
     from aios.ledger import bind_ledger, get_action
-    from aios.plans import CompensationMessage
+    from aios.plans import CompensationMessage, PlanActionsMessage
 
     try:
         message = parse_message(body)
@@ -111,17 +112,25 @@ def _describe(body: str, table: str | None) -> dict[str, Any]:
         return {"kind": "unparseable", "error": exc.code}
     if isinstance(message, CompensationMessage):
         return {"kind": "compensation", "case_id": message.compensate.case_id}
-    action = message.action
+    if table:
+        bind_ledger(table)
+    each = message.each() if isinstance(message, PlanActionsMessage) else [message]
+    statuses = []
+    for one in each:
+        item = get_action(one.action.case_id, one.action.index) if table else None
+        statuses.append(item.status if item is not None else None)
+    stuck = next((i for i, s in enumerate(statuses) if s != "APPLIED"), 0)
+    action = each[stuck].action
     described: dict[str, Any] = {
         "kind": "action",
         "case_id": action.case_id,
         "action_id": action.action_id,
         "capability": action.capability,
     }
+    if len(each) > 1:
+        described["in_one_message"] = [one.action.action_id for one in each]
     if table:
-        bind_ledger(table)
-        item = get_action(action.case_id, action.index)
-        described["ledger_status"] = item.status if item is not None else None
+        described["ledger_status"] = statuses[stuck]
     return described
 
 

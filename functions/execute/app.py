@@ -53,7 +53,7 @@ def _measure(outcome: Outcome) -> None:
         undone = len((outcome.result or {}).get("compensated", []))
         metrics.add_metric(name="ActionsCompensated", unit=MetricUnit.Count, value=undone)
         return
-    metrics.add_metric(name=METRICS[outcome.kind], unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRICS[outcome.kind], unit=MetricUnit.Count, value=outcome.actions)
 
 
 @tracer.capture_method

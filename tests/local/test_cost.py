@@ -46,16 +46,17 @@ def test_an_auto_case_shows_its_itemised_cost_and_the_transitions_it_took(
     assert case["status"] == "SUCCEEDED" and len(case["actions"]) == 2
     cost = case["cost"]
     items = {i["item"]: i for i in cost["items"]}
-    # The flow the emulation ran (memory on: Recall, Decide, Decided, AutoActions, Execute x2,
-    # LearnSuccess; SUCCEEDED is recorded on the status change) is the flow the estimate counts.
-    assert items["sfn_transitions"]["quantity"] == _transitions(emulation, case_id) == 7
+    # The flow the emulation ran (memory on: Recall, Decide, Decided, AutoActions: both actions
+    # in one message, LearnSuccess; SUCCEEDED is recorded on the status change) is the flow the
+    # estimate counts.
+    assert items["sfn_transitions"]["quantity"] == _transitions(emulation, case_id) == 5
     assert items["kms_asymmetric"]["quantity"] == 2  # the plan and its policy attestation
     assert cost["path"] == "auto" and cost["region"] == "us-east-1"
     assert cost["infrastructure_usd"] == pytest.approx(sum(
         i["usd"] for i in cost["items"] if i["item"] != "model"), abs=1e-7)  # fmt: skip
     assert cost["model_usd"] == pytest.approx(case["usage"]["cost_usd"])
     assert cost["usd"] == pytest.approx(cost["infrastructure_usd"] + cost["model_usd"], abs=1e-7)
-    assert items["sfn_transitions"]["usd"] == pytest.approx(7 * 0.000025)
+    assert items["sfn_transitions"]["usd"] == pytest.approx(5 * 0.000025)
     spec = requests.get(f"{emulation.api_url}/openapi.json", timeout=10).json()
     assert "cost" in spec["paths"]["/cases/{case_id}"]["get"]["description"]
 
@@ -78,7 +79,7 @@ def test_aios_cost_prices_the_windows_cases_per_process_and_path(emulation: Any)
     auto = next(g for g in report["groups"] if g["process"] == process and g["path"] == "auto")
     assert auto["cases"] >= 1 and report["region"] == "us-east-1"
     items = {i["item"]: i for i in auto["items"]}
-    assert items["sfn_transitions"]["quantity_per_case"] >= 7  # counted from the histories
+    assert items["sfn_transitions"]["quantity_per_case"] >= 5  # counted from the histories
     # Plans are signed once each, and a case without actions signs none: over the window's
     # cases (the suite's other cases too) a whole number of signatures, at least this case's.
     signatures = items["kms_asymmetric"]["quantity_per_case"] * auto["cases"]

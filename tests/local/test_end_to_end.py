@@ -84,6 +84,35 @@ def test_outside_system_gets_one_request_keyed_by_the_action_id(
     assert received["json"] == action["params"]["body"]
 
 
+def test_a_plans_auto_actions_on_one_entity_go_to_the_queue_in_one_message(
+    emulation: Any, sample_case: dict[str, Any]
+) -> None:
+    """The sample plan's two actions are auto-approved and touch one ticket: the case machine
+    sends them in one message (one Task, no Map, no state per action), grouped by the entity
+    key and deduplicated by the plan id, and the answer holds both actions' outcomes."""
+    sfn = emulation.client("stepfunctions")
+    [machine] = emulation.deployment.state_machines.values()
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{sample_case['case_id']}"
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "StateEntered" in e["type"]]
+    assert "AutoActions" in entered and not [e for e in events if e["type"].startswith("Map")]
+    [sent] = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in events
+        if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "sqs"
+    ]
+    actions = sent["MessageBody"]["actions"]
+    assert [a["action_id"] for a in actions] == [a["action_id"] for a in sample_case["actions"]]
+    assert sent["MessageGroupId"] == actions[0]["entity_key"] == actions[1]["entity_key"]
+    assert sent["MessageDeduplicationId"] == sample_case["plan"]["plan_id"]
+    [succeeded] = [e for e in events if e["type"] == "TaskSucceeded"
+                   and e["taskSucceededEventDetails"]["resourceType"] == "sqs"]  # fmt: skip
+    answers = json.loads(succeeded["taskSucceededEventDetails"]["output"])
+    assert [(a["action_id"], a["status"]) for a in answers] == [
+        (a["action_id"], "APPLIED") for a in actions
+    ]
+
+
 def test_audit_chain_of_the_case_verifies(emulation: Any, sample_case: dict[str, Any]) -> None:
     audit = requests.get(
         f"{emulation.api_url}/cases/{sample_case['case_id']}/audit", timeout=10

@@ -45,6 +45,7 @@ def applied(emulation: Any) -> dict[str, Any]:
     assert finished_case(api, case_id)["status"] == "SUCCEEDED"
     recorded = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "PLAN#")["data"])
     action = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "ACTION#001")["data"])["planned"]
+    first = json.loads(_ledger_item(emulation, f"CASE#{case_id}", "ACTION#000")["data"])["planned"]
     other = submit(api, process, {**body, "ticket_id": "T-6002"}, f"rej-{uuid.uuid4()}").json()
     finished_case(api, other["case_id"])
     return {
@@ -53,6 +54,7 @@ def applied(emulation: Any) -> dict[str, Any]:
         "plan": recorded["signed"],
         "attestation": recorded["attestation"],  # the plan's signed policy attestation
         "action": action,
+        "first": first,  # the plan's other action (both went in one message: one entity)
     }
 
 
@@ -191,6 +193,51 @@ def test_forged_message_is_rejected_recorded_and_never_reaches_the_outside(
     )
     assert events[-1]["data"]["code"] == code
     assert events[-1]["data"]["action_id"] == message["action"]["action_id"]
+    assert len(receiver_requests(emulation, applied["case_id"])) == before_requests
+    audit = requests.get(f"{emulation.api_url}/cases/{target_case}/audit", timeout=10).json()
+    assert audit["chain"]["valid"] is True
+
+
+def _as_plan_message(message: Message, *before: dict[str, Any]) -> Message:
+    """The message as the case machine sends a plan's auto actions on one entity: `actions`."""
+    single = {k: v for k, v in message.items() if k != "action"}
+    return {**single, "actions": [*before, message["action"]]}
+
+
+@pytest.mark.parametrize(("forge", "code"), CASES, ids=[c for _, c in CASES])
+def test_a_forged_action_in_a_plan_message_is_rejected_and_recorded(
+    emulation: Any, applied: dict[str, Any], forge: Callable[..., Message], code: str
+) -> None:
+    """The same forgeries in the one-message form of a plan's actions, after a genuine action
+    of the plan that was applied already (it is found applied, not applied again): the forged
+    action is refused with the same reason, recorded, and nothing reaches the outside."""
+    message = forge(
+        emulation,
+        {
+            "task_token": "token-of-a-finished-task",
+            "plan": copy.deepcopy(applied["plan"]),
+            "action": copy.deepcopy(applied["action"]),
+            "attestation": copy.deepcopy(applied["attestation"]),
+        },
+        applied,
+    )
+    target_case = message["action"]["case_id"]
+    genuine_first = (message["plan"], message["attestation"], target_case) == (
+        applied["plan"],
+        applied["attestation"],
+        applied["case_id"],
+    )
+    plan_message = _as_plan_message(message, *([applied["first"]] if genuine_first else []))
+    before_requests = len(receiver_requests(emulation, applied["case_id"]))
+    before = len(_rejections(emulation, target_case))
+    _send(emulation, json.dumps(plan_message), message["action"]["entity_key"])
+
+    events = wait_for(
+        lambda: (r := _rejections(emulation, target_case))[before:] and r, timeout=30, what=code
+    )
+    refused = plan_message["actions"][0] if code == "ACTION_REPLAYED" else message["action"]
+    assert events[-1]["data"]["code"] == code
+    assert events[-1]["data"]["action_id"] == refused["action_id"]
     assert len(receiver_requests(emulation, applied["case_id"])) == before_requests
     audit = requests.get(f"{emulation.api_url}/cases/{target_case}/audit", timeout=10).json()
     assert audit["chain"]["valid"] is True

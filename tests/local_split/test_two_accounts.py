@@ -136,13 +136,13 @@ def test_each_plane_runs_in_its_own_account_as_its_own_role(split_emulation: Any
     # the execution plane, and the audit anchor over its own state table (its rejections)
     assert set(emu.execution.functions) == {"execute", "audit_checkpoint"}
     assert "execute" not in emu.deployment.functions
-    for spec in [*emu.deployment.functions.values(), *emu.execution.functions.values()]:
+    planes = [(DECISION_ACCOUNT, emu.deployment), (EXECUTION_ACCOUNT, emu.execution)]
+    for account, spec in [(a, s) for a, plane in planes for s in plane.functions.values()]:
         who = (
             _acting_as(emu, spec.role_arn)
             .client("sts", endpoint_url=emu.aws_endpoint)
             .get_caller_identity()
         )
-        account = emu.execution.account if spec.name == "execute" else DECISION_ACCOUNT
         assert who["Account"] == account, spec.name
         assert f":assumed-role/{spec.role_arn.rsplit('/', 1)[-1]}/" in who["Arn"], spec.name
         assert spec.role_arn.split(":")[4] == account

@@ -106,15 +106,22 @@ def _records(gates: list[str], status: str = "SUCCEEDED") -> list[Record]:
 def test_the_estimate_of_an_auto_case_counts_the_flows_steps() -> None:
     meter = case_meter(_records(["auto", "auto"]), "SUCCEEDED")
     c = meter.counts
-    # Decide, Decided, AutoActions, Execute x2 (SUCCEEDED is recorded on the status change)
-    assert c["sfn_transitions"] == 5
+    # Decide, Decided, AutoActions: both actions in one message (SUCCEEDED is recorded on the
+    # status change)
+    assert c["sfn_transitions"] == 3
     with_memory = case_meter(_records(["auto", "auto"]), "SUCCEEDED", memory_steps=True)
-    assert with_memory.counts["sfn_transitions"] == 7  # Recall and LearnSuccess
+    assert with_memory.counts["sfn_transitions"] == 5  # Recall and LearnSuccess
     assert c["kms_asymmetric"] == 1 and c["api_requests"] == 1
-    assert c["sqs_requests"] == 6  # send, receive, delete per action
+    assert c["sqs_requests"] == 3  # send, receive, delete of the one message
     assert c["eventbridge_events"] == 9
-    # api, decide, execute x2, finalize, case_events (9 audit events, two a batch)
-    assert c["lambda_requests"] == 1 + 1 + 2 + 1 + 5
+    # api, decide, execute once, finalize, case_events (9 audit events, two a batch)
+    assert c["lambda_requests"] == 1 + 1 + 1 + 1 + 5
+    # Auto actions on two entities go one message each, through the gated Map.
+    apart = _records(["auto", "auto"])
+    apart[1] = Record("plan", "SIGNED", 2000, {"actions": [
+        {"gate": "auto", "entity_key": f"ticket#{n}"} for n in (1, 2)]})  # fmt: skip
+    two = case_meter(apart, "SUCCEEDED").counts
+    assert two["sfn_transitions"] == 2 + 1 + 2 * 2 and two["sqs_requests"] == 6
     # audit 9 x 2; 3 commits x (case 2 + index 1); plan 2 x 2; actions 2 x (4 + 4); entity 2 x 2
     assert c["dynamodb_wru"] == 18 + 9 + 4 + 16 + 4
     gated = case_meter(_records(["auto", "approve"]), "SUCCEEDED")

@@ -9,7 +9,7 @@ import pytest
 from aios.errors import ActionRejected
 from aios.execution import parse_message
 from aios.execution.messages import MAX_DEPTH
-from aios.plans import ActionMessage, CompensationMessage
+from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,9 +24,13 @@ json_values = st.recursive(
     ),
     max_leaves=30,
 )
-SHAPED = st.fixed_dictionaries(
-    {"task_token": json_values, "plan": json_values, "action": json_values}
-) | st.fixed_dictionaries({"task_token": json_values, "compensate": json_values})
+SHAPED = (
+    st.fixed_dictionaries({"task_token": json_values, "plan": json_values, "action": json_values})
+    | st.fixed_dictionaries(
+        {"task_token": json_values, "plan": json_values, "actions": st.lists(json_values)}
+    )
+    | st.fixed_dictionaries({"task_token": json_values, "compensate": json_values})
+)
 
 
 def _parse_or_refuse(body: str) -> None:
@@ -35,7 +39,7 @@ def _parse_or_refuse(body: str) -> None:
     except ActionRejected as exc:
         assert exc.code in {"MALFORMED_MESSAGE", "MESSAGE_TOO_LARGE"}
         return
-    assert isinstance(message, ActionMessage | CompensationMessage)
+    assert isinstance(message, ActionMessage | PlanActionsMessage | CompensationMessage)
 
 
 @settings(max_examples=300, deadline=None)

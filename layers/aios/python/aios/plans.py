@@ -17,6 +17,7 @@ from aios.errors import InvalidPlan
 from aios.signing import SignedPlan, digest
 
 Gate = Literal["auto", "approve", "deny"]
+MAX_PLAN_ACTIONS = 20
 
 
 class ModelAction(BaseModel):
@@ -33,7 +34,7 @@ class ModelPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(max_length=2000)
-    actions: list[ModelAction] = Field(max_length=20)
+    actions: list[ModelAction] = Field(max_length=MAX_PLAN_ACTIONS)
 
 
 class Classification(BaseModel):
@@ -140,11 +141,39 @@ class Decision(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def route(self) -> Literal["handoff", "auto", "gated"]:
-        """Which way the state machine goes: to a person, straight to execution (every action
-        auto-approved: no per-action gate to pass), or through each action's gate."""
+        """Which way the state machine goes: to a person; straight to execution, every action
+        in one message (`PlanActionsMessage`: all auto-approved, one entity, small enough); or
+        through each action's gate, one message per action that passes it."""
         if self.handoff is not None:
             return "handoff"
-        return "auto" if all(a.gate == "auto" for a in self.actions) else "gated"
+        return "auto" if one_message(self.actions) else "gated"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def entity_key(self) -> str | None:
+        """The one entity a plan's actions in one message touch: its queue message group (the
+        state machine reads it here, not through an array index in a path)."""
+        return self.actions[0].entity_key if self.route == "auto" else None
+
+
+ONE_MESSAGE_ACTIONS_BYTES = 16 * 1024
+"""The most a plan's actions may take to go in one message: a per-action message carries the
+plan, the attestation and the case input too, and the queue's messages hold 64 KiB
+(`aios.execution.MAX_MESSAGE_BYTES`); params above the body store's threshold are claim
+checks already."""
+
+
+def one_message(actions: list[PlannedAction]) -> bool:
+    """Whether the plan's actions go to the action queue as one message: there is at least one,
+    every one is auto-approved (no gate for a person to pass between them), they all touch one
+    entity (the message group stays the entity key: the queue orders them with every other
+    case's actions on that entity, as their own messages would be), and they fit."""
+    if not 0 < len(actions) <= MAX_PLAN_ACTIONS or any(a.gate != "auto" for a in actions):
+        return False
+    if len({a.entity_key for a in actions}) != 1:
+        return False
+    encoded = sum(len(a.model_dump_json(by_alias=True)) for a in actions)
+    return encoded <= ONE_MESSAGE_ACTIONS_BYTES
 
 
 class ActionMessage(BaseModel):
@@ -159,6 +188,34 @@ class ActionMessage(BaseModel):
     """What allowed the action, signed with a key of its kind (`aios.attestations`)."""
     input: dict[str, Any] | None = None
     """The case input, checked against the plan's `input_digest` (no ledger read)."""
+
+
+class PlanActionsMessage(BaseModel):
+    """The body for a plan whose actions go in one message (`one_message`): every action, run
+    in plan order as if each came in its own `ActionMessage` with this token, plan, attestation
+    and input; the task is answered once, with every action's answer in order (what the
+    per-action messages' answers would make of `$.results`), or with the first failure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_token: str = Field(min_length=1)
+    plan: SignedPlan
+    actions: list[PlannedAction] = Field(min_length=1, max_length=MAX_PLAN_ACTIONS)
+    attestation: SignedAttestation | None = None
+    input: dict[str, Any] | None = None
+
+    def each(self) -> list[ActionMessage]:
+        """One `ActionMessage` per action, in plan order."""
+        return [
+            ActionMessage(
+                task_token=self.task_token,
+                plan=self.plan,
+                action=action,
+                attestation=self.attestation,
+                input=self.input,
+            )
+            for action in self.actions
+        ]
 
 
 def parse_model_json(text: str, model: type[ModelPlan] | type[Classification]) -> Any:

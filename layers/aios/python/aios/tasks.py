@@ -61,7 +61,7 @@ def _gone(sfn: Any) -> tuple[type[Exception], ...]:
     )
 
 
-def succeed_task(token: str, output: dict[str, Any]) -> bool:
+def succeed_task(token: str, output: dict[str, Any] | list[dict[str, Any]]) -> bool:
     """Answer the waiting task with `output`; False when no task waits for this token."""
     sfn = _client()
     try:

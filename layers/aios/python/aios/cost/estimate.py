@@ -25,6 +25,7 @@ FUNCTION_MEMORY_MB = 512
 LOG_BYTES_PER_INVOCATION = 1500  # the handler's structured lines, EMF metrics, START/END/REPORT
 SFN_LOG_BYTES_PER_TRANSITION = 520  # entered and exited events, level ALL, no execution data
 KIB = 1024
+RAN = ("APPLIED", "FAILED", "COMPENSATED", "REJECTED")
 BASIS = (
     "estimated from the case's ledger records with the flow's counts per step; Lambda duration "
     f"assumed {int(ASSUMED_INVOCATION_SECONDS * 1000)} ms per invocation at "
@@ -71,13 +72,11 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
     approvals = [r for r in records if r.kind == "approval"]
     n = 2 * (len(plans) + len(handoffs))  # Decide and Decided per round
     for plan in plans:
-        gates = [a.get("gate") for a in plan.data.get("actions", [])] or [
-            a.data.get("gate") for a in actions
-        ]
-        if all(g == "auto" for g in gates):
-            n += 1 + len(gates)  # AutoActions, one Execute each
+        planned = _planned(plan, actions)
+        if one_message(planned):
+            n += 1  # AutoActions: the plan's actions in one message
         else:
-            n += 1 + 2 * len(gates)  # Actions, a Gate and one state after it each
+            n += 1 + 2 * len(planned)  # Actions, a Gate and one state after it each
     # Approval, AwaitApproval, Approval again, then Execute or Rejected (RequestApproval above);
     # an approved action passes its signed human attestation on first (Attested)
     n += 4 * len(approvals) + sum(1 for a in approvals if a.status == "APPROVED")
@@ -88,6 +87,36 @@ def _transitions(records: list[Record], case_status: str, memory_steps: bool) ->
         n += 5  # BeginCompensation, MarkCompensating, Compensate, RecordFailure, CaseFailed
     if memory_steps:
         n += 1 + (case_status in ("SUCCEEDED", "FAILED"))  # Recall; Learn at the end
+    return n
+
+
+def _planned(plan: Record, actions: list[Record]) -> list[Mapping[str, Any]]:
+    """The plan's actions: those its record lists, else the case's action records of its id."""
+    listed = plan.data.get("actions")
+    if listed:
+        return list(listed)
+    plan_id = plan.data.get("plan_id")
+    return [a.data for a in actions if plan_id is None or a.data.get("plan_id") in (None, plan_id)]
+
+
+def one_message(planned: list[Mapping[str, Any]]) -> bool:
+    """Whether the plan's actions went to the queue in one message (`aios.plans.one_message`:
+    all auto-approved, one entity; their size, which the records do not keep, is assumed to
+    fit)."""
+    if not planned or any(a.get("gate") != "auto" for a in planned):
+        return False
+    return len({a.get("entity_key") for a in planned}) == 1
+
+
+def _messages(plans: list[Record], actions: list[Record]) -> int:
+    """Action messages: one per action run, but one for all of a plan's that went together."""
+    ran = [a for a in actions if a.status in RAN]
+    n = len(ran)
+    for plan in plans:
+        if one_message(_planned(plan, actions)):
+            plan_id = plan.data.get("plan_id")
+            together = [a for a in ran if plan_id is None or a.data.get("plan_id") == plan_id]
+            n -= max(0, len(together) - 1)
     return n
 
 
@@ -112,7 +141,7 @@ def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: boo
     actions = by_kind.get("action", [])
     approvals = by_kind.get("approval", [])
     handoffs = by_kind.get("handoff", [])
-    ran = [a for a in actions if a.status in ("APPLIED", "FAILED", "COMPENSATED", "REJECTED")]
+    messages = _messages(plans, actions)
     ended = case_status in ("SUCCEEDED", "FAILED", "RESOLVED", "CANCELLED")
     commits = len({a.created_at for a in audit}) or 1  # one transaction per audit timestamp
     transitions = _transitions(records, case_status, memory_steps)
@@ -120,7 +149,7 @@ def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: boo
     invocations = (
         1  # api: the submission
         + len(plans) + len(handoffs)  # decide, per round
-        + len(ran) + (case_status == "FAILED")  # execute, per action run, and the rollback
+        + messages + (case_status == "FAILED")  # execute, per action message, and the rollback
         + ended + len(handoffs) + (case_status == "FAILED")  # finalize
         + 3 * len(approvals)  # approval_request open and await, the approvals answer
         + sum(1 if h.status == "WAITING" else 2 for h in handoffs)  # handoff: await, resume
@@ -140,7 +169,8 @@ def case_meter(records: Iterable[Record], case_status: str, *, memory_steps: boo
         "lambda_gb_seconds": invocations * ASSUMED_INVOCATION_SECONDS * FUNCTION_MEMORY_MB / 1024,
         "dynamodb_wru": wru,
         "dynamodb_rru": 2 * invocations,  # the case and the item a step works on, consistently
-        "sqs_requests": 3 * len(ran) + 3 * (case_status == "FAILED"),  # send, receive, delete
+        # send, receive, delete per action message, and the rollback's
+        "sqs_requests": 3 * messages + 3 * (case_status == "FAILED"),
         "kms_asymmetric": kms_signatures(plans, approvals),
         "api_requests": 1 + len(approvals),
         "xray_traces": 1 + math.ceil(len(audit) / 2),

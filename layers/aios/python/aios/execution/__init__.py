@@ -14,6 +14,12 @@ the case machine holds live tokens); otherwise the refusal is an audit event on 
 case's chain, or an orphan rejection record, and no genuine plan, action, approval or case
 changes. Anything that can never succeed is refused at once; only retryable failures (the
 outside system, AWS throttling) go back to the queue.
+
+A plan whose actions are all auto-approved and touch one entity comes as one message
+(`aios.plans.PlanActionsMessage`, one state transition and one queue message for them all):
+each action takes the path above in plan order, the first refusal or failure answers the task
+(what ran before it is compensated by the case, as after a per-action failure), and the task
+gets every answer at once when all are applied.
 """
 
 from __future__ import annotations
@@ -45,12 +51,13 @@ from aios.execution.records import record_case_event, record_orphan_rejection, r
 from aios.execution.verify import VerifiedAction, verify_action
 from aios.keyring import Keyring
 from aios.memory.context import is_claim
-from aios.plans import ActionMessage, CompensationMessage, PlannedAction
+from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage, PlannedAction
 from aios.settings import Settings
 
 OutcomeKind = Literal["applied", "rejected", "retry", "failed", "compensated"]
-# (token, output) -> True when a waiting task took the answer
-SucceedTask = Callable[[str, dict[str, Any]], bool]
+# (token, output) -> True when a waiting task took the answer; the output of a plan's actions
+# in one message is the list of their answers
+SucceedTask = Callable[[str, dict[str, Any] | list[dict[str, Any]]], bool]
 # (token, error name, cause) -> True when a waiting task took the answer
 FailTask = Callable[[str, str, dict[str, Any]], bool]
 
@@ -64,6 +71,13 @@ class Outcome:
     error: dict[str, Any] | None = None
     answered: bool = False
     """Whether a waiting task took the answer (False for forged or replayed messages)."""
+    applied_ids: tuple[str, ...] = ()
+    """For a plan's actions in one message, applied together: every action's id, in order."""
+
+    @property
+    def actions(self) -> int:
+        """How many actions the outcome covers."""
+        return len(self.applied_ids) or 1
 
 
 def redeem_from_store(action: PlannedAction) -> PlannedAction:
@@ -105,10 +119,8 @@ def run_message(message_id: str, body: str, ctx: ExecutionContext) -> Outcome:
         return Outcome("rejected", error=exc.to_dict())
     if isinstance(message, CompensationMessage):
         return run_compensation(message, message_id, body, ctx)
-    try:  # a claim-checked body is fetched and verified before anything else
-        message = message.model_copy(update={"action": ctx.redeem(message.action)})
-    except ActionRejected as exc:
-        return _reject(message, message_id, body, exc, ctx)
+    if isinstance(message, PlanActionsMessage):
+        return run_plan_actions(message, message_id, body, ctx)
     return run_action(message, message_id, body, ctx)
 
 
@@ -116,6 +128,60 @@ def run_action(
     message: ActionMessage, message_id: str, body: str, ctx: ExecutionContext
 ) -> Outcome:
     """Verify the action, apply it at most once, and answer the task that waits for it."""
+    step = _verify_and_apply(message, message_id, body, ctx)
+    if isinstance(step, Outcome):
+        return step
+    verified, result, before = step
+    if before:
+        return _answer_applied(verified, message_id, body, ctx)
+    action = message.action
+    answered = ctx.succeed_task(message.task_token, _applied(verified, result, ctx.settings))
+    return Outcome("applied", action.case_id, action.action_id, result=result, answered=answered)
+
+
+def run_plan_actions(
+    message: PlanActionsMessage, message_id: str, body: str, ctx: ExecutionContext
+) -> Outcome:
+    """Every action of a plan that came in one message, in plan order, then one answer.
+
+    Each action is redeemed, verified and applied exactly as from its own message (the same
+    checks, idempotency key and records). The first one refused or failed answers the task with
+    its failure, as its own message would have, and the actions after it are not run (the case
+    compensates those before it); a retryable failure sends the whole message back, and on the
+    next delivery the actions applied already are found applied, not applied again. When all
+    are applied the task gets every action's answer, in order. A message whose actions were
+    all applied before and whose token no task accepts is a replay, refused and recorded."""
+    answers: list[dict[str, Any]] = []
+    replayed = True
+    for one in message.each():
+        step = _verify_and_apply(one, message_id, body, ctx)
+        if isinstance(step, Outcome):
+            return step
+        verified, result, before = step
+        replayed = replayed and before
+        answers.append(_applied(verified, result, ctx.settings))
+    last, ids = message.actions[-1], tuple(a.action_id for a in message.actions)
+    if ctx.succeed_task(message.task_token, answers):
+        return Outcome("applied", last.case_id, last.action_id, answered=True, applied_ids=ids)
+    if replayed:
+        replay = ActionReplayed("the plan's actions were applied already")
+        return _reject(message.each()[0], message_id, body, replay, ctx)
+    return Outcome("applied", last.case_id, last.action_id, applied_ids=ids)
+
+
+Step = tuple[VerifiedAction, dict[str, Any], bool]
+"""A verified action, its result, and whether it had been applied before this delivery."""
+
+
+def _verify_and_apply(
+    message: ActionMessage, message_id: str, body: str, ctx: ExecutionContext
+) -> Outcome | Step:
+    """Redeem, verify and apply one action at most once, without answering its task when it is
+    applied; an Outcome when it ends here (refused or failed, with the task told; or retry)."""
+    try:  # a claim-checked body is fetched and verified before anything else
+        message = message.model_copy(update={"action": ctx.redeem(message.action)})
+    except ActionRejected as exc:
+        return _reject(message, message_id, body, exc, ctx)
     action, envelope = message.action, message.plan.envelope
     # Claimed until verified: a forged message can only put its own claims in the log.
     ctx.log_keys(
@@ -138,7 +204,7 @@ def run_action(
         refused = MessageUnprocessable(f"verification failed: {type(exc).__name__}: {exc}"[:2000])
         return _reject(message, message_id, body, refused, ctx)
     if verified.applied is not None:
-        return _answer_applied(verified, message_id, body, ctx)
+        return verified, verified.applied, True
     try:
         result = apply_action(verified, ctx.settings, ctx.run_once)
     except RetryableActionError as exc:
@@ -150,8 +216,7 @@ def run_action(
         return Outcome(
             "failed", action.case_id, action.action_id, error=exc.to_dict(), answered=answered
         )
-    answered = ctx.succeed_task(message.task_token, _applied(verified, result, ctx.settings))
-    return Outcome("applied", action.case_id, action.action_id, result=result, answered=answered)
+    return verified, result, False
 
 
 def _applied(
@@ -246,5 +311,6 @@ __all__ = [
     "run_action",
     "run_compensation",
     "run_message",
+    "run_plan_actions",
     "verify_action",
 ]

@@ -1,13 +1,14 @@
 """Parse a queue message into an action or compensation message, or refuse it.
 
 Anyone who can write to the action queue can put anything there. `parse_message` is the one
-door: it returns a well-formed `ActionMessage` or `CompensationMessage`, or raises an
+door: it returns a well-formed `ActionMessage`, `PlanActionsMessage` (a plan's auto actions in
+one message) or `CompensationMessage`, or raises an
 `ActionRejected` (`MESSAGE_TOO_LARGE`, `MALFORMED_MESSAGE`), never another exception, so a
 poison message is refused at once instead of being retried until the dead-letter queue while
 its message group waits behind it.
 
 Well-formed means: at most 64 KiB, strict JSON (no NaN or Infinity), nested at most
-`MAX_DEPTH` deep, exactly the fields of one of the two message shapes with their types, and
+`MAX_DEPTH` deep, exactly the fields of one of the three message shapes with their types, and
 values the canonical encoding can hold (the digest of the action and the signed envelope
 bytes are computed here once, so verification never meets a value it cannot encode).
 """
@@ -21,12 +22,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from aios.errors import InvalidInput, MalformedMessage, MessageTooLarge
-from aios.plans import ActionMessage, CompensationMessage
+from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage
 from aios.signing import envelope_bytes
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_DEPTH = 32
-Message = ActionMessage | CompensationMessage
+Message = ActionMessage | PlanActionsMessage | CompensationMessage
 
 
 def _no_constants(name: str) -> Any:
@@ -61,11 +62,13 @@ def _load(body: str) -> Any:
 
 
 def _validated(payload: Any) -> Message:
-    shape: type[ActionMessage] | type[CompensationMessage] = (
-        CompensationMessage
-        if isinstance(payload, dict) and "compensate" in payload
-        else ActionMessage
+    shape: type[ActionMessage] | type[PlanActionsMessage] | type[CompensationMessage] = (
+        ActionMessage
     )
+    if isinstance(payload, dict) and "compensate" in payload:
+        shape = CompensationMessage
+    elif isinstance(payload, dict) and "actions" in payload:
+        shape = PlanActionsMessage
     try:
         return shape.model_validate(payload)
     except (ValidationError, ValueError, RecursionError) as exc:
@@ -88,4 +91,7 @@ def parse_message(body: str) -> Message:
     message = _validated(_load(body))
     if isinstance(message, ActionMessage):
         _check_encodable(message)
+    elif isinstance(message, PlanActionsMessage):
+        for one in message.each():
+            _check_encodable(one)
     return message

@@ -40,19 +40,21 @@ def build_executor(
         outcome = handled.outcome
         if outcome is None:
             return
-        metrics.add_metric(name=METRICS[outcome.kind], unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRICS[outcome.kind], unit=MetricUnit.Count, value=outcome.actions)
         metrics.flush_metrics()
-        logger.info(
-            "message handled",
-            extra={
-                "message_id": handled.message_id,
-                "outcome": outcome.kind,
-                "case_id": outcome.case_id,
-                "action_id": outcome.action_id,
-                "answered": outcome.answered,
-                "error": outcome.error,
-            },
-        )
+        # One line per action: a plan's actions in one message were each applied.
+        for action_id in outcome.applied_ids or (outcome.action_id,):
+            logger.info(
+                "message handled",
+                extra={
+                    "message_id": handled.message_id,
+                    "outcome": outcome.kind,
+                    "case_id": outcome.case_id,
+                    "action_id": action_id,
+                    "answered": outcome.answered,
+                    "error": outcome.error,
+                },
+            )
 
     return Executor(
         queue_url=settings.action_queue_url,

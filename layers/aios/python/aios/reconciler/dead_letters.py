@@ -5,7 +5,8 @@ plane holds here too: a message changes the ledger only when Step Functions acce
 token (only the case machine holds live tokens). Then, in one ledger transaction, the action
 becomes FAILED (`ACTION_DEAD_LETTERED`) with an `action.dead_lettered` event and the finding,
 and the case machine catches `Aios.ActionDeadLettered` and fails the case (compensating what
-was applied). A message whose token is no longer live (its task failed in an earlier run, timed
+was applied). A plan's actions in one message fail the action it gave up on (the first not
+applied). A message whose token is no longer live (its task failed in an earlier run, timed
 out, or it is forged) leaves a finding on the case it names, once, and changes nothing.
 
 Messages stay in the dead-letter queue for the operator (`aios dlq list`); a redrive of an
@@ -21,7 +22,7 @@ from aios.deadletters import DeadLetter, peek, release
 from aios.errors import ActionRejected
 from aios.execution.messages import parse_message
 from aios.ledger import action_status_update, get_action
-from aios.plans import ActionMessage, CompensationMessage
+from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage
 from aios.reconciler.findings import Finding, record
 from aios.tasks import fail_task
 
@@ -58,7 +59,20 @@ def fail_dead_letter(letter: DeadLetter) -> Finding | None:
             repair="compensation task failed" if answered else None,
         )
         return record(finding)
+    if isinstance(message, PlanActionsMessage):
+        return _fail_action(_stuck(message), letter, cause)
     return _fail_action(message, letter, cause)
+
+
+def _stuck(message: PlanActionsMessage) -> ActionMessage:
+    """The action a plan's one message gave up on: its first not applied (the ones before it
+    were), or its first if the ledger holds all of them applied."""
+    each = message.each()
+    for one in each:
+        item = get_action(one.action.case_id, one.action.index)
+        if item is None or item.status != "APPLIED":
+            return one
+    return each[0]
 
 
 def _fail_action(message: ActionMessage, letter: DeadLetter, cause: dict[str, Any]) -> Finding:
