@@ -360,12 +360,7 @@ class Emulation:
             account=self.account,
         )
         self._sm_clients = self._state_machine_clients()
-        moto_patches.apply(
-            self._moto_port,
-            self.runtime.invoke,
-            self._sm_clients,
-            on_execution_end=self._service_events.execution_ended,
-        )
+        self._patch_moto(self.runtime.invoke)
         if self.preload:
             for name in self._function_accounts:
                 self.runtime.preload(name)
@@ -628,7 +623,13 @@ class Emulation:
             poller.invoke = invoke
         for stream in self.stream_pollers:
             stream.invoke = invoke
-        self._service_events._invoke = invoke
+        self._service_events.invoke = invoke
+        self._patch_moto(invoke)
+
+    def _patch_moto(self, invoke: Invoke) -> None:
+        """The ASL interpreter's tasks through `invoke`, its SQS calls through the state
+        machine's clients, and every execution's end to the service events (finalize)."""
+        assert self._service_events is not None
         moto_patches.apply(
             self._moto_port,
             invoke,

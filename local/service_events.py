@@ -41,7 +41,7 @@ class ServiceEvents:
         account: str,
     ) -> None:
         self._rules = list(rules)
-        self._invoke = invoke
+        self.invoke = invoke
         self._region, self._account = region, account
 
     def execution_ended(self, detail: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ class ServiceEvents:
     def _deliver(self, function_arn: str, event: dict[str, Any]) -> None:
         payload = json.dumps(event).encode()
         for attempt in range(1, ATTEMPTS + 1):
-            result = self._invoke(function_arn, payload)
+            result = self.invoke(function_arn, payload)
             if not result.function_error:
                 return
             logger.warning("%s failed on %s (attempt %d)", function_arn, event["id"], attempt)

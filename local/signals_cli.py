@@ -105,6 +105,7 @@ def _describe(body: str, table: str | None) -> dict[str, Any]:
     from aios.execution.messages import parse_message
     from aios.ledger import bind_ledger, get_action
     from aios.plans import CompensationMessage, PlanActionsMessage
+    from aios.reconciler.dead_letters import stopped_at
 
     try:
         message = parse_message(body)
@@ -112,15 +113,10 @@ def _describe(body: str, table: str | None) -> dict[str, Any]:
         return {"kind": "unparseable", "error": exc.code}
     if isinstance(message, CompensationMessage):
         return {"kind": "compensation", "case_id": message.compensate.case_id}
+    each = message.each() if isinstance(message, PlanActionsMessage) else [message]
     if table:
         bind_ledger(table)
-    each = message.each() if isinstance(message, PlanActionsMessage) else [message]
-    statuses = []
-    for one in each:
-        item = get_action(one.action.case_id, one.action.index) if table else None
-        statuses.append(item.status if item is not None else None)
-    stuck = next((i for i, s in enumerate(statuses) if s != "APPLIED"), 0)
-    action = each[stuck].action
+    action = (stopped_at(message) if table else each[0]).action
     described: dict[str, Any] = {
         "kind": "action",
         "case_id": action.case_id,
@@ -130,7 +126,8 @@ def _describe(body: str, table: str | None) -> dict[str, Any]:
     if len(each) > 1:
         described["in_one_message"] = [one.action.action_id for one in each]
     if table:
-        described["ledger_status"] = statuses[stuck]
+        item = get_action(action.case_id, action.index)
+        described["ledger_status"] = item.status if item is not None else None
     return described
 
 

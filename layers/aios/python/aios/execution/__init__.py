@@ -153,7 +153,8 @@ def run_plan_actions(
     all applied before and whose token no task accepts is a replay, refused and recorded."""
     answers: list[dict[str, Any]] = []
     replayed = True
-    for one in message.each():
+    each = message.each()
+    for one in each:
         step = _verify_and_apply(one, message_id, body, ctx)
         if isinstance(step, Outcome):
             return step
@@ -165,7 +166,7 @@ def run_plan_actions(
         return Outcome("applied", last.case_id, last.action_id, answered=True, applied_ids=ids)
     if replayed:
         replay = ActionReplayed("the plan's actions were applied already")
-        return _reject(message.each()[0], message_id, body, replay, ctx)
+        return _reject(each[0], message_id, body, replay, ctx)
     return Outcome("applied", last.case_id, last.action_id, applied_ids=ids)
 
 

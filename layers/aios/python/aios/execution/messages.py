@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from aios.errors import InvalidInput, MalformedMessage, MessageTooLarge
-from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage
-from aios.signing import envelope_bytes
+from aios.plans import ActionMessage, CompensationMessage, PlanActionsMessage, PlannedAction
+from aios.signing import PlanEnvelope, envelope_bytes
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_DEPTH = 32
@@ -75,11 +75,13 @@ def _validated(payload: Any) -> Message:
         raise MalformedMessage(f"not a valid {shape.__name__}: {str(exc)[:1500]}") from None
 
 
-def _check_encodable(message: ActionMessage) -> None:
+def _check_encodable(envelope: PlanEnvelope, actions: list[PlannedAction]) -> None:
+    """The plan once, and each action the message carries."""
     try:
-        message.action.spec().digest()
-        envelope_bytes(message.plan.envelope)
-        for stamp in (message.plan.envelope.issued_at, message.plan.envelope.expires_at):
+        for action in actions:
+            action.spec().digest()
+        envelope_bytes(envelope)
+        for stamp in (envelope.issued_at, envelope.expires_at):
             if datetime.fromisoformat(stamp).tzinfo is None:
                 raise ValueError(f"timestamp {stamp!r} has no time zone")
     except (InvalidInput, ValueError, TypeError, RecursionError) as exc:
@@ -90,8 +92,7 @@ def parse_message(body: str) -> Message:
     """The message in `body`, or ActionRejected saying why it can never be processed."""
     message = _validated(_load(body))
     if isinstance(message, ActionMessage):
-        _check_encodable(message)
+        _check_encodable(message.plan.envelope, [message.action])
     elif isinstance(message, PlanActionsMessage):
-        for one in message.each():
-            _check_encodable(one)
+        _check_encodable(message.plan.envelope, message.actions)
     return message

@@ -59,14 +59,14 @@ def fail_dead_letter(letter: DeadLetter) -> Finding | None:
             repair="compensation task failed" if answered else None,
         )
         return record(finding)
-    if isinstance(message, PlanActionsMessage):
-        return _fail_action(_stuck(message), letter, cause)
-    return _fail_action(message, letter, cause)
+    return _fail_action(stopped_at(message), letter, cause)
 
 
-def _stuck(message: PlanActionsMessage) -> ActionMessage:
-    """The action a plan's one message gave up on: its first not applied (the ones before it
-    were), or its first if the ledger holds all of them applied."""
+def stopped_at(message: ActionMessage | PlanActionsMessage) -> ActionMessage:
+    """The action a message gave up on: its own; for a plan's actions in one message, the first
+    the ledger does not hold applied (the ones before it were), or the first if all are."""
+    if isinstance(message, ActionMessage):
+        return message
     each = message.each()
     for one in each:
         item = get_action(one.action.case_id, one.action.index)
